@@ -1,0 +1,3 @@
+from finirace.cli import main
+
+raise SystemExit(main())

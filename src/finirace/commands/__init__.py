@@ -1,0 +1,1 @@
+"""One module per ``finirace`` sub-command: ``register(subparsers)`` and a ``run``."""

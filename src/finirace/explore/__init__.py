@@ -1,0 +1,1 @@
+"""See DESIGN.md in docs/ for what this package holds."""

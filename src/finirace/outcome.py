@@ -1,0 +1,215 @@
+"""The outcome vocabulary every stage of finirace speaks.
+
+A model prediction, a lab run and a stress run all end in a :class:`RunOutcome`,
+so they can be compared field by field.  The words follow DESIGN.md:
+
+* per thread: ``finished``, ``exited`` (killed inside the runtime by
+  ``pthread_exit``), ``hung`` (parked for ever inside the runtime after
+  finalization), ``deadlocked`` (waiting on something nobody will ever give it);
+* per run: ``clean``, ``crash``, ``abort``, ``memory-error``, ``timeout``.
+
+Outcomes are compared through their *label*: the run kind followed by one
+clause per thread that did not finish normally, e.g. ``"clean, worker hung"``.
+An expectation written in a scenario (``[expect]``) uses the same labels, and
+may leave thread clauses out: ``"memory-error"`` matches any run that ended in a
+memory error, whatever its threads did (see :func:`label_matches`).
+
+Memory errors are worded as valgrind words them (invalid read, "free'd",
+"alloc'd"), because that is what users already recognise.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class ThreadOutcome(str, enum.Enum):
+    """How one thread of a run ended."""
+
+    FINISHED = "finished"
+    EXITED = "exited"
+    HUNG = "hung"
+    DEADLOCKED = "deadlocked"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RunKind(str, enum.Enum):
+    """How a whole run (one process) ended."""
+
+    CLEAN = "clean"
+    CRASH = "crash"
+    ABORT = "abort"
+    MEMORY_ERROR = "memory-error"
+    TIMEOUT = "timeout"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Worse first: when one run shows several symptoms, the report leads with this order.
+SEVERITY = (RunKind.MEMORY_ERROR, RunKind.CRASH, RunKind.ABORT, RunKind.TIMEOUT, RunKind.CLEAN)
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """A step of a scenario, as it is named to a user: thread, index, text."""
+
+    thread: str
+    index: int  # 0-based position in the thread's step list
+    text: str  # the step as written in the scenario file
+
+    def __str__(self) -> str:
+        return f"{self.thread}[{self.index}] {self.text}"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who touched a block: the thread, the scenario step and the C function.
+
+    ``frames`` holds a native stack where one is known (lab, valgrind), innermost
+    first; the model fills in the chain of modelled C functions instead.
+    """
+
+    thread: str
+    function: str
+    step: StepRef | None = None
+    frames: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        where = f" (step {self.step})" if self.step else ""
+        return f"{self.function} in thread {self.thread}{where}"
+
+
+@dataclass(frozen=True)
+class MemoryErrorReport:
+    """One invalid access, with the block's history, valgrind style."""
+
+    kind: str  # "Invalid read", "Invalid write", "Invalid free", ...
+    block: str  # what the block holds, e.g. "PyThreadState of worker"
+    access: Access
+    size: int | None = None  # bytes accessed
+    offset: int | None = None  # bytes inside the block
+    block_size: int | None = None
+    freed_by: Access | None = None
+    allocated_by: Access | None = None
+
+    def lines(self) -> list[str]:
+        """The report as valgrind would print it."""
+        size = f" of size {self.size}" if self.size is not None else ""
+        out = [f"{self.kind}{size}", f"   at {self.access.describe()}"]
+        for frame in self.access.frames:
+            out.append(f"   by {frame}")
+        inside = ""
+        if self.offset is not None:
+            bsize = f" of size {self.block_size}" if self.block_size is not None else ""
+            inside = f" is {self.offset} bytes inside a block{bsize}"
+        out.append(f" Address{inside} ({self.block})")
+        if self.freed_by is not None:
+            out.append(" free'd")
+            out.append(f"   at {self.freed_by.describe()}")
+            out.extend(f"   by {frame}" for frame in self.freed_by.frames)
+        if self.allocated_by is not None:
+            out.append(" Block was alloc'd")
+            out.append(f"   at {self.allocated_by.describe()}")
+            out.extend(f"   by {frame}" for frame in self.allocated_by.frames)
+        return out
+
+
+@dataclass(frozen=True)
+class ThreadResult:
+    """One thread's end: its outcome, and the last step it was in or past."""
+
+    name: str
+    outcome: ThreadOutcome | None  # None: cut short because the run ended (crash, exit)
+    last_step: StepRef | None = None
+    where: str = ""  # the C function it was in, where known ("take_gil")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How one run ended, predicted by the model or observed in a real process."""
+
+    kind: RunKind
+    threads: tuple[ThreadResult, ...] = ()
+    signal: str | None = None  # "SIGSEGV", "SIGABRT", ...
+    reason: str = ""  # faulting function, fatal error or assertion text
+    memory_errors: tuple[MemoryErrorReport, ...] = ()
+    exit_code: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The comparable name of this outcome: kind, then abnormal threads."""
+        clauses = [
+            f"{t.name} {t.outcome.value}"
+            for t in self.threads
+            if t.outcome is not None and t.outcome is not ThreadOutcome.FINISHED
+        ]
+        return ", ".join([self.kind.value, *clauses])
+
+    def thread(self, name: str) -> ThreadResult | None:
+        for t in self.threads:
+            if t.name == name:
+                return t
+        return None
+
+
+@dataclass(frozen=True)
+class Label:
+    """A parsed outcome label: a run kind and the thread clauses it requires."""
+
+    kind: RunKind
+    threads: frozenset[tuple[str, ThreadOutcome]] = field(default_factory=frozenset)
+
+
+class LabelError(ValueError):
+    """A label that does not follow the ``kind[, thread outcome]...`` form."""
+
+
+def parse_label(text: str) -> Label:
+    """Parse ``"clean, worker hung"`` into a :class:`Label`."""
+    parts = [p.strip() for p in text.split(",")]
+    if not parts or not parts[0]:
+        raise LabelError(f"empty outcome label {text!r}")
+    try:
+        kind = RunKind(parts[0])
+    except ValueError:
+        kinds = ", ".join(k.value for k in RunKind)
+        raise LabelError(f"unknown run outcome {parts[0]!r} in {text!r} (known: {kinds})") from None
+    clauses = set()
+    for clause in parts[1:]:
+        words = clause.split()
+        if len(words) != 2:
+            raise LabelError(f"thread clause {clause!r} in {text!r} is not 'THREAD OUTCOME'")
+        name, word = words
+        try:
+            clauses.add((name, ThreadOutcome(word)))
+        except ValueError:
+            known = ", ".join(o.value for o in ThreadOutcome)
+            raise LabelError(f"unknown thread outcome {word!r} in {text!r} (known: {known})") from None
+    return Label(kind, frozenset(clauses))
+
+
+def label_matches(expected: str | Label, reached: str | RunOutcome) -> bool:
+    """Whether a reached outcome fits an expected label.
+
+    The kinds must be equal and every thread clause of the expectation must be
+    in the reached label; clauses the expectation leaves out are free.
+    """
+    exp = parse_label(expected) if isinstance(expected, str) else expected
+    got = parse_label(reached.label if isinstance(reached, RunOutcome) else reached)
+    return exp.kind is got.kind and exp.threads <= got.threads
+
+
+def set_matches(expected: list[str] | tuple[str, ...], reached: list[str] | tuple[str, ...]) -> bool:
+    """Whether a set of reached labels is exactly what a set of expectations says.
+
+    Every reached label must fit some expectation, and every expectation must be
+    fitted by some reached label: nothing unexpected, nothing missing.
+    """
+    exp = [parse_label(e) for e in expected]
+    return all(any(label_matches(e, r) for e in exp) for r in reached) and all(
+        any(label_matches(e, r) for r in reached) for e in exp
+    )
