@@ -1,0 +1,70 @@
+"""The step vocabulary of a scenario: what may be written in a thread's list.
+
+This table is data on purpose: the parser validates against it, the docs list
+it, and the model and the C code generator each map every name to their own
+meaning.  The scenario layer itself knows no semantics: it only knows which
+names exist, what argument each takes and which C call it stands for.
+
+A step is one string: ``[noexcept] NAME [ARGUMENT]``.  ``noexcept`` says the
+call is made from inside a C++ ``noexcept`` frame (so a ``pthread_exit`` that
+unwinds through it calls ``std::terminate``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Arg(enum.Enum):
+    """The kind of argument a step takes."""
+
+    NONE = "none"
+    THREAD = "thread"  # the name of a thread of the scenario
+    EVENT = "event"  # an ordering event, signalled once, waited on by anyone
+    LOCK = "lock"  # a plain C mutex (pthread_mutex_t) of the program
+    CODE = "code"  # Python source, quoted
+    OPTIONAL_UNTIL = "until"  # nothing, or ``until EVENT``
+
+
+@dataclass(frozen=True)
+class StepKind:
+    """One step name: its argument, the C it stands for, and a line of help."""
+
+    name: str
+    arg: Arg
+    c_call: str
+    help: str
+    api: bool = True  # a C-API call (may carry ``noexcept``); orderings are not
+
+
+STEP_KINDS: dict[str, StepKind] = {
+    k.name: k
+    for k in (
+        StepKind("init", Arg.NONE, "Py_Initialize()", "start the runtime; the calling thread holds the GIL"),
+        StepKind("finalize", Arg.NONE, "Py_FinalizeEx()", "tear the runtime down (needs the GIL)"),
+        StepKind("spawn", Arg.THREAD, "pthread_create()", "start a C thread running that thread's steps"),
+        StepKind("join", Arg.THREAD, "pthread_join()", "wait until that thread ends"),
+        StepKind("start_thread", Arg.THREAD, "threading.Thread.start()",
+                 "start a Python thread (needs the GIL; its thread state is made by the caller)"),
+        StepKind("ensure", Arg.NONE, "PyGILState_Ensure()", "attach: make or find this thread's state, take the GIL"),
+        StepKind("release", Arg.NONE, "PyGILState_Release()", "undo the matching ensure"),
+        StepKind("save", Arg.NONE, "PyEval_SaveThread()", "drop the GIL (Py_BEGIN_ALLOW_THREADS)"),
+        StepKind("restore", Arg.NONE, "PyEval_RestoreThread()", "take the GIL back (Py_END_ALLOW_THREADS)"),
+        StepKind("new_tstate", Arg.NONE, "PyThreadState_New()", "make a thread state by hand, not yet attached"),
+        StepKind("clear_tstate", Arg.NONE, "PyThreadState_Clear()", "clear this thread's hand-made state"),
+        StepKind("delete_tstate", Arg.NONE, "PyThreadState_Delete()", "free this thread's hand-made state"),
+        StepKind("python", Arg.CODE, "PyRun_SimpleString()", "run Python code (needs the GIL)"),
+        StepKind("block", Arg.OPTIONAL_UNTIL, "read()",
+                 "a blocking C call of any length, optionally lasting until an event"),
+        StepKind("guard", Arg.NONE, "PyInterpreterGuard_New()",
+                 "PEP 788: hold finalization off; refused once finalization began"),
+        StepKind("unguard", Arg.NONE, "PyInterpreterGuard_Close()", "PEP 788: release the guard"),
+        StepKind("lock", Arg.LOCK, "pthread_mutex_lock()", "take a plain C mutex"),
+        StepKind("unlock", Arg.LOCK, "pthread_mutex_unlock()", "release a plain C mutex"),
+        StepKind("signal", Arg.EVENT, "write() to a pipe", "ordering: let the waiters of this event go", api=False),
+        StepKind("wait", Arg.EVENT, "read() from a pipe", "ordering: wait until this event is signalled", api=False),
+    )
+}
+
+MODIFIERS = ("noexcept",)

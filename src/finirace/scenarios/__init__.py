@@ -1,0 +1,1 @@
+"""The bundled catalog of scenarios (TOML files), one per known case."""
