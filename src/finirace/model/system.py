@@ -1,0 +1,75 @@
+"""The seam between the model and the explorer: a transition system.
+
+The model turns a scenario and a variant into a :class:`System`; the explorer
+walks it and knows nothing of GILs or thread states.  The contract is small on
+purpose, so that strategies (exhaustive with reductions, preemption-bounded,
+PCT, replay) are interchangeable and can be tested on toy systems.
+
+Contract:
+
+* states are immutable and hashable (the explorer caches them), and equal
+  states behave the same from then on;
+* ``step`` is a pure function: same state and thread, same result;
+* a thread is *enabled* when its next atomic step can run now; a thread that
+  waits (a mutex, a condition, an event, a join) is not enabled;
+* ``outcome`` is ``None`` while the run goes on, and a :class:`RunOutcome`
+  once it is over: a fault (memory error, crash, abort) ends it at once; when
+  no thread is enabled it must say how the run ended (clean exit of ``main``
+  with some threads hung, or a timeout when ``main`` itself can never end).
+* ``Transition.reads``/``writes`` name the shared objects one step touches
+  (``"gil"``, ``"runtime"``, ``"tstate:worker"``, ``"event:blocked"``...).
+  Two steps of different threads are independent when neither writes what the
+  other reads or writes: the partial-order reduction relies on it, so a step
+  must declare everything shared it looks at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Hashable, Protocol
+
+from finirace.outcome import RunOutcome, StepRef
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one atomic step did, for traces and for the reduction."""
+
+    thread: str
+    function: str  # the C function modelled, e.g. "take_gil"
+    step: StepRef | None  # the scenario step it belongs to
+    note: str = ""  # a few words: "waits for the GIL", "frees PyThreadState of worker"
+    reads: frozenset[str] = frozenset()
+    writes: frozenset[str] = frozenset()
+
+    def conflicts(self, other: "Transition") -> bool:
+        """Whether the two steps may not be swapped (dependent)."""
+        if self.thread == other.thread:
+            return True
+        return bool(
+            self.writes & (other.reads | other.writes) or other.writes & self.reads
+        )
+
+
+State = Hashable
+
+
+class System(Protocol):
+    """A scenario under one variant, as the explorer sees it."""
+
+    #: thread names, ``main`` first; schedules name threads by index in this tuple
+    threads: tuple[str, ...]
+
+    def initial(self) -> State: ...
+
+    def enabled(self, state: State) -> tuple[str, ...]:
+        """Threads whose next atomic step can run now, in ``threads`` order."""
+        ...
+
+    def step(self, state: State, thread: str) -> tuple[State, Transition]:
+        """Run one atomic step of ``thread`` (which must be enabled)."""
+        ...
+
+    def outcome(self, state: State) -> RunOutcome | None:
+        """How the run ended, or None while it goes on."""
+        ...
