@@ -1,0 +1,116 @@
+"""Native backtraces of every thread, from gdb, as values.
+
+gdb is always run with ``-nx -batch``: no user ``.gdbinit`` changes what we
+parse, and gdb never waits for input.  ``thread apply all bt`` prints one
+block per thread::
+
+    Thread 2 (Thread 0x7f.. (LWP 4242) "python3"):
+    #0  0x00007f.. in take_gil (tstate=0x..) at Python/ceval_gil.c:215
+    #1  PyEval_RestoreThread (tstate=..) at Python/ceval.c:500
+    #2  0x00007f.. in ?? () from /lib/x86_64-linux-gnu/libc.so.6
+
+which :func:`parse_backtraces` turns into :class:`NativeThread` values.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+
+from finirace import proc
+
+_THREAD = re.compile(r'^Thread (\d+) \((.*?)\):\s*$')
+_LWP = re.compile(r"LWP (\d+)")
+_TNAME = re.compile(r'"([^"]*)"\s*\)?$')
+_FRAME = re.compile(
+    r"^#(\d+)\s+(?:(0x[0-9a-fA-F]+) in )?(\S+?)\s*(\(.*?\))?\s*(?:at (\S+?):(\d+)|from (\S+))?\s*$"
+)
+
+
+@dataclass(frozen=True)
+class NativeFrame:
+    """One native frame: function (``??`` when unknown), where it is, its address."""
+
+    function: str
+    address: str = ""
+    file: str = ""
+    line: int | None = None
+    library: str = ""
+
+    def __str__(self) -> str:
+        where = f" at {self.file}:{self.line}" if self.file else (f" from {self.library}" if self.library else "")
+        return f"{self.function}{where}"
+
+
+@dataclass(frozen=True)
+class NativeThread:
+    """One thread's native stack, innermost frame first."""
+
+    number: int
+    lwp: int | None
+    name: str
+    frames: tuple[NativeFrame, ...]
+
+    def functions(self) -> tuple[str, ...]:
+        return tuple(f.function for f in self.frames)
+
+
+def parse_frames(lines: list[str]) -> tuple[NativeFrame, ...]:
+    frames = []
+    for line in lines:
+        m = _FRAME.match(line.strip())
+        if not m:
+            continue
+        _, addr, fn, _args, file, lineno, lib = m.groups()
+        frames.append(NativeFrame(fn, addr or "", file or "", int(lineno) if lineno else None, lib or ""))
+    return tuple(frames)
+
+
+def parse_backtraces(text: str) -> tuple[NativeThread, ...]:
+    """Every ``Thread N (...)`` block of gdb output, in the order printed."""
+    threads: list[NativeThread] = []
+    head: tuple[int, str] | None = None
+    body: list[str] = []
+
+    def flush() -> None:
+        if head is None:
+            return
+        number, inside = head
+        lwp = _LWP.search(inside)
+        name = _TNAME.search(inside)
+        threads.append(NativeThread(number, int(lwp.group(1)) if lwp else None, name.group(1) if name else "", parse_frames(body)))
+
+    for line in text.splitlines():
+        m = _THREAD.match(line.strip())
+        if m:
+            flush()
+            head, body = (int(m.group(1)), m.group(2)), []
+        elif head is not None and line.lstrip().startswith("#"):
+            body.append(line)
+    flush()
+    return tuple(threads)
+
+
+def gdb_missing() -> str | None:
+    return None if shutil.which("gdb") else "gdb is not installed (apt-get install gdb)"
+
+
+def attach_backtraces(pid: int, timeout: float = 30.0) -> str:
+    """Attach gdb to a running process and return every thread's backtrace, as printed.
+
+    Used as :func:`finirace.proc.run`'s ``on_timeout`` for hung targets.  The
+    process is detached afterwards (gdb's batch mode detaches on exit), so the
+    caller's kill still applies.  Never raises: an error is returned as text.
+    """
+    missing = gdb_missing()
+    if missing:
+        return missing
+    r = proc.run(
+        ["gdb", "-nx", "-batch", "-p", str(pid), "-ex", "set pagination off", "-ex", "thread apply all bt"],
+        timeout=timeout,
+        tail_bytes=256 * 1024,
+    )
+    if not r.started:
+        return r.launch_error or "gdb did not start"
+    return r.stdout + (("\n" + r.stderr) if r.stderr.strip() else "")

@@ -1,0 +1,105 @@
+"""gdb as a detector: run the program under gdb, and on a signal take every thread's backtrace.
+
+The target must be an executable file (gdb cannot run a ``#!`` script; give
+the interpreter and the script instead).  Always ``gdb -nx -batch``: no ``.gdbinit`` of the user changes the output we
+parse, and gdb never stops to ask.  The faulting thread's stack is printed
+first (``bt`` runs in the thread that took the signal), then every thread's,
+between markers so the two are told apart.  In batch mode gdb kills the
+inferior when the commands are done, so a stopped program never lingers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from typing import Mapping, Sequence
+
+from finirace.detectors.backtrace import parse_backtraces, parse_frames, NativeThread
+from finirace.detectors.base import Detection, Detector, Prepared
+from finirace.detectors.classify import classify, python_tracebacks
+from finirace.proc import ProcResult, signal_name
+
+_FAULT_MARK = "==finirace-faulting=="
+_ALL_MARK = "==finirace-all-threads=="
+_RECEIVED = re.compile(r"^(?:Thread \d+ \"[^\"]*\" received|Program received|Thread \d+ received) signal (SIG\w+)", re.M)
+_EXITED = re.compile(r"^\[Inferior \d+ \(process \d+\) exited (?:normally|with code (\d+))\]", re.M)
+_TERMINATED = re.compile(r"^Program terminated with signal (SIG\w+)", re.M)
+
+
+class GdbDetector(Detector):
+    """Runs the target under gdb; a crash comes back with native stacks of every thread."""
+
+    name = "gdb"
+    slowdown = 3.0
+
+    def available(self) -> str | None:
+        return None if shutil.which("gdb") else "gdb is not installed (apt-get install gdb)"
+
+    def prepare(self, argv: Sequence[str], env: Mapping[str, str] | None, workdir: str | os.PathLike[str]) -> Prepared:
+        base = super().prepare(argv, env, workdir)
+        wrapped = (
+            "gdb", "-nx", "-batch",
+            "-ex", "set pagination off",
+            "-ex", "set confirm off",
+            "-ex", "handle SIGPIPE nostop noprint pass",
+            "-ex", "run",
+            "-ex", f"echo \\n{_FAULT_MARK}\\n",
+            "-ex", "bt",
+            "-ex", f"echo \\n{_ALL_MARK}\\n",
+            "-ex", "thread apply all bt",
+            "--args", *base.argv,
+        )
+        # gdb starts the inferior through $SHELL (it quotes the arguments; with
+        # the shell off it mangles arguments holding spaces): make it /bin/sh
+        return Prepared(wrapped, {**base.env, "SHELL": "/bin/sh"})
+
+    def interpret(self, prepared: Prepared, result: ProcResult) -> Detection:
+        out = result.stdout
+        sig = None
+        m = _RECEIVED.search(out) or _TERMINATED.search(out)
+        if m:
+            sig = m.group(1)
+        code = None
+        e = _EXITED.search(out)
+        if e:
+            code = int(e.group(1), 8) if e.group(1) else 0  # gdb prints the code in octal
+        faulting = None
+        threads: tuple[NativeThread, ...] = ()
+        if sig and _FAULT_MARK in out:
+            fault_text = out.split(_FAULT_MARK, 1)[1].split(_ALL_MARK, 1)[0]
+            frames = parse_frames(fault_text.splitlines())
+            threads = parse_backtraces(out.split(_ALL_MARK, 1)[1]) if _ALL_MARK in out else ()
+            faulting = NativeThread(0, None, "faulting", frames)
+            # name the faulting thread after the matching full stack, if any
+            for t in threads:
+                if t.frames and frames and t.frames[0].address == frames[0].address and t.functions() == faulting.functions():
+                    faulting = t
+                    break
+        # what the target did, as if it had run alone
+        inferior = ProcResult(
+            argv=prepared.argv,
+            exit_code=code if sig is None else None,
+            signal=sig,
+            timed_out=result.timed_out,
+            duration=result.duration,
+            stdout=out,
+            stderr=result.stderr,
+            stdout_bytes=result.stdout_bytes,
+            stderr_bytes=result.stderr_bytes,
+            leftovers_killed=result.leftovers_killed,
+            launch_error=result.launch_error,
+            pid=result.pid,
+            token=result.token,
+        )
+        top = faulting.frames[0].function if faulting and faulting.frames else ""
+        return Detection(
+            classify(inferior, faulting_function=top),
+            native=threads,
+            faulting=faulting,
+            python_tracebacks=python_tracebacks(result.stderr),
+            raw_report=out[-64 * 1024 :],
+        )
+
+
+__all__ = ["GdbDetector", "signal_name"]

@@ -1,0 +1,170 @@
+"""valgrind memcheck as a detector, and its XML report read into MemoryErrorReports.
+
+Why XML: the text report interleaves with the target's own stderr and its
+wording changes between releases; ``--xml=yes --xml-file=F`` is a stable,
+separate channel.  Why ``PYTHONMALLOC=malloc``: pymalloc carves objects out
+of its own arenas, so a use of a freed thread state would read memory that
+valgrind still sees as allocated and nothing would be reported.
+
+The report of a killed run (time-out) may be cut short: errors are read one
+``<error>`` element at a time, so the complete ones still count.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from finirace.detectors.base import Detection, Detector, Prepared
+from finirace.detectors.classify import classify, python_tracebacks
+from finirace.outcome import Access, MemoryErrorReport
+from finirace.proc import ProcResult
+
+# Error kinds that are memory errors in the sense of DESIGN.md; leaks and
+# uninitialised-value reports are left out (CPython's own start-up makes some).
+MEMORY_KINDS = {
+    "InvalidRead": "Invalid read",
+    "InvalidWrite": "Invalid write",
+    "InvalidFree": "Invalid free",
+    "MismatchedFree": "Mismatched free",
+    "InvalidJump": "Invalid jump",
+    "InvalidMemPool": "Invalid mempool",
+}
+# frames that are the allocator itself, skipped when naming who freed or allocated
+ALLOCATOR_FUNCTIONS = {
+    "free", "malloc", "calloc", "realloc", "reallocarray", "memalign", "posix_memalign",
+    "operator delete(void*)", "operator delete(void*, unsigned long)", "operator new(unsigned long)",
+    "_PyMem_RawFree", "_PyMem_RawMalloc", "_PyMem_RawCalloc", "_PyMem_RawRealloc",
+    "PyMem_RawFree", "PyMem_RawMalloc", "PyMem_RawCalloc", "PyMem_RawRealloc",
+}
+_INSIDE = re.compile(r"is (\d+) bytes inside a block of size (\d+)")
+_SIZE = re.compile(r"of size (\d+)")
+_ERROR = re.compile(rb"<error>.*?</error>", re.S)
+
+
+def _frame_text(frame: ET.Element) -> str:
+    fn = frame.findtext("fn") or "???"
+    file, line = frame.findtext("file"), frame.findtext("line")
+    obj = frame.findtext("obj")
+    if file:
+        return f"{fn} ({file}:{line})"
+    return f"{fn} (in {obj})" if obj else fn
+
+
+def _access(stack: ET.Element | None, thread: str) -> Access:
+    if stack is None:
+        return Access(thread, "???")
+    frames = stack.findall("frame")
+    texts = tuple(_frame_text(f) for f in frames)
+    function = "???"
+    for f in frames:
+        fn = f.findtext("fn") or "???"
+        if fn not in ALLOCATOR_FUNCTIONS:
+            function = fn
+            break
+    return Access(thread, function, None, texts)
+
+
+def parse_valgrind_xml(data: bytes | str, kinds: Mapping[str, str] = MEMORY_KINDS) -> tuple[MemoryErrorReport, ...]:
+    """Every memory error of a memcheck XML report (complete ``<error>`` elements only)."""
+    raw = data.encode() if isinstance(data, str) else data
+    reports = []
+    for chunk in _ERROR.findall(raw):
+        try:
+            err = ET.fromstring(chunk)
+        except ET.ParseError:
+            continue
+        kind = err.findtext("kind") or ""
+        if kind not in kinds:
+            continue
+        what = err.findtext("what") or kinds[kind]
+        tid = err.findtext("threadname") or err.findtext("tid") or "?"
+        children = list(err)
+        stacks: list[ET.Element] = [c for c in children if c.tag == "stack"]
+        aux = [c.text or "" for c in children if c.tag == "auxwhat"]
+        # the stack after an auxwhat belongs to it: "... free'd" then "Block was alloc'd at"
+        freed = alloc = None
+        order = [c for c in children if c.tag in ("stack", "auxwhat")]
+        pending = None
+        for c in order:
+            if c.tag == "auxwhat":
+                pending = c.text or ""
+            elif pending is not None:
+                if "free'd" in pending or "freed" in pending:
+                    freed = c
+                elif "alloc'd" in pending:
+                    alloc = c
+                pending = None
+        inside = next((m for m in (_INSIDE.search(a) for a in aux) if m), None)
+        size = _SIZE.search(what)
+        reports.append(
+            MemoryErrorReport(
+                kind=kinds[kind],
+                block=_block(aux),
+                access=_access(stacks[0] if stacks else None, tid),
+                size=int(size.group(1)) if size else None,
+                offset=int(inside.group(1)) if inside else None,
+                block_size=int(inside.group(2)) if inside else None,
+                freed_by=_access(freed, "?") if freed is not None else None,
+                allocated_by=_access(alloc, "?") if alloc is not None else None,
+            )
+        )
+    return tuple(reports)
+
+
+def _block(aux: list[str]) -> str:
+    m = next((re.match(r"Address (0x[0-9a-fA-F]+)", a) for a in aux if a.startswith("Address")), None)
+    return f"heap block at {m.group(1)}" if m else "heap block"
+
+
+class ValgrindDetector(Detector):
+    """memcheck on every run; a memory error is caught even when the run survives it."""
+
+    name = "valgrind"
+    slowdown = 40.0
+
+    def __init__(self, extra_args: Sequence[str] = ()) -> None:
+        self.extra_args = tuple(extra_args)
+
+    def environment(self) -> dict[str, str]:
+        return {"PYTHONMALLOC": "malloc"}
+
+    def available(self) -> str | None:
+        return None if shutil.which("valgrind") else "valgrind is not installed (apt-get install valgrind)"
+
+    def prepare(self, argv: Sequence[str], env: Mapping[str, str] | None, workdir: str | os.PathLike[str]) -> Prepared:
+        base = super().prepare(argv, env, workdir)
+        fd, xml = tempfile.mkstemp(prefix="valgrind-", suffix=".xml", dir=workdir)
+        os.close(fd)
+        wrapped = (
+            "valgrind",
+            "--tool=memcheck",
+            "--xml=yes",
+            f"--xml-file={xml}",
+            "--num-callers=30",
+            "--child-silent-after-fork=yes",
+            *self.extra_args,
+            *base.argv,
+        )
+        return Prepared(wrapped, base.env, Path(xml))
+
+    def interpret(self, prepared: Prepared, result: ProcResult) -> Detection:
+        errors: tuple[MemoryErrorReport, ...] = ()
+        raw = ""
+        if prepared.report_file is not None:
+            try:
+                data = prepared.report_file.read_bytes()
+            except OSError:
+                data = b""
+            errors = parse_valgrind_xml(data)
+            raw = "\n".join("\n".join(e.lines()) for e in errors)
+            try:
+                prepared.report_file.unlink()
+            except OSError:
+                pass
+        return Detection(classify(result, errors), python_tracebacks=python_tracebacks(result.stderr), raw_report=raw)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import sys
+
+from finirace import detectors, proc
+from finirace.outcome import RunKind
+
+PY = sys.executable
+
+
+def test_crash_under_gdb_gives_the_faulting_stack_and_every_thread(programs, tmp_path):
+    det = detectors.get("gdb")
+    code = (
+        "import threading, time, ctypes\n"
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True, name='sleeper').start()\n"
+        "time.sleep(0.2); ctypes.string_at(0)\n"
+    )
+    prepared = det.prepare([PY, "-c", code], None, tmp_path)
+    assert prepared.argv[:3] == ("gdb", "-nx", "-batch")
+    found = det.interpret(prepared, proc.run(prepared.argv, env=prepared.env, timeout=120))
+    assert found.outcome.kind is RunKind.CRASH and found.outcome.signal == "SIGSEGV"
+    assert found.faulting is not None
+    assert "string_at" in found.faulting.functions()
+    assert len(found.native) >= 2
+    assert found.outcome.reason == found.faulting.frames[0].function
+    assert not proc.find_members(prepared.env.get("FINIRACE_RUN_TOKEN", "none"), -1)
+
+
+def test_clean_exit_under_gdb_keeps_the_exit_status(tmp_path):
+    det = detectors.get("gdb")
+    prepared = det.prepare([PY, "-c", "import sys; sys.exit(9)"], None, tmp_path)
+    out = det.interpret(prepared, proc.run(prepared.argv, env=prepared.env, timeout=120)).outcome
+    assert out.kind is RunKind.CLEAN and out.exit_code == 9
+
+
+def test_attach_to_a_hung_process_on_timeout():
+    code = (
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(600,)).start()\n"
+        "print('ready', flush=True); time.sleep(600)\n"
+    )
+    r = proc.run([PY, "-c", code], timeout=1.5, on_timeout=detectors.attach_backtraces)
+    assert r.timed_out
+    threads = detectors.parse_backtraces(r.timeout_note or "")
+    assert len(threads) == 2, r.timeout_note
+    assert all(t.frames for t in threads) and threads[0].lwp is not None
+    assert not proc.find_members(r.token, -1)
+
+
+def test_parse_backtraces_reads_gdb_lines():
+    text = (
+        'Thread 2 (Thread 0x7f00 (LWP 42) "worker"):\n'
+        "#0  0x00007f00aa in take_gil (tstate=0x5555) at Python/ceval_gil.c:215\n"
+        "#1  PyEval_RestoreThread (tstate=0x1) at Python/ceval.c:500\n"
+        "#2  0x00007f00bb in ?? () from /lib/x86_64-linux-gnu/libc.so.6\n"
+        "\n"
+        'Thread 1 (Thread 0x7f01 (LWP 41) "python3"):\n'
+        "#0  Py_FinalizeEx () at Python/pylifecycle.c:1700\n"
+    )
+    t2, t1 = detectors.parse_backtraces(text)
+    assert (t2.number, t2.lwp, t2.name) == (2, 42, "worker")
+    assert t2.functions() == ("take_gil", "PyEval_RestoreThread", "??")
+    assert t2.frames[0].file == "Python/ceval_gil.c" and t2.frames[0].line == 215
+    assert t2.frames[2].library == "/lib/x86_64-linux-gnu/libc.so.6"
+    assert t1.functions() == ("Py_FinalizeEx",)
+
+
+def test_unknown_detector_names_the_known_ones():
+    try:
+        detectors.get("asan")
+    except KeyError as exc:
+        assert "plain" in str(exc) and "valgrind" in str(exc)
+    else:
+        raise AssertionError("no error for an unknown detector")

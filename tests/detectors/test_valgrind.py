@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from finirace import detectors, proc
+from finirace.outcome import RunKind
+
+
+def _run(name, argv, tmp_path):
+    det = detectors.get(name)
+    prepared = det.prepare(argv, None, tmp_path)
+    return det.interpret(prepared, proc.run(prepared.argv, env=prepared.env, timeout=60 * det.slowdown)), prepared
+
+
+def test_use_after_free_that_does_not_crash_is_a_memory_error(programs, tmp_path):
+    # plain: the read of the freed block goes unnoticed
+    plain, _ = _run("plain", [str(programs["uaf"])], tmp_path)
+    assert plain.outcome.kind is RunKind.CLEAN
+    found, prepared = _run("valgrind", [str(programs["uaf"])], tmp_path)
+    assert found.outcome.kind is RunKind.MEMORY_ERROR
+    (err,) = found.outcome.memory_errors
+    assert err.kind == "Invalid read" and err.size == 8
+    assert err.offset == 16 and err.block_size == 128
+    assert err.access.function == "take_gil" and err.access.frames[0].startswith("take_gil (")
+    assert err.freed_by is not None and err.freed_by.function == "zapthreads"
+    assert err.allocated_by is not None and err.allocated_by.function == "new_threadstate"
+    assert any(f.startswith("main (") for f in err.allocated_by.frames)
+    assert "free'd" in "\n".join(err.lines()) and "Block was alloc'd" in "\n".join(err.lines())
+    assert not prepared.report_file.exists()  # the XML is read, then removed
+
+
+def test_valgrind_environment_uses_the_system_allocator(tmp_path):
+    prepared = detectors.get("valgrind").prepare(["true"], {"PATH": "/usr/bin:/bin"}, tmp_path)
+    assert prepared.env["PYTHONMALLOC"] == "malloc"
+    assert prepared.argv[0] == "valgrind" and "--xml=yes" in prepared.argv and prepared.argv[-1] == "true"
+
+
+def test_truncated_report_keeps_complete_errors(programs, tmp_path):
+    det = detectors.get("valgrind")
+    prepared = det.prepare([str(programs["uaf"])], None, tmp_path)
+    proc.run(prepared.argv, env=prepared.env, timeout=120)
+    data = prepared.report_file.read_bytes()
+    cut = data[: data.index(b"</error>") + len(b"</error>")] + b"\n<error><kind>InvalidWrite</kind><what>Inv"
+    (only,) = detectors.parse_valgrind_xml(cut)
+    assert only.kind == "Invalid read"
+    assert detectors.parse_valgrind_xml(b"") == ()
