@@ -1,0 +1,278 @@
+"""The result store: campaigns, runs and crash buckets in one SQLite file.
+
+Why SQLite in WAL mode: every run is committed on its own the moment it ends,
+so a ``kill -9`` of finirace loses only the runs that were still going; readers
+(``finirace runs`` in another terminal) never block the writer.
+
+Exactness of resume rests on one invariant: a campaign's runs are numbered
+``0 .. N-1`` and ``(campaign, index)`` is unique.  A run's row and its
+bucket's counters are written in the same transaction, and the counters only
+move when the row was really inserted, so a run recorded twice (a retried Dask
+task, a resumed campaign) counts once.  Resuming runs exactly the indices
+that have no row.
+
+Only one process writes at a time (the stress coordinator; Dask workers send
+their results back to it), which keeps SQLite's locking out of the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+DB_ENV = "FINIRACE_DB"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    argv TEXT NOT NULL,            -- JSON list
+    options TEXT NOT NULL,         -- JSON object: perturbation, detector, timeout, seed
+    target_runs INTEGER,           -- NULL for a time-bounded campaign
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS buckets (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    signature TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    first_run INTEGER NOT NULL,
+    last_run INTEGER NOT NULL,
+    repro TEXT NOT NULL DEFAULT '',
+    native_backtrace TEXT NOT NULL DEFAULT '',
+    UNIQUE (campaign_id, signature)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    idx INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    signal TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    exit_code INTEGER,
+    duration REAL NOT NULL,
+    signature TEXT NOT NULL DEFAULT '',
+    bucket_id INTEGER REFERENCES buckets(id),
+    stdout_tail TEXT NOT NULL DEFAULT '',
+    stderr_tail TEXT NOT NULL DEFAULT '',
+    python_tracebacks TEXT NOT NULL DEFAULT '',
+    native_backtrace TEXT NOT NULL DEFAULT '',
+    memory_errors TEXT NOT NULL DEFAULT '',
+    leftovers INTEGER NOT NULL DEFAULT 0,
+    worker TEXT NOT NULL DEFAULT '',
+    finished REAL NOT NULL,
+    UNIQUE (campaign_id, idx)
+);
+CREATE INDEX IF NOT EXISTS runs_by_bucket ON runs(bucket_id);
+"""
+
+
+def default_path() -> Path:
+    """``$FINIRACE_DB``, else ``finirace.db`` in the per-user data directory."""
+    env = os.environ.get(DB_ENV)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("finirace", appauthor=False)) / "finirace.db"
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    name: str
+    argv: tuple[str, ...]
+    options: Mapping[str, Any]
+    target_runs: int | None
+    created: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished run as stored: how it ended and the evidence, bounded."""
+
+    index: int
+    seed: int
+    kind: str  # a RunKind value
+    duration: float
+    signal: str | None = None
+    reason: str = ""
+    exit_code: int | None = None
+    signature: str = ""  # empty for a clean run
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    python_tracebacks: str = ""
+    native_backtrace: str = ""
+    memory_errors: str = ""  # valgrind-style text of every memory error
+    leftovers: int = 0
+    worker: str = ""
+    finished: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    id: int
+    signature: str
+    kind: str
+    count: int
+    first_run: int
+    last_run: int
+    repro: str
+    native_backtrace: str
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    campaign: Campaign
+    runs: int
+    failures: int
+    buckets: int
+    last_finished: float | None
+
+
+class Store:
+    """A connection to the store; one per process (SQLite connections are not shared)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a killed process
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # campaigns
+
+    def campaign(self, name: str) -> Campaign | None:
+        row = self._db.execute(
+            "SELECT id, name, argv, options, target_runs, created FROM campaigns WHERE name = ?", (name,)
+        ).fetchone()
+        return _campaign(row) if row else None
+
+    def create_campaign(
+        self, name: str, argv: tuple[str, ...] | list[str], options: Mapping[str, Any], target_runs: int | None
+    ) -> Campaign:
+        cur = self._db.execute(
+            "INSERT INTO campaigns (name, argv, options, target_runs, created) VALUES (?, ?, ?, ?, ?)",
+            (name, json.dumps(list(argv)), json.dumps(dict(options), sort_keys=True), target_runs, time.time()),
+        )
+        return Campaign(int(cur.lastrowid or 0), name, tuple(argv), dict(options), target_runs, time.time())
+
+    def set_target_runs(self, campaign_id: int, target_runs: int | None) -> None:
+        self._db.execute("UPDATE campaigns SET target_runs = ? WHERE id = ?", (target_runs, campaign_id))
+
+    def campaigns(self) -> list[CampaignSummary]:
+        rows = self._db.execute(
+            """SELECT c.id, c.name, c.argv, c.options, c.target_runs, c.created,
+                      (SELECT COUNT(*) FROM runs r WHERE r.campaign_id = c.id),
+                      (SELECT COUNT(*) FROM runs r WHERE r.campaign_id = c.id AND r.bucket_id IS NOT NULL),
+                      (SELECT COUNT(*) FROM buckets b WHERE b.campaign_id = c.id),
+                      (SELECT MAX(finished) FROM runs r WHERE r.campaign_id = c.id)
+               FROM campaigns c ORDER BY c.created"""
+        ).fetchall()
+        return [CampaignSummary(_campaign(r[:6]), r[6], r[7], r[8], r[9]) for r in rows]
+
+    # runs
+
+    def done_indices(self, campaign_id: int) -> set[int]:
+        return {r[0] for r in self._db.execute("SELECT idx FROM runs WHERE campaign_id = ?", (campaign_id,))}
+
+    def run_count(self, campaign_id: int) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM runs WHERE campaign_id = ?", (campaign_id,)).fetchone()[0])
+
+    def record_run(self, campaign_id: int, run: RunRecord, repro: str = "") -> Bucket | None:
+        """Store one finished run (and count it in its bucket) in one transaction.
+
+        Returns the run's bucket (None for a clean run, or a run already stored,
+        which is then left as it was).
+        """
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = db.execute(
+                """INSERT OR IGNORE INTO runs (campaign_id, idx, seed, kind, signal, reason, exit_code, duration,
+                       signature, stdout_tail, stderr_tail, python_tracebacks, native_backtrace, memory_errors,
+                       leftovers, worker, finished)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    campaign_id, run.index, run.seed, run.kind, run.signal, run.reason, run.exit_code, run.duration,
+                    run.signature, run.stdout_tail, run.stderr_tail, run.python_tracebacks, run.native_backtrace,
+                    run.memory_errors, run.leftovers, run.worker, run.finished,
+                ),
+            )
+            if cur.rowcount != 1 or not run.signature:
+                db.execute("COMMIT")
+                return None
+            run_id = cur.lastrowid
+            db.execute(
+                """INSERT INTO buckets (campaign_id, signature, kind, count, first_run, last_run, repro, native_backtrace)
+                   VALUES (?, ?, ?, 1, ?, ?, ?, ?)
+                   ON CONFLICT (campaign_id, signature) DO UPDATE SET
+                       count = count + 1,
+                       first_run = MIN(first_run, excluded.first_run),
+                       last_run = MAX(last_run, excluded.last_run),
+                       native_backtrace = CASE WHEN native_backtrace = '' THEN excluded.native_backtrace
+                                               ELSE native_backtrace END""",
+                (campaign_id, run.signature, run.kind, run.index, run.index, repro, run.native_backtrace),
+            )
+            row = db.execute(
+                "SELECT id, signature, kind, count, first_run, last_run, repro, native_backtrace FROM buckets"
+                " WHERE campaign_id = ? AND signature = ?",
+                (campaign_id, run.signature),
+            ).fetchone()
+            db.execute("UPDATE runs SET bucket_id = ? WHERE id = ?", (row[0], run_id))
+            db.execute("COMMIT")
+            return Bucket(*row)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def set_bucket_backtrace(self, bucket_id: int, text: str) -> None:
+        self._db.execute("UPDATE buckets SET native_backtrace = ? WHERE id = ?", (text, bucket_id))
+
+    def buckets(self, campaign_id: int) -> list[Bucket]:
+        rows = self._db.execute(
+            "SELECT id, signature, kind, count, first_run, last_run, repro, native_backtrace FROM buckets"
+            " WHERE campaign_id = ? ORDER BY count DESC, first_run",
+            (campaign_id,),
+        ).fetchall()
+        return [Bucket(*r) for r in rows]
+
+    def runs(self, campaign_id: int, bucket_id: int | None = None) -> Iterator[RunRecord]:
+        sql = (
+            "SELECT idx, seed, kind, duration, signal, reason, exit_code, signature, stdout_tail, stderr_tail,"
+            " python_tracebacks, native_backtrace, memory_errors, leftovers, worker, finished FROM runs"
+            " WHERE campaign_id = ?"
+        )
+        args: tuple[Any, ...] = (campaign_id,)
+        if bucket_id is not None:
+            sql += " AND bucket_id = ?"
+            args += (bucket_id,)
+        for row in self._db.execute(sql + " ORDER BY idx", args):
+            yield RunRecord(*row)
+
+    def kind_counts(self, campaign_id: int) -> dict[str, int]:
+        return dict(
+            self._db.execute("SELECT kind, COUNT(*) FROM runs WHERE campaign_id = ? GROUP BY kind", (campaign_id,))
+        )
+
+
+def _campaign(row: tuple[Any, ...]) -> Campaign:
+    return Campaign(int(row[0]), row[1], tuple(json.loads(row[2])), json.loads(row[3]), row[4], float(row[5]))

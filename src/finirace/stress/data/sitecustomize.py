@@ -1,0 +1,65 @@
+# finirace stress perturbation, loaded by every Python the target starts
+# (its directory is put first on PYTHONPATH).  Widens shutdown windows without
+# editing the target: a tiny switch interval, a random delay at interpreter
+# exit, random delays when threads start.  Driven by FINIRACE_* variables;
+# the seed makes a run's delays replayable.  Written for Python 2.7 and 3.6+.
+import os
+import sys
+
+
+def _finirace_perturb():
+    import random
+    import time
+
+    env = os.environ
+    seed = int(env.get("FINIRACE_SEED", "0"))
+    rng = random.Random(seed)
+    interval = env.get("FINIRACE_SWITCH_INTERVAL")
+    if interval and hasattr(sys, "setswitchinterval"):
+        sys.setswitchinterval(float(interval))
+    exit_delay = float(env.get("FINIRACE_EXIT_DELAY", "0") or 0)
+    if exit_delay > 0:
+        import atexit
+
+        # registered first, so it runs last: just before finalization proper
+        atexit.register(time.sleep, rng.uniform(0, exit_delay))
+    thread_delay = float(env.get("FINIRACE_THREAD_DELAY", "0") or 0)
+    if thread_delay > 0:
+        import threading
+
+        inner = getattr(threading.Thread, "_bootstrap_inner", None)
+        if inner is not None:
+            lock = threading.Lock()
+
+            def _bootstrap_inner(self):
+                if self.daemon:
+                    with lock:
+                        pause = rng.uniform(0, thread_delay)
+                    time.sleep(pause)
+                return inner(self)
+
+            threading.Thread._bootstrap_inner = _bootstrap_inner
+    # chain to a sitecustomize this one shadows
+    here = os.path.dirname(os.path.abspath(__file__))
+    rest = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    try:
+        import imp  # noqa: F401  (only to detect very old Pythons)
+    except ImportError:
+        pass
+    try:
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+        if spec is not None and spec.loader is not None:
+            import importlib.util
+
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+    except Exception:
+        pass
+
+
+try:
+    _finirace_perturb()
+except Exception as _exc:  # a perturbation never breaks the target
+    sys.stderr.write("finirace: perturbation not applied: %r\n" % (_exc,))

@@ -1,0 +1,122 @@
+"""One stress run, start to stored record: the unit of work shipped to a worker.
+
+:func:`execute_run` takes a picklable :class:`RunSpec` and returns a
+:class:`~finirace.store.RunRecord`, so the same function runs in a local
+thread or on a Dask worker on another machine; everything that depends on
+the machine (building the shim, symbolizing frames) happens where the run
+happened.
+
+Native backtraces, the choice made: the preloaded shim prints the faulting
+thread's native frames from inside the crashing process (cheap, every crash,
+no second run needed, no core-file settings needed); hangs get every thread's
+backtrace from gdb attached before the kill.  A full all-thread gdb
+backtrace of a crash is taken by re-running it under gdb with the same seed
+(``finirace stress --gdb-rerun``), which may not crash again: the bug is
+intermittent, so that is the complement, not the source of signatures.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from dataclasses import dataclass, field
+
+from finirace import detectors, proc
+from finirace.detectors.backtrace import parse_backtraces
+from finirace.outcome import RunKind
+from finirace.store import RunRecord
+from finirace.stress import signature as sig
+from finirace.stress.perturb import Perturbation, ShimError, build_shim, join_path, sitecustomize_dir
+
+TAIL = 4000  # characters of stdout/stderr kept per run in the store
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run needs; picklable, so it can travel to a Dask worker."""
+
+    argv: tuple[str, ...]
+    index: int
+    seed: int
+    timeout: float = 60.0
+    perturbation: Perturbation = field(default_factory=Perturbation)
+    detector: str = "plain"
+    env: tuple[tuple[str, str], ...] = ()  # extra variables given by the user
+    cwd: str | None = None
+    shim: bool = True  # preload the shim for crash backtraces (and native delays)
+
+
+def run_environment(spec: RunSpec) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(spec.env)
+    env["PYTHONFAULTHANDLER"] = "1"
+    env.update(spec.perturbation.environment(spec.seed))
+    if spec.perturbation.python:
+        env["PYTHONPATH"] = join_path(str(sitecustomize_dir()), env.get("PYTHONPATH"))
+    # the shim's signal handler and delays fight a debugger or valgrind: plain runs only
+    if (spec.shim or spec.perturbation.native) and spec.detector in ("plain", "pymalloc-debug"):
+        try:
+            env["LD_PRELOAD"] = join_path(str(build_shim()), env.get("LD_PRELOAD"))
+            env["FINIRACE_CRASH_BACKTRACE"] = "1"
+        except ShimError:
+            if spec.perturbation.native:
+                raise
+    return env
+
+
+def _tail(text: str) -> str:
+    return text[-TAIL:]
+
+
+def execute_run(spec: RunSpec) -> RunRecord:
+    """Run the target once under its detector and return the finished record."""
+    det = detectors.get(spec.detector)
+    with tempfile.TemporaryDirectory(prefix="finirace-run-") as work:
+        prepared = det.prepare(spec.argv, run_environment(spec), work)
+        result = proc.run(
+            prepared.argv,
+            env=prepared.env,
+            cwd=spec.cwd,
+            timeout=spec.timeout * det.slowdown,
+            on_timeout=detectors.attach_backtraces,
+        )
+        detection = det.interpret(prepared, result)
+    outcome = detection.outcome
+    kind = outcome.kind.value
+    native_text = ""
+    native: list[str] = []
+    shim = sig.shim_frames(result.stderr)
+    if shim:
+        native = shim
+        native_text = "faulting thread (shim backtrace):\n" + "\n".join(f"  {f}" for f in shim)
+    if detection.faulting is not None:
+        native = [f.function for f in detection.faulting.frames]
+        native_text = detection.raw_report
+    if outcome.kind is RunKind.TIMEOUT and result.timeout_note:
+        native_text = result.timeout_note
+        threads = parse_backtraces(result.timeout_note)
+        if threads:
+            native = list(threads[-1].functions())  # gdb lists the main thread last
+    if outcome.memory_errors:
+        native = list(outcome.memory_errors[0].access.frames)
+    signature = ""
+    if outcome.kind is not RunKind.CLEAN:
+        signature = sig.signature(kind, outcome.signal, outcome.reason, native, sig.python_frames(detection.python_tracebacks))
+    return RunRecord(
+        index=spec.index,
+        seed=spec.seed,
+        kind=kind,
+        duration=result.duration,
+        signal=outcome.signal,
+        reason=outcome.reason,
+        exit_code=outcome.exit_code,
+        signature=signature,
+        stdout_tail=_tail(result.stdout),
+        stderr_tail=_tail(result.stderr),
+        python_tracebacks=detection.python_tracebacks[-TAIL * 4 :],
+        native_backtrace=native_text[-TAIL * 4 :],
+        memory_errors="\n\n".join("\n".join(e.lines()) for e in outcome.memory_errors)[-TAIL * 4 :],
+        leftovers=result.leftovers_killed,
+        worker=socket.gethostname(),
+    )

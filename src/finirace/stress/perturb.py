@@ -1,0 +1,107 @@
+"""Perturbations that widen shutdown windows without editing the target.
+
+Python level (``sitecustomize.py`` shipped in ``stress/data``, put first on
+``PYTHONPATH``): a tiny switch interval, a random delay at interpreter exit
+(an ``atexit`` handler registered first, so it runs last), random delays when
+daemon threads start.  Native level (``shim.c``, built with gcc on demand and
+cached by content, ``LD_PRELOAD``): random microsecond delays before
+condition-variable waits and mutex locks, which are what the GIL is made of.
+The shim also prints the faulting thread's native frames on a fatal signal,
+which is how every crash gets a native stack without a debugger.
+
+Every run gets its own seed (campaign seed + run index), recorded with the
+run, so a crash replays with the same delays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import platformdirs
+
+LEVELS = ("none", "python", "native", "all")
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """What to perturb; ``python`` is the default, ``all`` adds native delays."""
+
+    level: str = "python"
+    switch_interval: float = 1e-6
+    exit_delay: float = 0.005
+    thread_delay: float = 0.002
+    native_delay_us: int = 50
+
+    @property
+    def python(self) -> bool:
+        return self.level in ("python", "all")
+
+    @property
+    def native(self) -> bool:
+        return self.level in ("native", "all")
+
+    def environment(self, seed: int) -> dict[str, str]:
+        """Variables for one run (PYTHONPATH and LD_PRELOAD are joined by the caller)."""
+        env = {"FINIRACE_SEED": str(seed)}
+        if self.python:
+            env.update(
+                FINIRACE_SWITCH_INTERVAL=repr(self.switch_interval),
+                FINIRACE_EXIT_DELAY=repr(self.exit_delay),
+                FINIRACE_THREAD_DELAY=repr(self.thread_delay),
+            )
+        if self.native:
+            env["FINIRACE_NATIVE_DELAY_US"] = str(self.native_delay_us)
+        return env
+
+
+def sitecustomize_dir() -> Path:
+    """The directory holding the perturbing ``sitecustomize.py`` (inside the package)."""
+    return Path(str(resources.files("finirace.stress") / "data"))
+
+
+def shim_source() -> bytes:
+    return (resources.files("finirace.stress") / "shim.c").read_bytes()
+
+
+class ShimError(RuntimeError):
+    """The native shim could not be built (no gcc, compile error)."""
+
+
+def build_shim(cache_dir: Path | None = None) -> Path:
+    """The preloadable shim, compiled once per content and cached per user.
+
+    Built to a temporary name and renamed, so concurrent builders (Dask
+    workers on one machine) never load a half-written file.
+    """
+    src = shim_source()
+    digest = hashlib.sha256(src).hexdigest()[:16]
+    cache = cache_dir or Path(platformdirs.user_cache_dir("finirace", appauthor=False)) / "shim"
+    out = cache / f"finirace-shim-{digest}.so"
+    if out.exists():
+        return out
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        raise ShimError("gcc not found: the native shim cannot be built (use --perturb python or none)")
+    cache.mkdir(parents=True, exist_ok=True)
+    c_file = cache / f"shim-{digest}.c"
+    c_file.write_bytes(src)
+    tmp = cache / f".finirace-shim-{digest}.{os.getpid()}.so"
+    r = subprocess.run(
+        [gcc, "-O2", "-shared", "-fPIC", "-o", str(tmp), str(c_file), "-ldl", "-lpthread"],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        raise ShimError(f"building the native shim failed: {r.stderr.strip().splitlines()[-1:]}")
+    os.replace(tmp, out)
+    return out
+
+
+def join_path(value: str, existing: str | None) -> str:
+    return value if not existing else f"{value}{os.pathsep}{existing}"

@@ -1,0 +1,151 @@
+"""Crash signatures: one normalized line per bug, so its crashes land in one bucket.
+
+The recipe is Socorro's and ClusterFuzz's: a crash type (run kind plus the
+signal, or the fatal-error text), then the top frames of the faulting thread
+after walking past irrelevant ones (libc, pthread internals, the allocator,
+signal plumbing: ``data/skip_frames.txt``) and adding one more frame for each
+frame too common to tell crashes apart (``data/prefix_frames.txt``).  Both
+lists are plain data, one regular expression a line.
+
+Frames are normalized: no addresses, offsets, argument lists, compiler clone
+suffixes (``.isra.0``, ``.cold``) or directories.  Native frames come from the
+preloaded shim's crash backtrace (symbolized with ``addr2line``) or from gdb;
+without any, the faulting thread's Python frames from faulthandler are used
+(``py:file.py:function``, no line numbers: the same bug crashes on
+neighbouring lines).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+from importlib import resources
+from typing import Iterable, Sequence
+
+DEPTH = 3
+_SHIM_BLOCK = re.compile(r"==finirace-native-backtrace==\n(.*?)==finirace-native-backtrace-end==", re.S)
+_SHIM_LINE = re.compile(r"^(?P<lib>[^()\[\]]*)\((?P<fn>[^+()]*)(?P<off>\+0x[0-9a-fA-F]+)?\)\s*\[(?P<addr>0x[0-9a-fA-F]+)\]")
+_FH_CURRENT = re.compile(r"^Current thread 0x[0-9a-f]+ \(most recent call first\):\n((?:  .*\n?)*)", re.M)
+_FH_FRAME = re.compile(r'^\s+File "(?P<file>[^"]*)", line \d+ in (?P<fn>\S+)')
+_CLONE = re.compile(r"\.(isra|part|constprop|cold|lto_priv|localalias)(\.\d+)?")
+_ARGS = re.compile(r"\(.*\)$")
+_SYSTEM_LIBS = re.compile(r"^(libc|libpthread|libdl|libgcc_s|ld-linux[\w-]*|finirace-shim-\w+)([.-].*)?\.so")
+
+
+@functools.lru_cache(maxsize=1)
+def _lists() -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+    def load(name: str) -> tuple[re.Pattern[str], ...]:
+        text = (resources.files("finirace.stress") / "data" / name).read_text()
+        return tuple(re.compile(line.strip()) for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+    return load("skip_frames.txt"), load("prefix_frames.txt")
+
+
+def normalize_frame(name: str) -> str:
+    """``take_gil.isra.0(tstate=0x1)`` → ``take_gil``; paths lose their directories."""
+    name = _ARGS.sub("", name.strip())
+    name = _CLONE.sub("", name)
+    if "/" in name:
+        name = name.rsplit("/", 1)[1]
+    return re.sub(r"0x[0-9a-fA-F]+", "0x?", name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _symbolize(lib: str, offset: str) -> str:
+    """The function at ``lib+offset`` by addr2line, or '' when unknown."""
+    tool = shutil.which("addr2line")
+    if tool is None or not os.path.exists(lib):
+        return ""
+    try:
+        out = subprocess.run([tool, "-f", "-C", "-e", lib, offset], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    fn = out.splitlines()[0].strip() if out.strip() else ""
+    return "" if fn in ("??", "") else fn
+
+
+def shim_frames(stderr: str) -> list[str]:
+    """The faulting thread's native frames printed by the stress shim, innermost first.
+
+    A frame of a system library (libc, the loader, the shim) becomes ``?`` so
+    that it is skipped; an unnamed one is symbolized with addr2line, and stays
+    ``lib.so+?`` if that fails (still stable: offsets are never kept).
+    """
+    m = _SHIM_BLOCK.search(stderr)
+    if not m:
+        return []
+    frames = []
+    for line in m.group(1).splitlines():
+        f = _SHIM_LINE.match(line.strip())
+        if not f:
+            continue
+        lib = f.group("lib")
+        base = os.path.basename(lib)
+        if _SYSTEM_LIBS.match(base):
+            frames.append("??")
+            continue
+        fn = f.group("fn")
+        if not fn and f.group("off"):
+            # a return address: look up the call itself (a noreturn call may end its function)
+            fn = _symbolize(lib, hex(max(int(f.group("off")[1:], 16) - 1, 0)))
+        frames.append(fn or f"{base}+?")
+    return frames
+
+
+def python_frames(faulthandler_dump: str) -> list[str]:
+    """The faulting ("Current") thread's Python frames from faulthandler, innermost first."""
+    m = _FH_CURRENT.search(faulthandler_dump)
+    if not m:
+        return []
+    out = []
+    for line in m.group(1).splitlines():
+        f = _FH_FRAME.match(line)
+        if f:
+            out.append(f"py:{os.path.basename(f.group('file'))}:{f.group('fn')}")
+    return out
+
+
+def top_frames(frames: Iterable[str], depth: int = DEPTH) -> list[str]:
+    """Walk past skipped frames; keep ``depth`` frames, prefix frames not counted."""
+    skip, prefix = _lists()
+    kept: list[str] = []
+    counted = 0
+    for raw in frames:
+        name = normalize_frame(raw)
+        if not name or any(rx.fullmatch(name) for rx in skip):
+            continue
+        kept.append(name)
+        if not any(rx.fullmatch(name) for rx in prefix):
+            counted += 1
+        if counted >= depth:
+            break
+    return kept
+
+
+def crash_type(kind: str, signal: str | None, reason: str) -> str:
+    """``crash SIGSEGV``, ``abort Fatal Python error: …``, ``memory-error Invalid read …``."""
+    if kind == "crash":
+        return f"crash {signal or ''}".strip()
+    if kind == "abort":
+        return f"abort {reason or signal or ''}".strip()
+    if kind == "memory-error":
+        return f"memory-error {reason.split(' in ')[0] if reason else ''}".strip()
+    if kind == "timeout":
+        return "timeout"
+    return kind
+
+
+def signature(
+    kind: str,
+    signal: str | None,
+    reason: str,
+    native: Sequence[str] = (),
+    python: Sequence[str] = (),
+    depth: int = DEPTH,
+) -> str:
+    """The bucket key of one failed run: crash type, then ``|``-joined top frames."""
+    frames = top_frames(native, depth) or top_frames(python, depth)
+    return " | ".join([crash_type(kind, signal, reason), *frames])
