@@ -1,0 +1,173 @@
+"""``finirace check``: every interleaving of scenarios under the model's variants.
+
+Exit status: 0 when every verdict matches the scenario's expectation (or there
+is none), 1 when one differs, 2 for bad input (unknown variant or scenario, a
+scenario file error, a schedule token that does not fit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from finirace.errors import UsageError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "check",
+        help="explore every interleaving of scenarios under each model variant",
+        description="Explore every interleaving of scenarios under the model of each CPython behaviour.",
+    )
+    p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="a scenario file or bundled name (default: the whole catalog)")
+    p.add_argument("--variant", action="append", metavar="V", help="a model variant (repeatable; default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with a list 'results'")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report, one case per scenario × variant")
+    p.add_argument("--replay", metavar="SCHEDULE", help="replay one schedule token and print its trace")
+    p.add_argument("--preemptions", type=_natural, metavar="K", help="explore only runs with at most K preemptions")
+    p.add_argument("--pct", action="store_true", help="random PCT runs instead of an exhaustive search")
+    p.add_argument("--runs", type=_positive, default=1000, metavar="N", help="PCT runs (default 1000)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="PCT seed (default 0)")
+    p.add_argument("--depth", type=_positive, default=3, metavar="D", help="PCT bug depth (default 3)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every counterexample, not only mismatches")
+    p.set_defaults(run=run)
+
+
+def _natural(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return n
+
+
+def _positive(text: str) -> int:
+    n = _natural(text)
+    if n == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def _variants(chosen: list[str] | None) -> tuple[list[str], list[str]]:
+    """(known variants, the ones to run); an unknown name is a usage error."""
+    import difflib
+
+    try:
+        from finirace.model import VARIANTS
+    except ImportError:
+        raise UsageError("the model is not available in this build of finirace (finirace.model.VARIANTS)") from None
+    known = list(VARIANTS)
+    if not chosen:
+        return known, known
+    for v in chosen:
+        if v not in known:
+            close = difflib.get_close_matches(v, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"unknown variant {v!r}{hint} (known: {', '.join(known)})")
+    return known, list(dict.fromkeys(chosen))
+
+
+def _strategy(args):
+    from finirace.explore import PCT, PreemptionBounded
+
+    if args.pct and args.preemptions is not None:
+        raise UsageError("--pct and --preemptions are different searches: give one")
+    if args.pct:
+        return PCT(args.runs, args.seed, args.depth)
+    if args.preemptions is not None:
+        return PreemptionBounded(args.preemptions)
+    return None
+
+
+def run(args) -> int:
+    from finirace.scenario import check_variants, load_bundled, resolve
+
+    known, variants = _variants(args.variant)
+    scenarios = [resolve(ref) for ref in args.scenarios] if args.scenarios else load_bundled()
+    for sc in scenarios:
+        check_variants(sc, known)
+    if args.replay is not None:
+        return _replay(args, scenarios, variants)
+    strategy = _strategy(args)
+
+    from finirace.explore import check
+
+    progress = _progress_line() if sys.stderr.isatty() and not args.json else None
+    verdicts = []
+    for sc in scenarios:
+        for var in variants:
+            verdicts.append(check(sc, var, strategy=strategy, progress=progress))
+    if progress is not None:
+        sys.stderr.write("\r\x1b[K")
+    threads_of = {sc.name: sc.thread_names for sc in scenarios}
+    _present(args, verdicts, variants, threads_of)
+    return 1 if any(v.matches is False for v in verdicts) else 0
+
+
+def _present(args, verdicts, variants, threads_of) -> None:
+    from finirace.report import check as report
+
+    if args.junit:
+        from finirace.report.junit import write
+
+        try:
+            write(args.junit, "finirace check", report.junit_cases(verdicts, threads_of))
+        except OSError as exc:
+            raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from None
+    if args.json:
+        json.dump(report.to_json(verdicts), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
+    out = sys.stdout
+    if out.isatty():
+        from rich.console import Console
+
+        Console(highlight=False).print(report.table(verdicts, variants))
+    else:
+        out.write("\n".join(report.plain_table(verdicts, variants)) + "\n")
+    for v in verdicts:
+        if v.matches is False or args.verbose:
+            for cx in v.counterexamples:
+                if args.verbose or not any(_fits(e, cx.outcome.label) for e in v.expected or ()):
+                    out.write("\n" + "\n".join(report.counterexample_lines(v, cx, threads_of[v.scenario])) + "\n")
+            if v.matches is False:
+                for e in v.expected or ():
+                    if not any(_fits(e, label) for label in v.labels):
+                        out.write(f"\n{v.scenario} under {v.variant}: expected {e!r}, never reached\n")
+    bad = sum(1 for v in verdicts if v.matches is False)
+    total = sum(v.states for v in verdicts)
+    secs = sum(v.seconds for v in verdicts)
+    out.write(f"\n{len(verdicts)} verdicts, {bad} differ from expectations; {total} states in {secs:.2f} s\n")
+
+
+def _fits(expected: str, label: str) -> bool:
+    from finirace.outcome import label_matches
+
+    return label_matches(expected, label)
+
+
+def _progress_line():
+    def show(p) -> None:
+        sys.stderr.write(f"\r\x1b[Kexploring: {p.states} states, {p.transitions} transitions, {p.outcomes} outcomes")
+        sys.stderr.flush()
+
+    return show
+
+
+def _replay(args, scenarios, variants) -> int:
+    from finirace.explore import Replay, check
+    from finirace.report import check as report
+
+    if len(scenarios) != 1 or len(variants) != 1:
+        raise UsageError("--replay needs exactly one SCENARIO and one --variant (a schedule fits one of each)")
+    sc, var = scenarios[0], variants[0]
+    v = check(sc, var, strategy=Replay(args.replay))
+    if args.json:
+        json.dump(report.to_json([v]), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write("\n".join(report.counterexample_lines(v, v.counterexamples[0], sc.thread_names)) + "\n")
+    return 0

@@ -1,0 +1,86 @@
+"""What a strategy returns, and the small recorder every strategy fills in.
+
+A strategy only finds runs; it does not present them.  It reports, per outcome
+label, the thread choices of the best run it met (fewest preemptions, then
+fewest steps), how many distinct states and transitions it went through, and
+whether it covered every interleaving (``complete``): a bounded or random
+search that finds nothing bad proves nothing, and the verdict says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from finirace.model.system import System
+from finirace.outcome import RunOutcome
+
+
+@dataclass(frozen=True)
+class Found:
+    """One reached outcome and the best run found to it."""
+
+    outcome: RunOutcome
+    choices: tuple[int, ...]
+    preemptions: int
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """The raw result of one strategy on one system."""
+
+    strategy: str  # how it was explored, for reports: "exhaustive", "preemptions<=2"...
+    found: tuple[Found, ...]
+    states: int
+    transitions: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A heartbeat for long runs (a terminal shows it; nothing else needs it)."""
+
+    states: int
+    transitions: int
+    outcomes: int
+    runs: int = 0
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class Strategy(Protocol):
+    """One way to walk a System: exhaustive, bounded, PCT, replay."""
+
+    name: str
+
+    def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration: ...
+
+
+class Recorder:
+    """Counts work and keeps the best run per outcome label."""
+
+    EVERY = 4096  # transitions between two progress reports
+
+    def __init__(self, progress: ProgressFn | None = None) -> None:
+        self.progress = progress
+        self.best: dict[str, Found] = {}
+        self.states = 0
+        self.transitions = 0
+        self.runs = 0
+        self._next = self.EVERY
+
+    def transition(self) -> None:
+        self.transitions += 1
+        if self.progress is not None and self.transitions >= self._next:
+            self._next += self.EVERY
+            self.progress(Progress(self.states, self.transitions, len(self.best), self.runs))
+
+    def reached(self, outcome: RunOutcome, choices: tuple[int, ...], preemptions: int) -> None:
+        label = outcome.label
+        old = self.best.get(label)
+        if old is None or (preemptions, len(choices)) < (old.preemptions, len(old.choices)):
+            self.best[label] = Found(outcome, choices, preemptions)
+
+    def result(self, strategy: str, complete: bool) -> Exploration:
+        return Exploration(strategy, tuple(self.best.values()), self.states, self.transitions, complete)

@@ -1,0 +1,73 @@
+"""PCT: probabilistic concurrency testing, for scenarios too big to exhaust.
+
+Burckhardt, Kothari, Musuvathi and Nagarakatte, *A Randomized Scheduler with
+Probabilistic Guarantees of Finding Bugs* (ASPLOS 2010).  Each run gives the
+threads random distinct priorities and always runs the highest enabled one;
+at ``depth - 1`` random steps (the change points) the running thread drops to a
+priority below every initial one.  A bug of depth ``d`` in a run of ``k`` steps
+with ``n`` threads is found by one run with probability at least
+``1 / (n * k**(d-1))``, whatever its interleaving looks like, which plain random
+scheduling cannot promise.
+
+``k`` is not known before the first run: the first runs assume the length of
+the scenario's longest run so far (at least 16), and the estimate grows as runs
+get longer.  A seed makes the whole campaign repeat exactly.
+"""
+
+from __future__ import annotations
+
+import random
+
+from finirace.explore.exploration import Exploration, ProgressFn, Recorder
+from finirace.explore.replay import ModelError
+from finirace.explore.trace import is_preemption
+from finirace.model.system import System
+
+
+class PCT:
+    def __init__(self, runs: int, seed: int = 0, depth: int = 3, max_steps: int = 100_000) -> None:
+        if runs < 1:
+            raise ValueError("PCT needs at least one run")
+        if depth < 1:
+            raise ValueError("PCT depth is at least 1")
+        self.runs, self.seed, self.depth, self.max_steps = runs, seed, depth, max_steps
+        self.name = f"pct runs={runs} seed={seed} depth={depth}"
+
+    def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
+        rec = Recorder(progress)
+        rng = random.Random(self.seed)
+        threads = system.threads
+        seen: set = set()
+        k = 16
+        for _ in range(self.runs):
+            rec.runs += 1
+            prio = dict(zip(threads, rng.sample(range(self.depth, self.depth + len(threads)), len(threads))))
+            changes = {rng.randint(1, k): self.depth - 1 - i for i in range(self.depth - 1)}
+            state = system.initial()
+            choices: list[int] = []
+            previous: str | None = None
+            pre = 0
+            for n in range(self.max_steps + 1):
+                if state not in seen:
+                    seen.add(state)
+                    rec.states += 1
+                outcome = system.outcome(state)
+                if outcome is not None:
+                    rec.reached(outcome, tuple(choices), pre)
+                    break
+                enabled = system.enabled(state)
+                if not enabled:
+                    raise ModelError(f"no thread can run and the model names no outcome (after {n} steps)")
+                if n >= self.max_steps:
+                    raise ModelError(f"a run went on for more than {self.max_steps} steps")
+                t = max(enabled, key=prio.__getitem__)
+                if n + 1 in changes:
+                    prio[t] = changes[n + 1]  # a change point: below every initial priority
+                    t = max(enabled, key=prio.__getitem__)
+                pre += is_preemption(previous, enabled, t)
+                state, _ = system.step(state, t)
+                rec.transition()
+                choices.append(threads.index(t))
+                previous = t
+            k = max(k, len(choices))
+        return rec.result(self.name, complete=False)
