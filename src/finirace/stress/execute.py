@@ -114,7 +114,7 @@ def execute_run(spec: RunSpec) -> RunRecord:
         signature=signature,
         stdout_tail=_tail(result.stdout),
         stderr_tail=_tail(result.stderr),
-        python_tracebacks=detection.python_tracebacks[-TAIL * 4 :],
+        python_tracebacks=sig.without_shim_block(detection.python_tracebacks)[-TAIL * 4 :],
         native_backtrace=native_text[-TAIL * 4 :],
         memory_errors="\n\n".join("\n".join(e.lines()) for e in outcome.memory_errors)[-TAIL * 4 :],
         leftovers=result.leftovers_killed,

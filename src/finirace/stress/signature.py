@@ -95,6 +95,11 @@ def shim_frames(stderr: str) -> list[str]:
     return frames
 
 
+def without_shim_block(text: str) -> str:
+    """Text with the shim's raw backtrace block taken out (it is stored parsed)."""
+    return _SHIM_BLOCK.sub("", text).replace("==finirace-native-backtrace==", "")
+
+
 def python_frames(faulthandler_dump: str) -> list[str]:
     """The faulting ("Current") thread's Python frames from faulthandler, innermost first."""
     m = _FH_CURRENT.search(faulthandler_dump)

@@ -1,0 +1,158 @@
+"""``finirace stress [--runs N | --time T] [-j J] [--perturb …] [--campaign NAME] -- CMD ARGS…``"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import time
+
+from rich.console import Console
+from rich.markup import escape
+
+from finirace import detectors
+from finirace.commands.runs import add_db_option, open_store
+from finirace.errors import UsageError
+from finirace.stress.perturb import LEVELS, Perturbation, ShimError, build_shim
+from finirace.stress.runner import CampaignSettings, Progress, open_campaign, run_campaign
+
+
+def _duration(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 90, 90s, 5m, 1h)")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "stress", help="run a command many times, catch crashes and hangs at exit", description=__doc__
+    )
+    p.add_argument("--runs", type=_positive, metavar="N", help="number of runs (default 100)")
+    p.add_argument("--time", type=_duration, metavar="T", help="run for this long instead (90, 5m, 1h)")
+    p.add_argument("-j", "--jobs", type=_positive, metavar="J", help="parallel runs (default: one per core)")
+    p.add_argument("--perturb", choices=LEVELS, default=None, help="perturbation (default python; all adds native delays)")
+    p.add_argument("--detector", choices=sorted(detectors.DETECTORS), default=None, help="run every run under this detector")
+    p.add_argument("--campaign", metavar="NAME", help="store under this name; an existing name resumes it")
+    p.add_argument("--timeout", type=_duration, default=None, metavar="T", help="time limit of one run (default 60s)")
+    p.add_argument("--seed", type=int, default=None, help="base seed: run i gets seed+i (default random)")
+    p.add_argument("--dask", metavar="ADDRESS", help="run on this Dask scheduler instead of locally")
+    add_db_option(p)
+    p.add_argument("target", nargs=argparse.REMAINDER, help="-- CMD ARGS…")
+    p.set_defaults(run=run)
+
+
+def _check_command(argv: list[str]) -> None:
+    exe = argv[0]
+    if os.sep in exe:
+        if not os.path.exists(exe):
+            raise UsageError(f"command not found: {exe}")
+        if os.path.isdir(exe) or not os.access(exe, os.X_OK):
+            raise UsageError(f"not executable (no run bit): {exe}")
+    elif shutil.which(exe) is None:
+        raise UsageError(f"command not found on PATH: {exe}")
+
+
+def run(args: argparse.Namespace) -> int:
+    argv = list(args.target)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if args.runs is not None and args.time is not None:
+        raise UsageError("give --runs or --time, not both")
+    if argv:
+        _check_command(argv)
+    elif not args.campaign:
+        raise UsageError("nothing to run: give a command after -- (finirace stress -- python prog.py)")
+    detector = args.detector or "plain"
+    missing = detectors.get(detector).available()
+    if missing:
+        raise UsageError(missing)
+    level = args.perturb or "python"
+    if level in ("native", "all"):
+        try:
+            build_shim()
+        except ShimError as exc:
+            raise UsageError(str(exc)) from None
+    settings = CampaignSettings(
+        argv=tuple(argv),
+        runs=args.runs if args.runs is not None or args.time is not None else None,
+        seconds=args.time,
+        jobs=args.jobs or os.cpu_count() or 1,
+        timeout=args.timeout or 60.0,
+        perturbation=Perturbation(level=level),
+        detector=detector,
+        seed=args.seed if args.seed is not None else int.from_bytes(os.urandom(3), "big") * 1000,
+        dask=args.dask,
+    )
+    name = args.campaign or time.strftime("stress-%Y%m%d-%H%M%S")
+    with open_store(args) as store:
+        existing = store.campaign(name)
+        if existing is None and not argv:
+            raise UsageError(f"no campaign named {name!r} to resume, and no command after --")
+        if existing is not None and argv and tuple(argv) != existing.argv:
+            raise UsageError(f"campaign {name!r} runs {' '.join(existing.argv)!r}; resume it without a command or pick a new name")
+        if existing is None and settings.runs is None and settings.seconds is None:
+            settings = CampaignSettings(**{**settings.__dict__, "runs": 100})
+        campaign, settings = open_campaign(store, name, settings)
+        if settings.runs is None and settings.seconds is None:
+            settings = CampaignSettings(**{**settings.__dict__, "runs": 100})
+        console = Console(stderr=True)
+        show = _Display(console, name)
+        resumed = store.run_count(campaign.id)
+        if resumed:
+            console.print(f"resuming {escape(name)}: {resumed} runs already recorded", highlight=False)
+        try:
+            final = run_campaign(store, campaign, settings, show.update)
+        finally:
+            show.stop()
+        from finirace.report.campaign import buckets_table, campaign_data
+
+        data = campaign_data(store, campaign)
+    buckets_table(data, Console())
+    return 1 if final.failures else 0
+
+
+class _Display:
+    """A live progress line on a terminal; a plain line per new bucket and every 5 s otherwise."""
+
+    def __init__(self, console: Console, name: str) -> None:
+        self.console = console
+        self.name = name
+        self.live = console.is_terminal
+        self.status = console.status("") if self.live else None
+        if self.status is not None:
+            self.status.start()
+        self.last_line = 0.0
+
+    def _line(self, p: Progress) -> str:
+        total = f"/{p.total}" if p.total else ""
+        top = "; ".join(f"{n}× {sig[:60]}" for sig, n in p.buckets[:3])
+        return f"{self.name}: {p.done}{total} runs, {p.rate:.1f}/s, {p.failures} failed" + (f" [{top}]" if top else "")
+
+    def update(self, p: Progress) -> None:
+        if p.new_bucket is not None:
+            self.console.print(f"new bucket: {escape(p.new_bucket.signature)} (run {p.new_bucket.first_run})", highlight=False)
+        if self.status is not None:
+            self.status.update(escape(self._line(p)))
+            return
+        now = time.monotonic()
+        if now - self.last_line >= 5 or (p.total and p.done == p.total):
+            self.last_line = now
+            self.console.print(escape(self._line(p)), highlight=False, soft_wrap=True)
+            sys.stderr.flush()
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()

@@ -1,0 +1,120 @@
+"""How a campaign is shown: terminal tables (rich), JSON, JUnit XML of its buckets.
+
+Everything a target printed reaches the terminal through ``rich.markup.escape``
+and reaches XML through the JUnit writer, never raw.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import IO, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from finirace.report import junit
+from finirace.store import Bucket, Campaign, CampaignSummary, Store
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def campaigns_table(summaries: list[CampaignSummary], console: Console) -> None:
+    table = Table(title="finirace campaigns")
+    for col in ("campaign", "runs", "failed", "buckets", "last run", "command"):
+        table.add_column(col, justify="right" if col in ("runs", "failed", "buckets") else "left")
+    for s in summaries:
+        target = f"/{s.campaign.target_runs}" if s.campaign.target_runs else ""
+        table.add_row(
+            escape(s.campaign.name), f"{s.runs}{target}", str(s.failures), str(s.buckets),
+            _when(s.last_finished), escape(" ".join(s.campaign.argv)),
+        )
+    console.print(table)
+
+
+def campaign_data(store: Store, campaign: Campaign) -> dict[str, Any]:
+    """The whole report as plain data (the JSON output)."""
+    buckets = store.buckets(campaign.id)
+    return {
+        "campaign": campaign.name,
+        "command": list(campaign.argv),
+        "options": dict(campaign.options),
+        "target_runs": campaign.target_runs,
+        "runs": store.run_count(campaign.id),
+        "kinds": store.kind_counts(campaign.id),
+        "buckets": [
+            {
+                "signature": b.signature,
+                "kind": b.kind,
+                "count": b.count,
+                "first_run": b.first_run,
+                "last_run": b.last_run,
+                "repro": b.repro,
+                "native_backtrace": b.native_backtrace,
+                "example": _example(store, campaign, b),
+            }
+            for b in buckets
+        ],
+    }
+
+
+def _example(store: Store, campaign: Campaign, bucket: Bucket) -> dict[str, Any]:
+    for run in store.runs(campaign.id, bucket.id):
+        return {
+            "run": run.index, "seed": run.seed, "signal": run.signal, "reason": run.reason,
+            "exit_code": run.exit_code, "python_tracebacks": run.python_tracebacks,
+            "memory_errors": run.memory_errors, "stderr_tail": run.stderr_tail[-2000:],
+        }
+    return {}
+
+
+def write_json(data: dict[str, Any], out: IO[str]) -> None:
+    json.dump(data, out, indent=2, sort_keys=True)
+    out.write("\n")
+
+
+def buckets_table(data: dict[str, Any], console: Console) -> None:
+    runs = data["runs"]
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(data["kinds"].items()))
+    console.print(f"[bold]{escape(data['campaign'])}[/bold]: {runs} runs ({escape(kinds) or 'none'})")
+    if not data["buckets"]:
+        console.print("no crash, abort, memory error or hang recorded")
+        return
+    table = Table(show_lines=True)
+    for col in ("count", "signature", "runs", "reproduce"):
+        table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
+    for b in data["buckets"]:
+        table.add_row(
+            f"{b['count']}/{runs}", escape(b["signature"]), f"{b['first_run']}…{b['last_run']}", escape(b["repro"])
+        )
+    console.print(table)
+    for b in data["buckets"]:
+        console.print(f"\n[bold]{escape(b['signature'])}[/bold]  (reproduced {b['count']}/{runs} times)")
+        ex = b["example"]
+        if ex.get("memory_errors"):
+            console.print(escape(ex["memory_errors"]))
+        if b["native_backtrace"]:
+            console.print(escape(b["native_backtrace"][-3000:]))
+        if ex.get("python_tracebacks"):
+            console.print(escape(ex["python_tracebacks"][-3000:]))
+
+
+def write_junit(data: dict[str, Any], path: str) -> None:
+    """One failing test case per bucket (one passing case when there is none)."""
+    cases = [
+        junit.Case(
+            classname=f"finirace.{data['campaign']}",
+            name=b["signature"],
+            failure=f"{b['kind']}: reproduced {b['count']}/{data['runs']} times",
+            details="\n".join(
+                [f"reproduce: {b['repro']}", b["native_backtrace"], b["example"].get("python_tracebacks", ""),
+                 b["example"].get("memory_errors", "")]
+            ),
+            output=b["example"].get("stderr_tail", ""),
+        )
+        for b in data["buckets"]
+    ] or [junit.Case(classname=f"finirace.{data['campaign']}", name=f"{data['runs']} runs, no failure")]
+    junit.write(path, f"finirace stress {data['campaign']}", cases)

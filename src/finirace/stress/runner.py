@@ -1,0 +1,206 @@
+"""A stress campaign: many runs of one command, in parallel, every result stored as it ends.
+
+Executors: by default a local pool of threads, each driving one target
+process at a time (the targets are the processes; the threads only wait on
+them, and one coordinator process keeps the subreaper and the store writer in
+one place).  With a Dask address, the same :func:`~finirace.stress.execute.execute_run`
+is submitted to the cluster and results flow back here, into the same store.
+
+Resume: run indices are ``0 .. N-1``; the pending ones are those without a
+row in the store, so a campaign killed with ``kill -9`` resumes with exactly
+the missing runs.  A time-bounded campaign (``--time``) continues from its
+highest index for the new time budget.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import shlex
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator
+
+from finirace.store import Bucket, Campaign, RunRecord, Store
+from finirace.stress.execute import RunSpec, execute_run
+from finirace.stress.perturb import Perturbation
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """What a campaign runs and how; stored with it so a resume runs the same."""
+
+    argv: tuple[str, ...]
+    runs: int | None = None
+    seconds: float | None = None
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    timeout: float = 60.0
+    perturbation: Perturbation = field(default_factory=Perturbation)
+    detector: str = "plain"
+    seed: int = 0
+    dask: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        p = self.perturbation
+        return {"perturb": p.level, "detector": self.detector, "timeout": self.timeout, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The state of a campaign after a run ended."""
+
+    done: int
+    total: int | None
+    elapsed: float
+    failures: int
+    buckets: tuple[tuple[str, int], ...]  # (signature, count), most frequent first
+    last: RunRecord | None = None
+    new_bucket: Bucket | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def repro_command(campaign: Campaign, seed: int) -> str:
+    """One line that replays a run with its seed."""
+    o = campaign.options
+    parts = ["finirace", "stress", "--runs", "20", "--seed", str(seed), "--perturb", str(o.get("perturb", "python"))]
+    if o.get("detector", "plain") != "plain":
+        parts += ["--detector", str(o["detector"])]
+    return shlex.join([*parts, "--", *campaign.argv])
+
+
+def open_campaign(store: Store, name: str, settings: CampaignSettings) -> tuple[Campaign, CampaignSettings]:
+    """Create the campaign, or load it to resume (its stored command and options win)."""
+    existing = store.campaign(name)
+    if existing is None:
+        return store.create_campaign(name, settings.argv, settings.options(), settings.runs), settings
+    o = existing.options
+    resumed = replace(
+        settings,
+        argv=existing.argv,
+        perturbation=replace(settings.perturbation, level=o.get("perturb", "python")),
+        detector=o.get("detector", "plain"),
+        timeout=float(o.get("timeout", settings.timeout)),
+        seed=int(o.get("seed", 0)),
+    )
+    if settings.runs is not None and settings.seconds is None and existing.target_runs != settings.runs:
+        store.set_target_runs(existing.id, settings.runs)
+    if settings.runs is None and settings.seconds is None:
+        resumed = replace(resumed, runs=existing.target_runs)
+    return existing, resumed
+
+
+def _indices(store: Store, campaign: Campaign, settings: CampaignSettings) -> Iterator[int]:
+    done = store.done_indices(campaign.id)
+    if settings.runs is not None and settings.seconds is None:
+        yield from (i for i in range(settings.runs) if i not in done)
+        return
+    i = max(done, default=-1) + 1
+    while True:  # time-bounded: the caller stops asking
+        yield i
+        i += 1
+
+
+def run_campaign(
+    store: Store,
+    campaign: Campaign,
+    settings: CampaignSettings,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Run the pending runs of a campaign; each result is stored the moment it arrives."""
+    start = time.monotonic()
+    deadline = start + settings.seconds if settings.seconds is not None else None
+    pending = _indices(store, campaign, settings)
+    counts: dict[str, int] = {b.signature: b.count for b in store.buckets(campaign.id)}
+    done = store.run_count(campaign.id)
+    failures = sum(counts.values())
+    total = settings.runs if settings.seconds is None else None
+
+    def spec(i: int) -> RunSpec:
+        return RunSpec(
+            argv=campaign.argv,
+            index=i,
+            seed=settings.seed + i,
+            timeout=settings.timeout,
+            perturbation=settings.perturbation,
+            detector=settings.detector,
+        )
+
+    def handle(record: RunRecord) -> Progress:
+        nonlocal done, failures
+        before = record.signature and record.signature not in counts
+        bucket = store.record_run(campaign.id, record, repro_command(campaign, record.seed) if record.signature else "")
+        done += 1
+        if bucket is not None:
+            failures += 1
+            counts[bucket.signature] = bucket.count
+        ranked = tuple(sorted(counts.items(), key=lambda kv: -kv[1]))
+        p = Progress(done, total, time.monotonic() - start, failures, ranked, record, bucket if before else None)
+        if on_progress is not None:
+            on_progress(p)
+        return p
+
+    def more() -> bool:
+        return deadline is None or time.monotonic() < deadline
+
+    last = Progress(done, total, 0.0, failures, tuple(sorted(counts.items(), key=lambda kv: -kv[1])))
+    if settings.dask:
+        for record in _dask_results(settings, pending, spec, more):
+            last = handle(record)
+        return last
+    with cf.ThreadPoolExecutor(max_workers=settings.jobs, thread_name_prefix="finirace-run") as pool:
+        inflight: set[cf.Future[RunRecord]] = set()
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(inflight) < settings.jobs and more():
+                    i = next(pending, None)
+                    if i is None:
+                        exhausted = True
+                        break
+                    inflight.add(pool.submit(execute_run, spec(i)))
+                if not inflight:
+                    break
+                finished, inflight = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    last = handle(fut.result())
+        finally:
+            for fut in inflight:
+                fut.cancel()
+    return last
+
+
+def _dask_results(
+    settings: CampaignSettings, pending: Iterator[int], spec: Callable[[int], RunSpec], more: Callable[[], bool]
+) -> Iterator[RunRecord]:
+    """Run on a Dask cluster, keeping every worker thread busy; yield records as they end."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        from finirace.errors import UsageError
+
+        raise UsageError("--dask needs the dask extra: pip install 'finirace[dask]'") from exc
+    with Client(settings.dask, set_as_default=False) as client:
+        slots = max(sum(client.nthreads().values()), 1)
+        queue = as_completed()
+        live = 0
+        exhausted = False
+
+        def fill() -> None:
+            nonlocal live, exhausted
+            while not exhausted and live < slots and more():
+                i = next(pending, None)
+                if i is None:
+                    exhausted = True
+                    return
+                queue.add(client.submit(execute_run, spec(i), pure=False, key=f"finirace-run-{i}-{uuid.uuid4().hex}"))
+                live += 1
+
+        fill()
+        for fut in queue:
+            live -= 1
+            yield fut.result()
+            fill()
