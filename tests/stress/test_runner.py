@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from finirace.cli import main
+from finirace.store import Store
+from finirace.stress.perturb import Perturbation
+from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
+
+PY = sys.executable
+
+
+def test_intermittent_exit_crash_is_caught_in_one_bucket(exit_race, db):
+    with Store(db) as store:
+        settings = CampaignSettings(argv=tuple(exit_race), runs=40, jobs=2, timeout=30, seed=7)
+        campaign, settings = open_campaign(store, "race", settings)
+        final = run_campaign(store, campaign, settings)
+        assert final.done == 40
+        buckets = store.buckets(campaign.id)
+        kinds = store.kind_counts(campaign.id)
+    assert 0 < final.failures < 40, kinds  # intermittent: some runs crash, not all
+    assert len(buckets) == 1, [b.signature for b in buckets]
+    (bucket,) = buckets
+    assert bucket.count == final.failures == kinds["crash"]
+    assert bucket.signature.startswith("crash SIGSEGV | touch_freed_tstate | watch_finalization")
+    assert "--seed" in bucket.repro and exit_race[1] in bucket.repro
+
+
+def test_hostile_targets_each_end_clearly(db, tmp_path):
+    flood = [PY, "-c", "import sys\nfor _ in range(64): sys.stdout.buffer.write(b'x' * (1 << 24))"]
+    cases = {
+        "segv": ([PY, "-c", "import ctypes; ctypes.string_at(0)"], "crash SIGSEGV"),
+        "abort": ([PY, "-c", "import os; os.abort()"], "abort SIGABRT"),
+        "hang": ([PY, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"], "timeout"),
+        "flood": (flood, None),
+        "bytes": ([PY, "-c", "import sys; sys.stderr.buffer.write(b'\\xff\\xfe'); sys.exit(0)"], None),
+    }
+    with Store(db) as store:
+        for name, (argv, expected) in cases.items():
+            campaign, settings = open_campaign(
+                store, name, CampaignSettings(argv=tuple(argv), runs=2, jobs=2, timeout=3, seed=1)
+            )
+            run_campaign(store, campaign, settings)
+            buckets = store.buckets(campaign.id)
+            runs = list(store.runs(campaign.id))
+            assert len(runs) == 2
+            if expected is None:
+                assert buckets == [] and all(r.kind == "clean" for r in runs)
+            else:
+                assert [b.signature.split(" | ")[0] for b in buckets] == [expected] and buckets[0].count == 2
+            if name == "hang":
+                assert "Thread 1" in runs[0].native_backtrace  # gdb attached before the kill
+            if name == "bytes":
+                assert "\ufffd" in runs[0].stderr_tail
+
+
+def test_double_forked_child_is_counted_and_killed(db):
+    code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(600)\n    os._exit(0)\n"
+    with Store(db) as store:
+        campaign, settings = open_campaign(store, "fork", CampaignSettings(argv=(PY, "-c", code), runs=2, jobs=2, seed=1))
+        run_campaign(store, campaign, settings)
+        assert [r.leftovers for r in store.runs(campaign.id)] == [1, 1]
+
+
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["stress", "--runs", "0", "--", "true"], "--runs: must be at least 1"),
+        (["stress", "-j", "-1", "--", "true"], "-j/--jobs: must be at least 1"),
+        (["stress", "--runs", "3"], "nothing to run"),
+        (["stress", "--runs", "3", "--"], "nothing to run"),
+        (["stress", "--", "/no/such/prog"], "command not found: /no/such/prog"),
+        (["stress", "--runs", "2", "--time", "5", "--", "true"], "not both"),
+        (["report", "nope"], "no campaign named 'nope'"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_exit_2(argv, words, db, capsys):
+    with pytest.raises(SystemExit) if "must be" in words else _nothing():
+        code = main(argv)
+        assert code == 2
+    err = capsys.readouterr().err
+    assert words in err and len(err.strip().splitlines()) == 1
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_file_without_run_bit_is_a_usage_error(tmp_path, db, capsys):
+    script = tmp_path / "prog.sh"
+    script.write_text("#!/bin/sh\n")
+    assert main(["stress", "--", str(script)]) == 2
+    assert "not executable" in capsys.readouterr().err
+
+
+def test_cli_stress_runs_and_report_json_and_junit(db, tmp_path, capsys):
+    code = "import os, sys; os.abort() if os.environ['FINIRACE_SEED'].endswith(('0', '5')) else sys.exit(0)"
+    rc = main(["stress", "--runs", "10", "--seed", "100", "-j", "2", "--campaign", "c1", "--", PY, "-c", code])
+    assert rc == 1
+    capsys.readouterr()
+    assert main(["report", "c1", "--json", "--junit", str(tmp_path / "j.xml")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["runs"] == 10 and data["kinds"] == {"abort": 2, "clean": 8}
+    (bucket,) = data["buckets"]
+    assert bucket["count"] == 2 and {bucket["first_run"], bucket["last_run"]} == {0, 5}
+    assert "--seed 100 " in bucket["repro"] or "--seed 105 " in bucket["repro"]
+    xml = (tmp_path / "j.xml").read_text()
+    assert 'failures="1"' in xml and "abort SIGABRT" in xml
+    assert main(["runs"]) == 0
+    assert "c1" in capsys.readouterr().out
+
+
+def test_perturbation_reaches_the_target(db):
+    code = "import sys, os; print(sys.getswitchinterval(), os.environ['FINIRACE_SEED'])"
+    with Store(db) as store:
+        campaign, settings = open_campaign(store, "p", CampaignSettings(argv=(PY, "-c", code), runs=1, jobs=1, seed=42))
+        run_campaign(store, campaign, settings)
+        (run,) = store.runs(campaign.id)
+        assert run.stdout_tail.split() == ["1e-06", "42"]
+        campaign, settings = open_campaign(
+            store, "q", CampaignSettings(argv=(PY, "-c", code), runs=1, jobs=1, seed=1, perturbation=Perturbation("none"))
+        )
+        run_campaign(store, campaign, settings)
+        (run,) = store.runs(campaign.id)
+        assert run.stdout_tail.split() == ["0.005", "1"]
