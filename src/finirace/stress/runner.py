@@ -183,10 +183,17 @@ def _dask_results(
         from finirace.errors import UsageError
 
         raise UsageError("--dask needs the dask extra: pip install 'finirace[dask]'") from exc
-    with Client(settings.dask, set_as_default=False) as client:
+    with Client(settings.dask) as client:  # as_completed needs it as the default client
         slots = max(sum(client.nthreads().values()), 1)
-        queue = as_completed()
-        live = 0
+        first = []
+        for i in pending:
+            first.append(client.submit(execute_run, spec(i), pure=False, key=f"finirace-run-{i}-{uuid.uuid4().hex}"))
+            if len(first) >= slots or not more():
+                break
+        if not first:
+            return
+        queue = as_completed(first)
+        live = len(first)
         exhausted = False
 
         def fill() -> None:
@@ -199,7 +206,6 @@ def _dask_results(
                 queue.add(client.submit(execute_run, spec(i), pure=False, key=f"finirace-run-{i}-{uuid.uuid4().hex}"))
                 live += 1
 
-        fill()
         for fut in queue:
             live -= 1
             yield fut.result()
