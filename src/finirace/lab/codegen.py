@@ -108,6 +108,7 @@ _PRELUDE = r"""
 #include <Python.h>
 #include <pthread.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,29 @@ static void fr_settle(void)
         }
         nanosleep(&tick, NULL);
     }
+}
+
+/* Under gdb: stop once settled with threads still blocked, so their stacks can be printed. */
+static void fr_stop_if_blocked(void)
+{
+    const char *env = getenv("FINIRACE_STOP_IF_BLOCKED");
+    if (env && *env == '1' && __atomic_load_n(&fr_alive, __ATOMIC_SEQ_CST) > 0) {
+        fr_mark(0, -1, 'H');
+        raise(SIGTRAP);
+    }
+}
+
+/* Where the stdlib is (FINIRACE_PYTHONHOME): set for the program alone, so a gdb or
+ * valgrind wrapping it keeps its own Python.  Unset: the build's own prefix. */
+static void fr_set_home(void)
+{
+    static wchar_t *home;
+    const char *env = getenv("FINIRACE_PYTHONHOME");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    if (env && *env && home == NULL && (home = Py_DecodeLocale(env, NULL)) != NULL)
+        Py_SetPythonHome(home);
+#pragma GCC diagnostic pop
 }
 
 static void fr_setup(void)
@@ -316,7 +340,7 @@ static void fr_start_python_thread(PyMethodDef *def)
         """The C statement of one step (without markers)."""
         k, a = s.kind, s.arg
         if k == "init":
-            return "Py_Initialize(); fr_interp = PyInterpreterState_Head();"
+            return "fr_set_home(); Py_Initialize(); fr_interp = PyInterpreterState_Head();"
         if k == "finalize":
             return "Py_FinalizeEx();"
         if k == "spawn":
@@ -405,6 +429,7 @@ static void fr_start_python_thread(PyMethodDef *def)
         self.emit("    fr_tid[0] = pthread_self();")
         self.emit("    fr_thread_0(NULL);")
         self.emit("    fr_settle();")
+        self.emit("    fr_stop_if_blocked();")
         self.emit("    fr_mark(0, -1, 'E');")
         self.emit("    return 0;")
         self.emit("}")

@@ -90,11 +90,15 @@ class Interpreter:
         return tag
 
     def run_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
-        """The environment an embedding program needs: its stdlib, no stray PYTHON* settings."""
+        """The environment an embedding program needs: its stdlib, no stray PYTHON* settings.
+
+        The home goes in ``FINIRACE_PYTHONHOME``, read by the program itself:
+        a plain ``PYTHONHOME`` would also reach a gdb that embeds its own Python.
+        """
         env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("PYTHON")}
         home = self.prefix if self.prefix == self.exec_prefix else f"{self.prefix}:{self.exec_prefix}"
         if home:
-            env["PYTHONHOME"] = home
+            env["FINIRACE_PYTHONHOME"] = home
         return env
 
 

@@ -1,0 +1,183 @@
+"""Lab against model: does a real interpreter do what the model predicts for its era?
+
+Why here, above both: the lab must not know the model (it runs programs) and
+the model must not know the lab (it explores states); only this module
+imports both.  For each (scenario, interpreter) the model is asked for every
+run outcome it can reach under the interpreter's behaviour era (the
+scenario's orderings constrain it just as they constrain the real program),
+and the real run's outcome is looked up in that set.
+
+How a match is graded (``Comparison.match``):
+
+* ``yes``: the real outcome is one the model reaches, label for label (the run
+  kind and every thread that did not finish);
+* ``weak``: the model reaches a memory error, which is undefined behaviour in
+  reality: without valgrind a crash, an abort or even a clean exit all fit, so
+  the run confirms nothing.  Under ``valgrind`` a memory error is a ``yes``;
+* ``no``: a finding, about the model or about the interpreter (docs/lab.md);
+* ``n/a``: no prediction (the model has no variant for that version, or is
+  not installed); ``skipped``: the run was not made (detector unusable there).
+
+A schedule token found by the explorer (``finirace check``) is projected onto
+API-call boundaries by :func:`project_schedule`: the order in which the
+model's trace *begins* the scenario steps becomes extra pipe barriers in the
+generated program, which makes the counterexample a deterministic reproducer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from finirace.lab.codegen import Ordering
+from finirace.lab.interpreters import Interpreter
+from finirace.lab.runner import LabRun
+from finirace.outcome import RunKind, RunOutcome, StepRef, parse_label
+from finirace.scenario.format import Scenario
+
+YES, WEAK, NO, NA, SKIPPED = "yes", "weak", "no", "n/a", "skipped"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The outcomes the model reaches for one scenario under one era."""
+
+    variant: str | None
+    outcomes: tuple[RunOutcome, ...] = ()
+    note: str = ""  # why there is no prediction
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(o.label for o in self.outcomes)
+
+    @property
+    def text(self) -> str:
+        return " | ".join(self.labels) if self.outcomes else (self.note or "none")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One lab run next to the model's prediction for it."""
+
+    run: LabRun
+    predicted: Prediction
+    match: str  # YES, WEAK, NO, NA or SKIPPED
+    why: str = ""
+
+
+def variant_for(interp: Interpreter) -> str | None:
+    """The model's behaviour era of a real interpreter; None when the model has none."""
+    try:
+        from finirace.model import variant_for_version  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    if interp.version == (0, 0, 0):
+        return None
+    return variant_for_version(interp.version[0], interp.version[1])
+
+
+_PREDICTIONS: dict[tuple[str, str | None, str, int], Prediction] = {}
+
+
+def _predict_cached(scenario: Scenario, variant: str) -> Prediction:
+    key = (scenario.name, scenario.path, variant, hash(scenario.threads))
+    if key not in _PREDICTIONS:
+        _PREDICTIONS[key] = _predict(scenario, variant)
+    return _PREDICTIONS[key]
+
+
+def _predict(scenario: Scenario, variant: str) -> Prediction:
+    try:
+        from finirace.explore import check
+    except ImportError as exc:
+        return Prediction(variant, note=f"the model is not available ({exc})")
+    verdict = check(scenario, variant)
+    note = "" if verdict.complete else "model exploration incomplete"
+    return Prediction(variant, tuple(verdict.outcomes), note)
+
+
+def predict(scenario: Scenario, interp: Interpreter) -> Prediction:
+    """What the model says this scenario does on this interpreter."""
+    variant = variant_for(interp)
+    if variant is None:
+        return Prediction(None, note=f"no model era for {interp.version_text}")
+    try:
+        return _predict_cached(scenario, variant)
+    except ImportError as exc:  # model package present but incomplete
+        return Prediction(variant, note=f"the model is not available ({exc})")
+
+
+def _same_label(a: str, b: str) -> bool:
+    pa, pb = parse_label(a), parse_label(b)
+    return pa.kind is pb.kind and pa.threads == pb.threads
+
+
+def grade(run: LabRun, predicted: Prediction) -> Comparison:
+    """How well one run's outcome fits the prediction (see the module docstring)."""
+    if run.skipped:
+        return Comparison(run, predicted, SKIPPED, run.note)
+    if not predicted.outcomes:
+        return Comparison(run, predicted, NA, predicted.note)
+    got = run.outcome
+    best, why = NO, f"the model never reaches {got.label!r}"
+    for p in predicted.outcomes:
+        if p.kind is RunKind.MEMORY_ERROR:
+            if run.detector == "valgrind":
+                if got.kind is RunKind.MEMORY_ERROR:
+                    return Comparison(run, predicted, YES, "valgrind reports the memory error the model finds")
+                why = "the model reaches a memory error and valgrind saw none"
+            elif got.kind in (RunKind.CRASH, RunKind.ABORT, RunKind.CLEAN, RunKind.MEMORY_ERROR):
+                best, why = WEAK, "the model reaches a memory error: undefined behaviour, only valgrind can confirm it"
+            continue
+        if _same_label(p.label, got.label):
+            return Comparison(run, predicted, YES, "")
+        if (run.detector == "valgrind" and got.kind is RunKind.MEMORY_ERROR and p.kind is RunKind.CRASH
+                and got.signal == p.signal and not any(e.freed_by for e in got.memory_errors)):
+            # valgrind names the invalid access behind the crash (e.g. a NULL read)
+            return Comparison(run, predicted, YES, "valgrind reports the invalid access behind the crash")
+    return Comparison(run, predicted, best, why)
+
+
+def project_schedule(scenario: Scenario, variant: str, token: str) -> tuple[Ordering, ...]:
+    """A model schedule as pipe barriers between scenario steps (API-call boundaries).
+
+    The model's trace is replayed; each scenario step is placed where its first
+    atomic transition is.  Two consecutive steps of different threads become an
+    :class:`Ordering`: the second waits until the first has *returned* when the
+    first's thread goes on to a later step in the trace (so it did return), and
+    only until it has *begun* otherwise (it may block for ever, e.g. in
+    ``take_gil``, and waiting for its return would deadlock the reproducer).
+    """
+    from finirace.explore import replay
+    from finirace.model import build_system  # type: ignore[attr-defined]
+
+    system = build_system(scenario, variant)
+    trace = replay(system, token)
+    steps = [_step_of(t) for t in _transitions(trace)]
+    order: list[StepRef] = []
+    for ref in steps:
+        if ref is not None and ref not in order:
+            order.append(ref)
+    out: list[Ordering] = []
+    for i in range(1, len(order)):
+        a, b = order[i - 1], order[i]
+        if a.thread == b.thread:
+            continue
+        returned = any(r.thread == a.thread and r.index > a.index for r in order[i:])
+        out.append(Ordering(first=a, then=b, done=returned))
+    return tuple(out)
+
+
+def _transitions(trace) -> list:
+    """The transitions of whatever ``replay`` returned (a trace, a counterexample or a list)."""
+    items = getattr(trace, "trace", trace)
+    if isinstance(items, tuple) and len(items) == 2 and not hasattr(items[0], "transition"):
+        items = items[1]  # (state, trace)
+    return [getattr(t, "transition", t) for t in items]
+
+
+def _step_of(transition) -> StepRef | None:
+    step = getattr(transition, "step", None)
+    if isinstance(step, StepRef):
+        return step
+    ref = getattr(step, "ref", None)
+    return ref if isinstance(ref, StepRef) else None
