@@ -2,9 +2,19 @@
 
 Without either option it registers two options and does nothing else, so the
 project's own suite (which loads it through the entry point) pays nothing.
+
+``--finirace-runs N``: after the normal session, each selected test that
+passed is run N more times, each time alone in a fresh ``pytest`` subprocess
+(through the stress runner, so perturbation, signatures and the store are the
+same as ``finirace stress``); a test whose runs crash or hang at exit is
+reported as failed with its bucketed signatures.  ``--finirace-audit`` lists
+the threads still alive at session end with what each CPython era does to them.
 """
 
 from __future__ import annotations
+
+import sys
+import threading
 
 
 def pytest_addoption(parser):
@@ -13,3 +23,73 @@ def pytest_addoption(parser):
                     help="rerun each selected test N times in subprocesses; fail those that crash or hang at exit")
     group.addoption("--finirace-audit", action="store_true", default=False,
                     help="report threads alive at session end, with what each CPython era does to them")
+
+
+def pytest_configure(config):
+    runs = config.getoption("finirace_runs")
+    if runs < 0:
+        import pytest
+
+        raise pytest.UsageError(f"--finirace-runs must be at least 0, got {runs}")
+    if runs or config.getoption("finirace_audit"):
+        config.pluginmanager.register(_Finirace(config, runs), "finirace-active")
+
+
+class _Finirace:
+    def __init__(self, config, runs: int) -> None:
+        self.config = config
+        self.runs = runs
+        self.failures: dict[str, list[tuple[str, int]]] = {}
+
+    def pytest_runtest_protocol(self, item, nextitem):
+        if not self.runs or item.config.getoption("finirace_runs") == 0:
+            return None
+        from finirace.store import Store
+        from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
+
+        argv = (sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", item.nodeid)
+        with Store() as store:
+            name = f"pytest:{item.nodeid}"
+            campaign, settings = open_campaign(
+                store, name, CampaignSettings(argv=argv, runs=self.runs, timeout=120)
+            )
+            if campaign.target_runs != self.runs or store.run_count(campaign.id) >= self.runs:
+                # a new round for this test: a fresh campaign name
+                import time
+
+                campaign, settings = open_campaign(
+                    store, f"{name}@{time.strftime('%Y%m%d-%H%M%S')}", CampaignSettings(argv=argv, runs=self.runs, timeout=120)
+                )
+            final = run_campaign(store, campaign, settings)
+            bad = [(sig, n) for sig, n in final.buckets]
+        if bad:
+            self.failures[item.nodeid] = bad
+        return None
+
+    def pytest_runtest_makereport(self, item, call):
+        return None
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
+        tr = terminalreporter
+        if self.runs:
+            tr.section("finirace: crashes and hangs at exit")
+            if not self.failures:
+                tr.line(f"no crash or hang at exit in {self.runs} runs of each test")
+            for nodeid, buckets in self.failures.items():
+                for sig, n in buckets:
+                    tr.line(f"FAILED {nodeid}: {sig} (reproduced {n}/{self.runs} times)", red=True)
+        if config.getoption("finirace_audit"):
+            tr.section("finirace: threads alive at session end")
+            alive = [t for t in threading.enumerate() if t is not threading.main_thread()]
+            if not alive:
+                tr.line("none")
+            from finirace.audit import ERAS
+
+            for t in alive:
+                tr.line(f"{t.name} ({'daemon' if t.daemon else 'non-daemon'})")
+                for era, versions, fate in ERAS:
+                    tr.line(f"  {era:7} {versions:9} {fate if t.daemon else 'joined before finalization'}")
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self.failures:
+            session.exitstatus = 1

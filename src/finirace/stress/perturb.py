@@ -19,6 +19,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -91,7 +92,7 @@ def build_shim(cache_dir: Path | None = None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     c_file = cache / f"shim-{digest}.c"
     c_file.write_bytes(src)
-    tmp = cache / f".finirace-shim-{digest}.{os.getpid()}.so"
+    tmp = cache / f".finirace-shim-{digest}.{os.getpid()}.{threading.get_ident()}.so"
     r = subprocess.run(
         [gcc, "-O2", "-shared", "-fPIC", "-o", str(tmp), str(c_file), "-ldl", "-lpthread"],
         capture_output=True,
