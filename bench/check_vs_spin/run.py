@@ -1,0 +1,112 @@
+"""Benchmark: `finirace check` against SPIN on the `seed` scenario, in one run.
+
+For each variant (prefix, wrapper) it runs SPIN's whole pipeline on a hand
+written Promela model of the same scenario (``spin -a``, ``gcc``, ``pan -a``)
+and ``finirace check seed --variant V --json``, each as a child process, and
+prints wall time of each, the ratio, full state counts, states per second and
+peak memory (``ru_maxrss`` of each child, from ``os.wait4``).
+
+The two count different things (SPIN: Promela states after its own partial
+order reduction; finirace: model states of its own step granularity), so the
+state counts are shown side by side, not divided.  Run:
+
+    python bench/check_vs_spin/run.py [--repeat N]
+
+Without ``spin`` (``apt-get install -y spin``) it says so and skips SPIN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VARIANTS = ("prefix", "wrapper")
+
+
+def timed(argv: list[str], cwd: str | None = None) -> tuple[float, int, str, int]:
+    """Run a child: (seconds, exit status, stdout+stderr, peak RSS in KiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = proc.stdout.read() if proc.stdout else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    return time.perf_counter() - start, proc.returncode, out.decode(errors="replace"), usage.ru_maxrss
+
+
+def spin(variant: str, workdir: str) -> dict:
+    model = HERE / f"seed_{variant}.pml"
+    total, peak = 0.0, 0
+    for argv in (["spin", "-a", str(model)], ["gcc", "-O2", "-o", "pan", "pan.c"], ["./pan", "-a", "-c0", "-E"]):
+        secs, rc, out, rss = timed(argv, cwd=workdir)
+        total += secs
+        peak = max(peak, rss)
+        if rc != 0 and argv[0] != "./pan":
+            raise SystemExit(f"{' '.join(argv)} failed ({rc}):\n{out}")
+    stored = int(re.search(r"(\d+) states, stored", out).group(1))
+    matched = int(re.search(r"(\d+) states, matched", out).group(1))
+    errors = int(re.search(r"errors: (\d+)", out).group(1))
+    pan_secs = float(m.group(1)) if (m := re.search(r"elapsed time ([\d.e+-]+) seconds", out)) else 0.0
+    return {"seconds": total, "states": stored, "matched": matched, "errors": errors, "search_seconds": pan_secs, "peak_kib": peak}
+
+
+def finirace(variant: str) -> dict:
+    argv = [sys.executable, "-m", "finirace", "check", "seed", "--variant", variant, "--json"]
+    secs, rc, out, rss = timed(argv)
+    if rc not in (0, 1):
+        raise SystemExit(f"{' '.join(argv)} failed ({rc}):\n{out}")
+    (res,) = json.loads(out)["results"]
+    return {
+        "seconds": secs,
+        "states": res["states"],
+        "transitions": res["transitions"],
+        "search_seconds": res["seconds"],
+        "outcomes": [o["label"] for o in res["outcomes"]],
+        "peak_kib": rss,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each, the fastest is kept (default 3)")
+    args = ap.parse_args()
+    have_spin = shutil.which("spin") and shutil.which("gcc")
+    if not have_spin:
+        print("spin or gcc not found (apt-get install -y spin gcc): SPIN side skipped")
+    for variant in VARIANTS:
+        fr = min((finirace(variant) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+        print(f"seed under {variant}")
+        print(
+            f"  finirace check: {fr['seconds']:.3f} s end to end ({fr['search_seconds'] * 1000:.1f} ms exploring), "
+            f"{fr['states']} states, {fr['transitions']} transitions, "
+            f"{fr['states'] / max(fr['search_seconds'], 1e-9):,.0f} states/s, peak {fr['peak_kib'] / 1024:.1f} MiB; "
+            f"outcomes: {', '.join(fr['outcomes'])}"
+        )
+        if not have_spin:
+            continue
+        runs = []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory(prefix="finirace-spin-") as tmp:
+                runs.append(spin(variant, tmp))
+        sp = min(runs, key=lambda r: r["seconds"])
+        rate = f"{sp['states'] / sp['search_seconds']:,.0f} states/s" if sp["search_seconds"] else "search under pan's clock resolution"
+        print(
+            f"  SPIN (spin -a, gcc, pan -a): {sp['seconds']:.3f} s end to end, "
+            f"{sp['states']} states stored, {sp['matched']} matched, {sp['errors']} assertion errors, {rate}, "
+            f"peak {sp['peak_kib'] / 1024:.1f} MiB"
+        )
+        print(f"  ratio finirace / SPIN end to end: {fr['seconds'] / sp['seconds']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
