@@ -1,0 +1,88 @@
+"""Many lab runs at once: every scenario × interpreter × detector, repeated, on N workers.
+
+Why threads: each job spends its time waiting on a child process (gcc, the
+program, valgrind), so a thread pool of ``jobs`` workers keeps that many
+processes busy without pickling anything.  Each program is built once per
+interpreter (the cache makes a second build a lookup) before its runs start.
+Results are returned in a stable order whatever order they finished in; a
+build error becomes a run with the error as its note, never an exception that
+stops the others.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+from finirace.lab import build as build_mod
+from finirace.lab import runner
+from finirace.lab.codegen import Ordering, Program, generate
+from finirace.lab.interpreters import Interpreter
+from finirace.outcome import RunKind, RunOutcome
+from finirace.scenario.format import Scenario
+
+ProgressFn = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one run is: scenario, interpreter, detector, and which repetition."""
+
+    scenario: Scenario
+    interpreter: Interpreter
+    detector: str
+    repetition: int = 0
+
+
+def plan(scenarios: list[Scenario], interps: list[Interpreter], dets: list[str], repeat: int = 1) -> list[Job]:
+    return [Job(s, i, d, r) for s in scenarios for i in interps for d in dets for r in range(repeat)]
+
+
+def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAULT_TIMEOUT,
+            orderings: dict[str, tuple[Ordering, ...]] | None = None,
+            progress: ProgressFn | None = None) -> list[runner.LabRun]:
+    """Run every job; results in the order of ``jobs``."""
+    orderings = orderings or {}
+    programs: dict[str, Program] = {}
+    for job in jobs:
+        if job.scenario.name not in programs:
+            programs[job.scenario.name] = generate(job.scenario, orderings.get(job.scenario.name, ()))
+    builds: dict[tuple[str, str], build_mod.Built | str] = {}
+    pairs = list(dict.fromkeys((j.scenario.name, j.interpreter) for j in jobs))
+
+    def do_build(pair: tuple[str, Interpreter]) -> None:
+        name, interp = pair
+        try:
+            builds[(name, interp.path)] = build_mod.build(programs[name], interp)
+        except build_mod.BuildError as exc:
+            builds[(name, interp.path)] = str(exc)
+
+    total = len(jobs)
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(do_build, pairs))
+
+        def do_run(job: Job) -> runner.LabRun:
+            built = builds[(job.scenario.name, job.interpreter.path)]
+            program = programs[job.scenario.name]
+            if isinstance(built, str):
+                return runner.LabRun(job.scenario.name, job.interpreter.path, job.interpreter.label, job.detector,
+                                     RunOutcome(RunKind.CLEAN), note=built, skipped=True)
+            return runner.run(program, built, job.interpreter, job.detector, timeout=timeout)
+
+        results: list[runner.LabRun | None] = [None] * total
+        futures = {pool.submit(do_run, j): n for n, j in enumerate(jobs)}
+        from concurrent.futures import as_completed
+
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return [r for r in results if r is not None]
+
+
+def program_for(scenario: Scenario, orderings: tuple[Ordering, ...] = ()) -> Program:
+    """The generated program of a scenario (what ``--emit-c`` writes)."""
+    return generate(scenario, orderings)

@@ -1,0 +1,97 @@
+"""An HTML timeline of one lab run: one lane per thread, each step a bar in time.
+
+Why one self-contained file: it is attached to bug reports and opened from CI
+artifacts, so it carries its own CSS and SVG and loads nothing.  Every piece
+of text that came from a scenario, an interpreter or a run (step texts, names,
+reasons, memory-error frames) goes through :func:`html.escape`: a scenario is
+user input, and a report must not run it.
+
+A step is drawn from its ``b`` marker to its ``a`` marker; a step that began
+and never returned is drawn to the end of the run and hatched, labelled with
+the thread's outcome (``exited``, ``hung``, ``deadlocked``, cut short).
+"""
+
+from __future__ import annotations
+
+import html
+
+from finirace.lab.codegen import AFTER, BEFORE, Program
+from finirace.lab.runner import LabRun
+
+_LANE = 46
+_LEFT = 150
+_WIDTH = 900
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def timeline(run: LabRun, program: Program) -> str:
+    """The page for one run, as a string."""
+    o = run.outcome
+    marks = run.markers
+    t0 = min((m.time_ns for m in marks), default=0)
+    t1 = max((m.time_ns for m in marks), default=t0 + 1)
+    span = max(t1 - t0, 1)
+
+    def x(t: int) -> float:
+        return _LEFT + (t - t0) / span * _WIDTH
+
+    outcomes = {t.name: t for t in o.threads}
+    svg: list[str] = []
+    height = _LANE * len(program.threads) + 40
+    for lane, name in enumerate(program.threads):
+        y = 20 + lane * _LANE
+        res = outcomes.get(name)
+        state = (res.outcome.value if res and res.outcome else "cut short") if res else ""
+        svg.append(f'<text x="8" y="{y + 22}" class="lane">{_e(name)}</text>')
+        svg.append(f'<text x="8" y="{y + 36}" class="state">{_e(state)}</text>')
+        svg.append(f'<line x1="{_LEFT}" y1="{y + 18}" x2="{_LEFT + _WIDTH}" y2="{y + 18}" class="axis"/>')
+        open_steps: dict[int, int] = {}
+        ti = program.threads.index(name)
+        for m in (m for m in marks if m.thread == name):
+            if m.phase == BEFORE:
+                open_steps[m.step] = m.time_ns
+            elif m.phase == AFTER and m.step in open_steps:
+                start = open_steps.pop(m.step)
+                svg.append(_bar(x(start), x(m.time_ns), y, program.steps[ti][m.step].text, "step"))
+            elif m.phase in ("S", "F", "E"):
+                word = {"S": "start", "F": "steps done", "E": "thread ended"}[m.phase]
+                svg.append(f'<circle cx="{x(m.time_ns):.1f}" cy="{y + 18}" r="3" class="ev-{m.phase}">'
+                           f'<title>{_e(name)}: {_e(word)}</title></circle>')
+        for step, start in open_steps.items():
+            label = f"{program.steps[ti][step].text} — never returned ({state})"
+            svg.append(_bar(x(start), _LEFT + _WIDTH, y, label, "open"))
+    details = [f"<li><b>{_e(t.name)}</b>: {_e(t.outcome.value if t.outcome else 'cut short')}"
+               f", last step {_e(t.last_step)}{(' in ' + _e(t.where)) if t.where else ''}</li>" for t in o.threads]
+    errors = "".join(f"<pre>{_e(chr(10).join(e.lines()))}</pre>" for e in o.memory_errors[:20])
+    title = f"{run.scenario} on {run.version} ({run.detector})"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
+.lane {{ font-weight: bold; font-size: 13px; }} .state {{ font-size: 11px; fill: #555; }}
+.axis {{ stroke: #ccc; }} .step {{ fill: #6a9fd8; }} .open {{ fill: url(#hatch); stroke: #c33; }}
+.bar-label {{ font-size: 10px; }} .ev-E {{ fill: #333; }} .ev-S {{ fill: #3a3; }} .ev-F {{ fill: #36c; }}
+pre {{ background: #f6f6f6; padding: .6em; overflow-x: auto; }}
+</style></head><body>
+<h1>{_e(title)}</h1>
+<p>outcome: <b>{_e(o.label)}</b>{(' — signal ' + _e(o.signal)) if o.signal else ''}{(' — ' + _e(o.reason)) if o.reason else ''}
+; run took {run.duration * 1000:.1f} ms; time axis: {span / 1e6:.3f} ms from the first marker to the last.</p>
+<svg xmlns="http://www.w3.org/2000/svg" width="{_LEFT + _WIDTH + 20}" height="{height}" role="img">
+<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+<rect width="3" height="6" fill="#e99"/></pattern></defs>
+{''.join(svg)}
+</svg>
+<h2>Threads</h2><ul>{''.join(details)}</ul>
+{('<h2>Memory errors</h2>' + errors) if errors else ''}
+{('<h2>stderr</h2><pre>' + _e(run.stderr[-4000:]) + '</pre>') if run.stderr.strip() else ''}
+</body></html>
+"""
+
+
+def _bar(x0: float, x1: float, y: int, text: str, cls: str) -> str:
+    w = max(x1 - x0, 2.0)
+    return (f'<g><rect x="{x0:.1f}" y="{y + 8}" width="{w:.1f}" height="20" class="{cls}"><title>{_e(text)}</title></rect>'
+            f'<text x="{x0 + 2:.1f}" y="{y + 6}" class="bar-label">{_e(text[:40])}</text></g>')
