@@ -103,18 +103,27 @@ def run(args) -> int:
     if progress is not None:
         sys.stderr.write("\r\x1b[K")
     threads_of = {sc.name: sc.thread_names for sc in scenarios}
-    _present(args, verdicts, variants, threads_of)
+    refs = {sc.name: _ref(sc, args.scenarios) for sc in scenarios}
+    _present(args, verdicts, variants, threads_of, refs)
     return 1 if any(v.matches is False for v in verdicts) else 0
 
 
-def _present(args, verdicts, variants, threads_of) -> None:
+def _ref(sc, given: list[str]) -> str:
+    """How to name a scenario again on a command line: as the user did, or by its bundled name."""
+    for ref in given:
+        if sc.path and ref == sc.path:
+            return ref
+    return sc.name
+
+
+def _present(args, verdicts, variants, threads_of, refs) -> None:
     from finirace.report import check as report
 
     if args.junit:
         from finirace.report.junit import write
 
         try:
-            write(args.junit, "finirace check", report.junit_cases(verdicts, threads_of))
+            write(args.junit, "finirace check", report.junit_cases(verdicts, threads_of, refs))
         except OSError as exc:
             raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from None
     if args.json:
@@ -122,17 +131,16 @@ def _present(args, verdicts, variants, threads_of) -> None:
         sys.stdout.write("\n")
         return
     out = sys.stdout
-    if out.isatty():
-        from rich.console import Console
+    from rich.console import Console
 
-        Console(highlight=False).print(report.table(verdicts, variants))
-    else:
-        out.write("\n".join(report.plain_table(verdicts, variants)) + "\n")
+    # piped (CI logs), the table keeps its columns rather than wrapping at 80
+    width = None if out.isatty() else max(100, 24 + 34 * len(variants))
+    Console(file=out, highlight=False, width=width).print(report.table(verdicts, variants))
     for v in verdicts:
         if v.matches is False or args.verbose:
             for cx in v.counterexamples:
                 if args.verbose or not any(_fits(e, cx.outcome.label) for e in v.expected or ()):
-                    out.write("\n" + "\n".join(report.counterexample_lines(v, cx, threads_of[v.scenario])) + "\n")
+                    out.write("\n" + "\n".join(report.counterexample_lines(v, cx, threads_of[v.scenario], refs[v.scenario])) + "\n")
             if v.matches is False:
                 for e in v.expected or ():
                     if not any(_fits(e, label) for label in v.labels):
@@ -169,5 +177,5 @@ def _replay(args, scenarios, variants) -> int:
         json.dump(report.to_json([v]), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write("\n".join(report.counterexample_lines(v, v.counterexamples[0], sc.thread_names)) + "\n")
+        sys.stdout.write("\n".join(report.counterexample_lines(v, v.counterexamples[0], sc.thread_names, _ref(sc, args.scenarios))) + "\n")
     return 0

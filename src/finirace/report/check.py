@@ -46,7 +46,7 @@ def table(verdicts: list[Verdict], variants: list[str]):
     """A rich Table, scenario × variant (rich is imported only when a table is drawn)."""
     from rich.table import Table
 
-    t = Table(show_lines=True, title="finirace check: outcomes each model variant can reach")
+    t = Table(show_lines=True, title="outcomes reachable under each model variant")
     t.add_column("scenario", no_wrap=True)
     for var in variants:
         t.add_column(var)
@@ -56,15 +56,6 @@ def table(verdicts: list[Verdict], variants: list[str]):
     for name, row in cells.items():
         t.add_row(name, *("\n".join(cell_lines(row[var])) if var in row else "" for var in variants))
     return t
-
-
-def plain_table(verdicts: list[Verdict], variants: list[str]) -> list[str]:
-    """The same table as plain lines, for logs and pipes."""
-    out = []
-    for v in verdicts:
-        mark = {True: OK, False: BAD, None: " "}[v.matches]
-        out.append(f"{mark} {v.scenario} [{v.variant}]: " + "; ".join(cell_lines(v)))
-    return out
 
 
 def _cut(text: str, width: int) -> str:
@@ -122,13 +113,14 @@ def outcome_lines(o: RunOutcome) -> list[str]:
     return out
 
 
-def counterexample_lines(v: Verdict, cx: Counterexample, threads: tuple[str, ...]) -> list[str]:
+def counterexample_lines(v: Verdict, cx: Counterexample, threads: tuple[str, ...], ref: str | None = None) -> list[str]:
+    """A counterexample in full; ``ref`` is how the scenario is named on a command line (a path or a bundled name)."""
     p = cx.preemptions
     head = (
         f"{v.scenario} under {v.variant}: {cx.outcome.label}  "
         f"({p} preemption{'s' if p != 1 else ''}, {cx.steps} steps)"
     )
-    out = [head, f"schedule {cx.schedule}   replay: finirace check {v.scenario} --variant {v.variant} --replay {cx.schedule}", ""]
+    out = [head, f"schedule {cx.schedule}   replay: finirace check {ref or v.scenario} --variant {v.variant} --replay {cx.schedule}", ""]
     out.extend(trace_lines(cx, threads))
     out.append("")
     out.extend(outcome_lines(cx.outcome))
@@ -197,7 +189,9 @@ def to_json(verdicts: Iterable[Verdict]) -> dict:
     return {"results": [verdict_json(v) for v in verdicts]}
 
 
-def junit_cases(verdicts: Iterable[Verdict], threads_of: dict[str, tuple[str, ...]]) -> list[Case]:
+def junit_cases(
+    verdicts: Iterable[Verdict], threads_of: dict[str, tuple[str, ...]], refs: dict[str, str] | None = None
+) -> list[Case]:
     """One case per scenario × variant; a mismatch fails with its counterexamples."""
     cases = []
     for v in verdicts:
@@ -206,7 +200,7 @@ def junit_cases(verdicts: Iterable[Verdict], threads_of: dict[str, tuple[str, ..
             exp = ", ".join(v.expected or ())
             details = []
             for cx in v.counterexamples:
-                details.extend(counterexample_lines(v, cx, threads_of.get(v.scenario, ())))
+                details.extend(counterexample_lines(v, cx, threads_of.get(v.scenario, ()), (refs or {}).get(v.scenario)))
                 details.append("")
             cases.append(Case(v.scenario, v.variant, v.seconds, failure=f"reached {summary}; expected {exp}", details="\n".join(details)))
         elif v.matches is None:

@@ -1,0 +1,266 @@
+"""``finirace check`` end to end: table, JSON, JUnit, replay, exit statuses.
+
+The command runs on the real model (``finirace.model``).  Where the model is not
+built yet, a stand-in that gives every scenario step one atomic transition
+(orderings block, nothing else does) takes its place, so the command's own
+plumbing is still tested; the stand-in is never used once the model exists.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from finirace import cli
+from finirace.model.system import Transition
+from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
+
+try:
+    from finirace.model import VARIANTS, build_system  # noqa: F401
+
+    REAL_MODEL = True
+except ImportError:
+    REAL_MODEL = False
+
+
+class StepPerStep:
+    """Stand-in model: one transition per step; wait/block-until/join block, spawn starts."""
+
+    def __init__(self, scenario, variant):
+        self.sc = scenario
+        self.threads = scenario.thread_names
+
+    def initial(self):
+        return tuple(0 for _ in self.threads), frozenset({"main"}), frozenset()  # pcs, started, events
+
+    def _next(self, state, i):
+        pcs, _, _ = state
+        steps = self.sc.threads[i].steps
+        return steps[pcs[i]] if pcs[i] < len(steps) else None
+
+    def _runnable(self, state, i):
+        pcs, started, events = state
+        s = self._next(state, i)
+        if s is None or self.threads[i] not in started:
+            return False
+        if s.kind == "wait" or (s.kind == "block" and s.arg):
+            return s.arg in events
+        if s.kind == "join":
+            j = self.threads.index(s.arg)
+            return pcs[j] >= len(self.sc.threads[j].steps)
+        return True
+
+    def enabled(self, state):
+        return tuple(t for i, t in enumerate(self.threads) if self._runnable(state, i))
+
+    def step(self, state, thread):
+        pcs, started, events = state
+        i = self.threads.index(thread)
+        s = self._next(state, i)
+        reads, writes = set(), set()
+        if s.kind == "signal":
+            events, writes = events | {s.arg}, {f"event:{s.arg}"}
+        elif s.kind in ("wait", "block") and s.arg:
+            reads = {f"event:{s.arg}"}
+        elif s.kind in ("spawn", "start_thread"):
+            started, writes = started | {s.arg}, {f"thread:{s.arg}"}
+        elif s.kind == "join":
+            reads = {f"thread:{s.arg}"}
+        else:
+            writes = {"runtime"}
+        pcs = pcs[:i] + (pcs[i] + 1,) + pcs[i + 1 :]
+        writes.add(f"thread:{thread}") if pcs[i] == len(self.sc.threads[i].steps) else None
+        return (pcs, started, events), Transition(thread, s.kind, s.ref, "", frozenset(reads), frozenset(writes))
+
+    def outcome(self, state):
+        if self.enabled(state):
+            return None
+        pcs, started, _ = state
+        done = [pc >= len(t.steps) for pc, t in zip(pcs, self.sc.threads)]
+        if not done[0]:
+            return RunOutcome(RunKind.TIMEOUT, (ThreadResult("main", ThreadOutcome.DEADLOCKED),))
+        return RunOutcome(
+            RunKind.CLEAN,
+            tuple(ThreadResult(t, ThreadOutcome.FINISHED if d else ThreadOutcome.HUNG) for t, d in zip(self.threads, done)),
+        )
+
+
+@pytest.fixture(autouse=True)
+def model(monkeypatch):
+    if not REAL_MODEL:
+        import finirace.model as m
+
+        monkeypatch.setattr(m, "VARIANTS", {"plain": StepPerStep, "other": StepPerStep}, raising=False)
+        monkeypatch.setattr(m, "build_system", lambda sc, v: StepPerStep(sc, v), raising=False)
+
+
+def variants() -> list[str]:
+    import finirace.model as m
+
+    return list(m.VARIANTS)
+
+
+def finirace(capsys, *argv):
+    rc = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def check_json(capsys, *argv):
+    rc, out, err = finirace(capsys, "check", *argv, "--json")
+    assert rc in (0, 1), err
+    return rc, json.loads(out)["results"]
+
+
+SCENARIO = """\
+name = "late"
+summary = "a worker attaches while main finalizes"
+
+[threads]
+main = ["init", "save", "spawn worker", "restore", "finalize"]
+worker = ["ensure", "release"]
+"""
+
+
+@pytest.fixture
+def late(tmp_path):
+    p = tmp_path / "late.toml"
+    p.write_text(SCENARIO)
+    return p
+
+
+def with_expect(path, table: dict[str, list[str]]):
+    lines = [f"{v} = {json.dumps(labels)}" for v, labels in table.items()]
+    path.write_text(SCENARIO + "\n[expect]\n" + "\n".join(lines) + "\n")
+
+
+def test_json_has_every_field_and_counterexamples_replay(capsys, late):
+    var = variants()[0]
+    rc, results = check_json(capsys, str(late), "--variant", var)
+    assert rc == 0  # no expectation: nothing to differ from
+    (res,) = results
+    for key in ("scenario", "variant", "outcomes", "counterexamples", "states", "seconds", "expected", "match"):
+        assert key in res
+    assert res["scenario"] == "late" and res["variant"] == var
+    assert res["expected"] is None and res["match"] is None
+    assert res["states"] > 0 and res["outcomes"]
+    assert [c["outcome"] for c in res["counterexamples"]] == [o["label"] for o in res["outcomes"]]
+    for cx in res["counterexamples"]:
+        assert cx["schedule"].startswith("v1.")
+        assert len(cx["trace"]) == cx["steps"]
+        assert sum(s["preemption"] for s in cx["trace"]) == cx["preemptions"]
+        rc, again = check_json(capsys, str(late), "--variant", var, "--replay", cx["schedule"])
+        assert rc == 0
+        assert again[0]["outcomes"][0]["label"] == cx["outcome"]
+        assert again[0]["counterexamples"][0]["trace"] == cx["trace"]
+
+
+def test_expectations_written_back_match_and_wrong_ones_fail(capsys, late):
+    _, results = check_json(capsys, str(late))
+    reached = {r["variant"]: [o["label"] for o in r["outcomes"]] for r in results}
+    with_expect(late, reached)
+    rc, out, _ = finirace(capsys, "check", str(late))
+    assert rc == 0
+    assert "✓" in out and "✗" not in out
+
+    first = variants()[0]
+    with_expect(late, {**reached, first: ["abort, worker exited"]})
+    rc, out, _ = finirace(capsys, "check", str(late))
+    assert rc == 1
+    assert "✗ missing: abort, worker exited" in out
+    # the mismatch shows its counterexamples: a replay command and the thread columns
+    assert f"--variant {first} --replay v1." in out
+    assert "main" in out and "worker" in out
+
+
+def test_verbose_shows_every_counterexample(capsys, late):
+    var = variants()[0]
+    _, results = check_json(capsys, str(late), "--variant", var)
+    rc, out, _ = finirace(capsys, "check", str(late), "--variant", var, "-v")
+    assert rc == 0
+    for cx in results[0]["counterexamples"]:
+        assert cx["schedule"] in out
+
+
+def test_junit_has_one_case_per_scenario_and_variant(capsys, late, tmp_path):
+    first = variants()[0]
+    with_expect(late, {first: ["abort, worker exited"]})
+    report = tmp_path / "junit.xml"
+    rc, _, _ = finirace(capsys, "check", str(late), "--junit", str(report))
+    assert rc == 1
+    root = ET.parse(report).getroot()
+    cases = root.findall("testcase")
+    assert [c.get("name") for c in cases] == variants()
+    assert {c.get("classname") for c in cases} == {"late"}
+    assert cases[0].find("failure") is not None
+    assert all(c.find("skipped") is not None for c in cases[1:])  # no expectation for the others
+
+
+def test_preemption_bound_and_pct_are_reported_as_such(capsys, late):
+    var = variants()[0]
+    _, (bounded,) = check_json(capsys, str(late), "--variant", var, "--preemptions", "0")
+    assert bounded["strategy"] == "preemptions<=0"
+    _, (a,) = check_json(capsys, str(late), "--variant", var, "--pct", "--runs", "30", "--seed", "4")
+    _, (b,) = check_json(capsys, str(late), "--variant", var, "--pct", "--runs", "30", "--seed", "4")
+    assert a["strategy"].startswith("pct") and a["complete"] is False
+    assert [c["schedule"] for c in a["counterexamples"]] == [c["schedule"] for c in b["counterexamples"]]
+    _, (full,) = check_json(capsys, str(late), "--variant", var)
+    # a bounded search reaches a subset of what the full one reaches
+    assert {o["label"] for o in bounded["outcomes"]} <= {o["label"] for o in full["outcomes"]}
+    assert {o["label"] for o in a["outcomes"]} <= {o["label"] for o in full["outcomes"]}
+
+
+def test_whole_catalog_by_default(capsys):
+    from finirace.scenario import load_bundled
+
+    rc, results = check_json(capsys)
+    assert len(results) == len(load_bundled()) * len(variants())
+    assert rc == (1 if any(r["match"] is False for r in results) else 0)
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["check", "{late}", "--variant", "nosuch"], "unknown variant 'nosuch'"),
+        (["check", "nosuch-scenario"], "no bundled scenario of that name"),
+        (["check", "{late}", "--replay", "v1.zz"], "exactly one SCENARIO and one --variant"),
+        (["check", "{late}", "--variant", "{var}", "--replay", "garbage"], "not a finirace schedule"),
+        (["check", "{late}", "--variant", "{var}", "--replay", "v1.z"], "does not fit"),
+        (["check", "{late}", "--variant", "{var}", "--replay", "v1.a999"], "does not fit"),
+        (["check", "{late}", "--pct", "--preemptions", "1"], "give one"),
+        (["check", "{bad}"], "bad.toml:4: thread 'worker', step 2: unknown step 'relase'"),
+        (["check", "{typo}"], "names unknown variant"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, late, tmp_path, argv, words):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[threads]\nmain = ["init", "spawn worker"]\nworker = ["ensure", "relase"]\n')
+    typo = tmp_path / "typo.toml"
+    typo.write_text(SCENARIO + '[expect]\nlegacyy = "clean"\n')
+    subst = {"{late}": str(late), "{bad}": str(bad), "{typo}": str(typo), "{var}": variants()[0]}
+    rc, out, err = finirace(capsys, *[subst.get(a, a) for a in argv])
+    assert rc == 2
+    assert words in err
+    assert err.count("\n") == 1 and out == ""
+
+
+@pytest.mark.parametrize("opt", [["--preemptions", "-1"], ["--runs", "0", "--pct"], ["--preemptions", "x"]])
+def test_bad_numbers_are_usage_errors(capsys, late, opt):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["check", str(late), *opt])
+    assert exc.value.code == 2
+
+
+@pytest.mark.skipif(not REAL_MODEL, reason="needs the real model (a child process cannot use the stand-in)")
+def test_end_to_end_in_a_child_process(late, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "finirace", "check", "seed", "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    results = json.loads(proc.stdout)["results"]
+    assert {r["variant"] for r in results} == set(variants())
+    assert proc.returncode == (1 if any(r["match"] is False for r in results) else 0)
