@@ -9,10 +9,10 @@ happened.
 Native backtraces, the choice made: the preloaded shim prints the faulting
 thread's native frames from inside the crashing process (cheap, every crash,
 no second run needed, no core-file settings needed); hangs get every thread's
-backtrace from gdb attached before the kill.  A full all-thread gdb
-backtrace of a crash is taken by re-running it under gdb with the same seed
-(``finirace stress --gdb-rerun``), which may not crash again: the bug is
-intermittent, so that is the complement, not the source of signatures.
+backtrace from gdb attached before the kill.  All-thread native stacks of
+crashes need ``--detector gdb`` (every run under gdb, slower).  A re-run under
+gdb with the same seed was not chosen as the source of signatures: an
+intermittent bug may not crash again.
 """
 
 from __future__ import annotations
