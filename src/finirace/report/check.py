@@ -58,17 +58,15 @@ def table(verdicts: list[Verdict], variants: list[str]):
     return t
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def trace_lines(cx: Counterexample, threads: tuple[str, ...]) -> list[str]:
     """The trace as a table: one column per thread, one row per atomic step.
 
     A thread's cell names the scenario step when it starts one, then the C
-    function and the model's note.  ``↯`` marks a preemption, with the thread
-    that could have gone on.
+    function and the model's note, wrapped (never cut: the note is the point).
+    ``↯`` marks a preemption, with the thread that could have gone on.
     """
+    import textwrap
+
     rows: list[tuple[str, str, list[str]]] = []
     current: dict[str, object] = {}
     for n, st in enumerate(cx.trace, 1):
@@ -83,11 +81,14 @@ def trace_lines(cx: Counterexample, threads: tuple[str, ...]) -> list[str]:
         rows.append((str(n), mark, cells))
     widths = [min(_CELL, max([len(t)] + [len(r[2][i]) for r in rows])) for i, t in enumerate(threads)]
     num = max(2, len(str(len(rows))))
-    header = f"{'#':>{num}}  " + "  ".join(f"{t:<{w}}" for t, w in zip(threads, widths))
-    out = [header.rstrip(), "-" * len(header.rstrip())]
+    header = (f"{'#':>{num}}  " + "  ".join(f"{t:<{w}}" for t, w in zip(threads, widths))).rstrip()
+    out = [header, "-" * len(header)]
     for n, mark, cells in rows:
-        line = f"{n:>{num}}  " + "  ".join(f"{_cut(c, w):<{w}}" for c, w in zip(cells, widths))
-        out.append((line.rstrip() + ("   " + mark if mark else "")))
+        wrapped = [textwrap.wrap(c, w) or [""] for c, w in zip(cells, widths)]
+        for k in range(max(len(w) for w in wrapped)):
+            parts = [(w[k] if k < len(w) else "") for w in wrapped]
+            line = f"{n if k == 0 else '':>{num}}  " + "  ".join(f"{p:<{w}}" for p, w in zip(parts, widths))
+            out.append(line + "   " + mark if mark and k == 0 else line.rstrip())
     return out
 
 
