@@ -1,0 +1,33 @@
+"""The HTML timeline of one lab run: lanes, bars, and every text escaped."""
+
+from __future__ import annotations
+
+from finirace.lab.codegen import generate
+from finirace.lab.runner import LabRun, Marker
+from finirace.outcome import RunKind, RunOutcome, StepRef, ThreadOutcome, ThreadResult
+from finirace.report.html import timeline
+from finirace.scenario.format import loads
+
+EVIL = '<script>alert("x")</script>'
+
+
+def _scenario():
+    text = ('name = "evil"\n[threads]\nmain = ["init", "spawn w", "python \\"' + EVIL.replace('"', "'")
+            + '\\"", "finalize"]\nw = ["ensure", "restore"]\n')
+    return loads(text)
+
+
+def test_lanes_bars_and_open_steps():
+    sc = _scenario()
+    prog = generate(sc)
+    marks = (Marker(0, "main", -1, "S"), Marker(10, "main", 0, "b"), Marker(20, "main", 0, "a"),
+             Marker(30, "w", -1, "S"), Marker(40, "w", 1, "b"), Marker(50, "main", 2, "b"),
+             Marker(60, "main", 2, "a"), Marker(100, "main", -1, "E"))
+    outcome = RunOutcome(RunKind.CLEAN, (ThreadResult("main", ThreadOutcome.FINISHED),
+                                         ThreadResult("w", ThreadOutcome.HUNG, StepRef("w", 1, "restore"), "take_gil")))
+    page = timeline(LabRun("evil", "/py", "3.8.18", "plain", outcome, marks, stderr=EVIL), prog)
+    assert page.count('class="lane"') == 2
+    assert "restore — never returned (hung)" in page
+    assert "<script" not in page
+    assert "&lt;script&gt;" in page
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # loads nothing
