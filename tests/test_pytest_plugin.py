@@ -13,18 +13,48 @@ def test_plugin_is_inert_without_options(pytester):
     assert "finirace:" not in result.stdout.str()
 
 
-def test_runs_option_fails_a_test_that_crashes_at_exit(pytester, tmp_path, monkeypatch):
+def test_runs_option_fails_the_test_itself_when_its_reruns_crash_at_exit(pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("FINIRACE_DB", str(tmp_path / "s.db"))
+    # passes in the session itself; in the reruns (marked by FINIRACE_RUN_TOKEN) it aborts at exit
     pytester.makepyfile(
-        "import atexit, os\n"
+        test_target="import atexit, os\n"
         "def test_crashes_at_exit():\n    if 'FINIRACE_RUN_TOKEN' in os.environ:\n        atexit.register(os.abort)\n"
         "def test_fine():\n    pass\n"
     )
-    result = pytester.runpytest_subprocess("--finirace-runs", "2", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--finirace-runs", "2", "-p", "no:cacheprovider", "-rfE")
     out = result.stdout.str()
-    assert "test_crashes_at_exit: abort SIGABRT" in out and "reproduced 2/2" in out
-    assert "test_fine: " not in out
+    # the test's own report is a failure (not only a summary line), the other one still passes
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["test_target.py F.*", "FAILED test_target.py::test_crashes_at_exit - finirace: *"])
+    # its failure text carries the bucketed signature and a one-line reproduction with the seed
+    section = out[out.index("_ test_crashes_at_exit _"):]
+    assert "2 of 2 reruns of this test crashed or hung at exit" in section
+    assert "abort SIGABRT" in section and "(2/2 runs)" in section
+    assert "reproduce: finirace stress --runs 20 --seed " in section
+    assert "test_target.py::test_crashes_at_exit" in section.split("reproduce:")[1].splitlines()[0]
+    assert "FAILED test_target.py::test_fine" not in out
     assert result.ret == 1
+
+
+def test_runs_option_passes_a_test_that_exits_cleanly(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("FINIRACE_DB", str(tmp_path / "s.db"))
+    pytester.makepyfile(
+        test_clean="import threading\n"
+        "def test_joins_its_thread():\n    t = threading.Thread(target=sum, args=([1, 2],))\n    t.start()\n    t.join()\n"
+    )
+    result = pytester.runpytest_subprocess("--finirace-runs", "3", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "no crash or hang at exit in 3 runs of each test" in result.stdout.str()
+    assert result.ret == 0
+
+
+def test_runs_option_does_not_rerun_a_test_that_already_failed(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("FINIRACE_DB", str(tmp_path / "s.db"))
+    pytester.makepyfile(test_broken="def test_broken():\n    assert 1 == 2\n")
+    result = pytester.runpytest_subprocess("--finirace-runs", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "assert 1 == 2" in out and "reruns of this test" not in out
 
 
 def test_audit_option_lists_live_threads(pytester):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sys
 import threading
 
+import pytest
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("finirace", "finirace: crashes and hangs at interpreter exit")
@@ -28,8 +30,6 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     runs = config.getoption("finirace_runs")
     if runs < 0:
-        import pytest
-
         raise pytest.UsageError(f"--finirace-runs must be at least 0, got {runs}")
     if runs or config.getoption("finirace_audit"):
         config.pluginmanager.register(_Finirace(config, runs), "finirace-active")
@@ -39,35 +39,41 @@ class _Finirace:
     def __init__(self, config, runs: int) -> None:
         self.config = config
         self.runs = runs
-        self.failures: dict[str, list[tuple[str, int]]] = {}
+        self.failures: dict[str, list[tuple[str, int, str]]] = {}  # nodeid -> (signature, count, repro)
 
-    def pytest_runtest_protocol(self, item, nextitem):
-        if not self.runs or item.config.getoption("finirace_runs") == 0:
-            return None
+    def _rerun(self, item) -> list[tuple[str, int, str]]:
+        """Run the test ``self.runs`` times in fresh subprocesses; the buckets of those that failed."""
+        import uuid
+
         from finirace.store import Store
         from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
 
         argv = (sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", item.nodeid)
+        settings = CampaignSettings(argv=argv, runs=self.runs, timeout=120, cwd=str(item.config.rootpath))
         with Store() as store:
-            name = f"pytest:{item.nodeid}"
-            campaign, settings = open_campaign(
-                store, name, CampaignSettings(argv=argv, runs=self.runs, timeout=120)
-            )
-            if campaign.target_runs != self.runs or store.run_count(campaign.id) >= self.runs:
-                # a new round for this test: a fresh campaign name
-                import time
+            # one campaign per round, so an earlier round's runs are never counted again
+            name = f"pytest:{item.nodeid}@{uuid.uuid4().hex[:8]}"
+            campaign, settings = open_campaign(store, name, settings)
+            run_campaign(store, campaign, settings)
+            return [(b.signature, b.count, b.repro) for b in store.buckets(campaign.id)]
 
-                campaign, settings = open_campaign(
-                    store, f"{name}@{time.strftime('%Y%m%d-%H%M%S')}", CampaignSettings(argv=argv, runs=self.runs, timeout=120)
-                )
-            final = run_campaign(store, campaign, settings)
-            bad = [(sig, n) for sig, n in final.buckets]
-        if bad:
-            self.failures[item.nodeid] = bad
-        return None
-
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
-        return None
+        outcome = yield
+        report = outcome.get_result()
+        # only a test that passed in this session is rerun: one that failed already says so
+        if call.when != "call" or not report.passed or not self.runs:
+            return
+        bad = self._rerun(item)
+        if not bad:
+            return
+        self.failures[item.nodeid] = bad
+        lines = [f"finirace: {sum(n for _, n, _ in bad)} of {self.runs} reruns of this test crashed or hung at exit"]
+        for signature, n, repro in bad:
+            lines.append(f"  {signature}  ({n}/{self.runs} runs)")
+            lines.append(f"    reproduce: {repro}")
+        report.outcome = "failed"
+        report.longrepr = "\n".join(lines)
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         tr = terminalreporter
@@ -76,7 +82,7 @@ class _Finirace:
             if not self.failures:
                 tr.line(f"no crash or hang at exit in {self.runs} runs of each test")
             for nodeid, buckets in self.failures.items():
-                for sig, n in buckets:
+                for sig, n, _ in buckets:
                     tr.line(f"FAILED {nodeid}: {sig} (reproduced {n}/{self.runs} times)", red=True)
         if config.getoption("finirace_audit"):
             tr.section("finirace: threads alive at session end")

@@ -40,6 +40,7 @@ class CampaignSettings:
     detector: str = "plain"
     seed: int = 0
     dask: str | None = None
+    cwd: str | None = None  # where the command runs (default: here)
 
     def options(self) -> dict[str, Any]:
         p = self.perturbation
@@ -127,6 +128,7 @@ def run_campaign(
             timeout=settings.timeout,
             perturbation=settings.perturbation,
             detector=settings.detector,
+            cwd=settings.cwd,
         )
 
     def handle(record: RunRecord) -> Progress:
