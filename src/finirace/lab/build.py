@@ -77,7 +77,9 @@ def command(program: Program, interp: Interpreter, source: Path, output: Path) -
     if program.language == "c++":
         # flags valid for C only make g++ warn or fail
         cflags = [f for f in cflags if not f.startswith(("-Wstrict-prototypes", "-std=c", "-Werror=implicit"))]
-    return [compiler, "-g", "-o", str(output), str(source), *cflags, *interp.ldflags, "-lpthread"]
+    # -O0 after the interpreter's -O3: the program only calls into libpython, so
+    # optimizing it buys nothing, costs build time and blurs its frames in gdb
+    return [compiler, "-g", "-o", str(output), str(source), *cflags, "-O0", *interp.ldflags, "-lpthread"]
 
 
 def cache_key(program: Program, interp: Interpreter) -> str:

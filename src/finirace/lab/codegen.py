@@ -116,6 +116,7 @@ _PRELUDE = r"""
 #include <time.h>
 #include <unistd.h>
 
+#define FR_UNUSED __attribute__((unused))
 static int fr_marker_fd = -1;
 static long fr_progress;  /* markers written so far (atomic) */
 static int fr_alive;      /* threads started and not ended (atomic) */
@@ -157,7 +158,7 @@ static void fr_die(const char *what)
     _exit(97);
 }
 
-static void fr_read_byte(int fd)
+static FR_UNUSED void fr_read_byte(int fd)
 {
     char c;
     for (;;) {
@@ -168,7 +169,7 @@ static void fr_read_byte(int fd)
     }
 }
 
-static void fr_write_bytes(int fd, int count)
+static FR_UNUSED void fr_write_bytes(int fd, int count)
 {
     char c = 'x';
     while (count-- > 0)
@@ -184,7 +185,7 @@ static long long fr_now_ms(void)
 }
 
 /* After main's steps: wait until every thread ended, or nothing moved for settle_ms. */
-static void fr_settle(void)
+static FR_UNUSED void fr_settle(void)
 {
     const char *env = getenv("FINIRACE_SETTLE_MS");
     long long settle = env ? atoll(env) : SETTLE_DEFAULT;
@@ -204,7 +205,7 @@ static void fr_settle(void)
 }
 
 /* Under gdb: stop once settled with threads still blocked, so their stacks can be printed. */
-static void fr_stop_if_blocked(void)
+static FR_UNUSED void fr_stop_if_blocked(void)
 {
     const char *env = getenv("FINIRACE_STOP_IF_BLOCKED");
     if (env && *env == '1' && __atomic_load_n(&fr_alive, __ATOMIC_SEQ_CST) > 0) {
@@ -215,7 +216,7 @@ static void fr_stop_if_blocked(void)
 
 /* Where the stdlib is (FINIRACE_PYTHONHOME): set for the program alone, so a gdb or
  * valgrind wrapping it keeps its own Python.  Unset: the build's own prefix. */
-static void fr_set_home(void)
+static FR_UNUSED void fr_set_home(void)
 {
     static wchar_t *home;
     const char *env = getenv("FINIRACE_PYTHONHOME");
