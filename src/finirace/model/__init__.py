@@ -1,1 +1,31 @@
-"""See DESIGN.md in docs/ for what this package holds."""
+"""An executable model of CPython finalization, one variant per behaviour.
+
+Public API: :data:`VARIANTS`, :class:`Variant`, :func:`variant_for_version`,
+:func:`build_system`.  See docs/model.md for the model as a whole.
+"""
+
+from __future__ import annotations
+
+from finirace.errors import UsageError
+from finirace.model.machine import Machine
+from finirace.model.system import System, Transition
+from finirace.model.variant import Variant
+from finirace.model.variants import VARIANTS
+
+__all__ = ["VARIANTS", "Variant", "variant_for_version", "build_system", "System", "Transition", "Machine"]
+
+
+def variant_for_version(major: int, minor: int) -> str | None:
+    """The era a real interpreter of this version maps to, or None."""
+    for name, v in VARIANTS.items():
+        if (major, minor) in v.released:
+            return name
+    return None
+
+
+def build_system(scenario, variant_name: str) -> System:
+    """The scenario under a variant, as the transition system the explorer walks."""
+    v = VARIANTS.get(variant_name)
+    if v is None:
+        raise UsageError(f"unknown model variant {variant_name!r} (known: {', '.join(VARIANTS)})")
+    return Machine(scenario, v)

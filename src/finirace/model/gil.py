@@ -1,0 +1,112 @@
+"""The GIL: ``take_gil`` and ``drop_gil`` (``Python/ceval_gil.c``, ``ceval_gil.h`` before 3.12).
+
+``take_gil`` is where every era differs, so it is built per variant:
+
+* entry: 3.9+ asks ``tstate_must_exit`` / ``_PyThreadState_MustExit``
+  (bpo-39877: it reads ``_PyRuntime._finalizing``, never the thread state) and
+  gives up at once when another thread finalizes;
+* 3.9+ then reads ``tstate->interp`` to find the GIL: the one read of the thread
+  state before waiting, and the window where a state freed by finalization
+  between the check and the read is used anyway;
+* the wait: ``MUTEX_LOCK``; while ``locked``, a timed wait on the condition.  A
+  timeout sets ``gil_drop_request``; 3.9+ re-checks ``tstate_must_exit`` there,
+  so a waiter gives up once finalization began.  3.6–3.8 only ever leave the
+  loop when the GIL is dropped, which the finalizing thread never does: the
+  waiter blocks for ever.
+* after taking it: the re-check (``take_gil`` in 3.9+, ``PyEval_RestoreThread``
+  in 3.8 and the 2019 branch): finalizing and not us → ``drop_gil`` and give up;
+  else ``tstate->async_exc`` is read (the first use of the thread state in 3.8).
+
+The GIL's mutex is not a model object: each of these atomic steps is one
+critical section under it, and declares ``"gil"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from finirace.model.program import Ctx, Program, instr
+from finirace.model.variant import Variant
+
+
+def must_exit(c: Ctx) -> bool:
+    """``tstate_must_exit``: another thread is finalizing the runtime."""
+    c.read("runtime")
+    fin = c.rt.finalizing
+    return fin is not None and fin != c.me.tstate
+
+
+def drop_gil(c: Ctx) -> None:
+    """``drop_gil``: unlock and signal the condition."""
+    c.read("gil")
+    c.write("gil")
+    if not c.gil.locked:
+        c.abort("Fatal Python error: drop_gil: GIL is not locked")
+    c.gil = replace(c.gil, locked=False, holder=None)
+
+
+def _entry_check(c: Ctx) -> None:
+    # take_gil: if (tstate_must_exit(tstate)) PyThread_exit_thread() / PyThread_hang_thread()
+    if must_exit(c):
+        c.note = "tstate_must_exit: another thread finalizes the runtime"
+        c.give_up()
+    else:
+        c.note = "tstate_must_exit: no"
+
+
+def _read_tstate(c: Ctx) -> None:
+    # take_gil: PyInterpreterState *interp = tstate->interp;
+    c.load(c.me.tstate, "tstate->interp")
+    c.note = "reads tstate->interp to find the GIL"
+
+
+def _wait(c: Ctx) -> None:
+    # take_gil: MUTEX_LOCK(gil->mutex); while (gil->locked) COND_TIMED_WAIT(...); _ready:
+    c.read("gil")
+    g = c.gil
+    if g.locked:
+        if c.variant.take_gil_checks_runtime and must_exit(c):
+            # the timed wait ran out: tstate_must_exit() → MUTEX_UNLOCK; give up
+            c.note = "wait timed out; tstate_must_exit: another thread finalizes"
+            c.give_up()
+            return
+        if not g.drop_request and g.holder != c.name:
+            # timed out with the same holder: SET_GIL_DROP_REQUEST
+            c.write("gil")
+            c.gil = replace(g, drop_request=True)
+            c.note = "wait timed out: SET_GIL_DROP_REQUEST"
+            c.goto("take_gil.wait")
+            return
+        c.wait()
+    c.write("gil")
+    switched = g.holder != c.name
+    c.gil = replace(g, locked=True, holder=c.name, switch_number=g.switch_number + switched)
+    c.note = "takes the GIL"
+
+
+def _after(c: Ctx) -> None:
+    # take_gil after _ready (3.9+, bpo-39877) / PyEval_RestoreThread (3.8):
+    #   if (finalizing && finalizing != tstate) { drop_gil(); PyThread_exit_thread(); }
+    if must_exit(c):
+        drop_gil(c)
+        c.note = "took the GIL while another thread finalizes: drop_gil"
+        c.give_up()
+        return
+    # if (gil_drop_request) RESET_GIL_DROP_REQUEST; if (tstate->async_exc != NULL) ...
+    c.load(c.me.tstate, "tstate->async_exc")
+    if c.gil.drop_request:
+        c.write("gil")
+        c.gil = replace(c.gil, drop_request=False)
+    c.note = "holds the GIL; attaches its thread state"
+
+
+def take_gil(v: Variant) -> Program:
+    """``take_gil`` as this variant runs it (its atomic steps, in order)."""
+    steps = []
+    if v.take_gil_checks_runtime:
+        steps.append(instr("take_gil.check", _entry_check, "take_gil"))
+    if v.take_gil_reads_tstate:
+        steps.append(instr("take_gil.tstate", _read_tstate, "take_gil"))
+    steps.append(instr("take_gil.wait", _wait, "take_gil", waits="gil", in_runtime=True))
+    steps.append(instr("take_gil.after", _after, "take_gil"))
+    return tuple(steps)

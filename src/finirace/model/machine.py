@@ -1,0 +1,231 @@
+"""A scenario under one variant as a :class:`~finirace.model.system.System`.
+
+The machine holds no state of its own: a :class:`~finirace.model.world.World`
+is the state, and a step runs one thread's next atomic step
+(:mod:`finirace.model.program`) on it.
+
+How a run ends (the contract's ``outcome``):
+
+* a fault (memory error, crash, abort) ends it at once;
+* when ``main`` has run all its steps the process exits: other threads stop
+  where they are.  Each is reported as what it was: ``finished``; ``exited``
+  (``pthread_exit``); ``hung`` when parked by the runtime or waiting for a GIL
+  that finalization will never release; ``deadlocked`` when waiting on
+  something only stuck threads could give (a join of a hung thread, a mutex an
+  exited thread holds, an event nobody left can signal); otherwise the thread
+  was merely cut short and its outcome is ``None``;
+* when no thread can run and ``main`` has not finished: ``timeout``, with the
+  waiting threads ``hung`` or ``deadlocked`` as above (a ``main`` that was
+  killed by ``pthread_exit`` ends the process cleanly once nothing else runs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+from finirace.model.program import Ctx, Fault, NotReady, Program
+from finirace.model.programs import program_for
+from finirace.model.threads import bootstrap, teardown
+from finirace.model.variant import Variant
+from finirace.model.world import DONE, EXITED, HUNG, NEW, RUN, Gil, Runtime, ThreadRec, World
+from finirace.model.system import Transition
+from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
+
+
+class Machine:
+    """The System the explorer walks."""
+
+    def __init__(self, scenario, variant: Variant) -> None:
+        self.scenario = scenario
+        self.variant = variant
+        self.threads: tuple[str, ...] = scenario.thread_names
+        self._steps = [t.steps for t in scenario.threads]
+        self._programs: dict[tuple[int, int], tuple[Program, dict[str, int], object]] = {}
+        self._attempt = lru_cache(maxsize=1 << 17)(self._attempt_uncached)
+
+    # -- programs -----------------------------------------------------------
+    def program(self, ti: int, pc: int):
+        key = (ti, pc)
+        got = self._programs.get(key)
+        if got is None:
+            steps = self._steps[ti]
+            if pc == -1:
+                prog, step = bootstrap(self.variant), None
+            elif pc >= len(steps):
+                prog, step = teardown(self.variant), None
+            else:
+                step = steps[pc]
+                prog = program_for(step.kind, step.arg, self.variant)
+            labels: dict[str, int] = {}
+            for i, ins in enumerate(prog):
+                labels.setdefault(ins.label, i)
+            got = self._programs[key] = (prog, labels, step)
+        return got
+
+    def current(self, world: World, ti: int):
+        """The atomic step a thread is at (its instruction and scenario step)."""
+        rec = world.threads[ti]
+        prog, _, step = self.program(ti, rec.pc)
+        return prog[min(rec.phase, len(prog) - 1)], step
+
+    # -- System --------------------------------------------------------------
+    def initial(self) -> World:
+        recs = (ThreadRec(status=RUN),) + (ThreadRec(),) * (len(self.threads) - 1)
+        return World(Runtime(), Gil(), recs)
+
+    def enabled(self, state: World) -> tuple[str, ...]:
+        if state.fault is not None:
+            return ()
+        return tuple(t for i, t in enumerate(self.threads) if self._attempt(state, i) is not None)
+
+    def step(self, state: World, thread: str) -> tuple[World, Transition]:
+        got = self._attempt(state, self.threads.index(thread))
+        if got is None:
+            raise ValueError(f"thread {thread} is not enabled")
+        return got
+
+    def outcome(self, state: World) -> RunOutcome | None:
+        if state.fault is not None:
+            return state.fault
+        main = state.threads[0]
+        if main.status == DONE:
+            return RunOutcome(RunKind.CLEAN, self.results(state, timeout=False))
+        if self.enabled(state):
+            return None
+        rest_ended = all(r.status in (DONE, EXITED, NEW) for r in state.threads[1:])
+        if main.status == EXITED and rest_ended:
+            return RunOutcome(RunKind.CLEAN, self.results(state, timeout=False))
+        return RunOutcome(RunKind.TIMEOUT, self.results(state, timeout=True))
+
+    # -- one atomic step ------------------------------------------------------
+    def _attempt_uncached(self, world: World, ti: int):
+        rec = world.threads[ti]
+        if rec.status != RUN or world.fault is not None:
+            return None
+        prog, labels, step = self.program(ti, rec.pc)
+        ins = prog[rec.phase]
+        c = Ctx(self, world, ti, ins, step)
+        try:
+            ins.run(c)
+        except NotReady:
+            return None
+        except Fault as f:
+            new = c.world()
+            outcome = self._fault_outcome(new, ti, f)
+            c.write("process")
+            return replace(new, fault=outcome), self._transition(c, ins, step)
+        me = c.me
+        if c.end is not None:
+            c.set_me(status=c.end)  # stays at the step where it ended
+        elif c.jump is not None:
+            c.set_me(phase=labels[c.jump])
+        elif c.step_done or rec.phase + 1 >= len(prog):
+            n = len(self._steps[ti])
+            if rec.pc >= n:  # teardown done
+                c.set_me(status=DONE)
+                c.write(f"thread:{c.name}")
+            elif rec.pc + 1 < n or (rec.pc + 1 == n and me.python):
+                c.set_me(pc=rec.pc + 1, phase=0)
+            else:
+                c.set_me(status=DONE, phase=0)
+                c.write(f"thread:{c.name}")
+                if ti == 0:
+                    c.write("process")  # main returns: the process exits, every thread stops
+        else:
+            c.set_me(phase=rec.phase + 1)
+        return c.world(), self._transition(c, ins, step)
+
+    def _transition(self, c: Ctx, ins, step) -> Transition:
+        # every step reads "process": one that ends the run (a fault, main returning)
+        # writes it, so it is never swapped with another thread's step
+        c.read("process")
+        return Transition(
+            thread=c.name,
+            function=ins.function,
+            step=step.ref if step is not None else None,
+            note=c.note,
+            reads=frozenset(c.reads),
+            writes=frozenset(c.writes),
+        )
+
+    def _fault_outcome(self, world: World, ti: int, f: Fault) -> RunOutcome:
+        results = list(self.results(world, timeout=False, faulted=ti))
+        ins, step = self.current(world, ti)
+        results[ti] = ThreadResult(self.threads[ti], None, step.ref if step else None, ins.function)
+        return RunOutcome(
+            kind=f.kind,
+            threads=tuple(results),
+            signal=f.signal,
+            reason=f.reason,
+            memory_errors=(f.report,) if f.report is not None else (),
+        )
+
+    # -- how threads ended ----------------------------------------------------
+    def results(self, world: World, timeout: bool, faulted: int | None = None) -> tuple[ThreadResult, ...]:
+        n = len(self.threads)
+        enabled = {i for i in range(n) if i != faulted and world.fault is None and self._attempt(world, i) is not None}
+        alive = set(enabled)
+        changed = True
+        while changed:
+            changed = False
+            for i in range(n):
+                if i in alive or world.threads[i].status != RUN:
+                    continue
+                if any(p in alive for p in self._providers(world, i)):
+                    alive.add(i)
+                    changed = True
+        rt = world.runtime
+        fini_began = rt.finalizing is not None or (rt.generation > 0 and not rt.initialized)
+        out = []
+        for i, name in enumerate(self.threads):
+            rec = world.threads[i]
+            ins, step = self.current(world, i)
+            steps = self._steps[i]
+            ref = step.ref if step is not None else (steps[-1].ref if rec.pc >= len(steps) and steps else None)
+            where = ""
+            if rec.status == DONE:
+                outcome = ThreadOutcome.FINISHED
+                ref = steps[min(rec.pc, len(steps) - 1)].ref
+            elif rec.status == EXITED:
+                outcome, where = ThreadOutcome.EXITED, ins.function
+            elif rec.status == HUNG:
+                outcome, where = ThreadOutcome.HUNG, ins.function
+            elif rec.status == NEW:
+                outcome, ref = None, None
+            elif i in alive:
+                outcome, where = None, ins.function
+            else:
+                where = ins.function
+                if ins.in_runtime and fini_began:
+                    outcome = ThreadOutcome.HUNG
+                elif timeout or ins.waits != "gil":
+                    outcome = ThreadOutcome.DEADLOCKED
+                else:
+                    outcome = None
+            out.append(ThreadResult(name, outcome, ref, where))
+        return tuple(out)
+
+    def _providers(self, world: World, ti: int) -> list[int]:
+        """The threads that could let a waiting thread go on."""
+        ins, step = self.current(world, ti)
+        names = self.threads
+        if ins.waits == "gil":
+            holder = world.gil.holder if world.gil.locked else None
+            return [names.index(holder)] if holder is not None else []
+        if ins.waits == "join":
+            return [names.index(step.arg)]
+        if ins.waits == "lock":
+            owner = dict(world.locks).get(step.arg)
+            return [names.index(owner)] if owner is not None else []
+        if ins.waits == "event":
+            out = []
+            for j, rec in enumerate(world.threads):
+                if rec.status in (RUN, NEW) and any(
+                    s.kind == "signal" and s.arg == step.arg for s in self._steps[j][max(rec.pc, 0):]
+                ):
+                    out.append(j)
+            return out
+        if ins.waits == "guards":
+            return [j for j, rec in enumerate(world.threads) if rec.guards]
+        return []

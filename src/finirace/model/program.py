@@ -1,0 +1,210 @@
+"""Atomic steps and the context they run in.
+
+Why programs of atomic steps: a scenario step such as ``restore`` is not
+atomic in C.  ``PyEval_RestoreThread`` reads the thread state, ``take_gil``
+checks for finalization, waits on the GIL's condition, takes the GIL, checks
+again; another thread can run between any two of those shared-memory accesses,
+and the races live exactly there.  So each scenario step becomes a *program*:
+a tuple of :class:`Instr`, each one atomic step that names the C function it
+mirrors (``frames``, innermost first, the chain of modelled calls).
+
+An instruction runs against a :class:`Ctx`, a mutable scratch copy of the
+world for one step.  It declares what shared objects it reads and writes (the
+explorer's reduction depends on that), and says where control goes next: the
+following instruction (default), a later label, the end of the scenario step,
+or the end of the thread (``PyThread_exit_thread``, ``PyThread_hang_thread``).
+A step that cannot run now raises :class:`NotReady` (the thread is disabled);
+one that ends the run raises :class:`Fault`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from finirace.model import heap as heapmod
+from finirace.model.world import DONE, EXITED, HUNG, World
+from finirace.outcome import Access, MemoryErrorReport, RunKind
+
+
+class NotReady(Exception):
+    """The thread's next atomic step cannot run in this state: it waits."""
+
+
+class Fault(Exception):
+    """The run ends here: undefined behaviour, a signal or an abort."""
+
+    def __init__(self, kind: RunKind, signal: str | None = None, reason: str = "",
+                 report: MemoryErrorReport | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.signal = signal
+        self.reason = reason
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Instr:
+    """One atomic step of a program."""
+
+    label: str  # unique in its program, e.g. "take_gil.wait"
+    run: Callable[["Ctx"], None]
+    frames: tuple[str, ...]  # modelled C functions, innermost first
+    waits: str | None = None  # what it may wait on: "gil", "join", "lock", "event", "guards"
+    in_runtime: bool = False  # a wait inside CPython (hung if for ever after finalization)
+
+    @property
+    def function(self) -> str:
+        return self.frames[0]
+
+
+Program = tuple[Instr, ...]
+
+
+def instr(label: str, run: Callable[["Ctx"], None], function: str, *, waits: str | None = None,
+          in_runtime: bool = False) -> Instr:
+    return Instr(label, run, (function,), waits, in_runtime)
+
+
+def call(caller: str, program: Program | list[Instr]) -> Program:
+    """The program as called from ``caller``: each frame chain grows by one."""
+    return tuple(replace(i, frames=i.frames + (caller,)) for i in program)
+
+
+class Ctx:
+    """A step in progress: a mutable copy of the world for one thread."""
+
+    def __init__(self, machine, world: World, ti: int, ins: Instr, step) -> None:
+        self.machine = machine
+        self.variant = machine.variant
+        self.ti = ti
+        self.name = machine.threads[ti]
+        self.rt = world.runtime
+        self.gil = world.gil
+        self.threads = list(world.threads)
+        self.heap = world.heap
+        self.events = world.events
+        self.locks = dict(world.locks)
+        self.instr = ins
+        self.step = step  # the scenario Step, or None (bootstrap, teardown)
+        self.reads: set[str] = set()
+        self.writes: set[str] = set()
+        self.note = ""
+        self.jump: str | None = None
+        self.step_done = False
+        self.end: str | None = None  # EXITED, HUNG or DONE: the thread ends here
+
+    # -- the calling thread -------------------------------------------------
+    @property
+    def me(self):
+        return self.threads[self.ti]
+
+    def set_me(self, **fields) -> None:
+        self.threads[self.ti] = replace(self.threads[self.ti], **fields)
+
+    def set_thread(self, name: str, **fields) -> None:
+        i = self.machine.threads.index(name)
+        self.threads[i] = replace(self.threads[i], **fields)
+        self.writes.add(f"thread:{name}")
+
+    def holds_gil(self) -> bool:
+        self.reads.add("gil")
+        return self.gil.locked and self.gil.holder == self.name
+
+    # -- shared objects -------------------------------------------------------
+    def read(self, *names: str) -> None:
+        self.reads.update(names)
+
+    def write(self, *names: str) -> None:
+        self.writes.update(names)
+
+    def access(self) -> Access:
+        return Access(self.name, self.instr.function, self.step.ref if self.step else None, self.instr.frames[1:])
+
+    def load(self, block: int, field: str, size: int = 8) -> None:
+        """Read a field of a heap block: a dead block is an invalid read."""
+        self.reads.add(f"heap:{block}")
+        self._check(block, "Invalid read", field, size)
+
+    def store(self, block: int, field: str, size: int = 8) -> None:
+        """Write a field of a heap block: a dead block is an invalid write."""
+        self.writes.add(f"heap:{block}")
+        self._check(block, "Invalid write", field, size)
+
+    def _check(self, block: int, kind: str, field: str, size: int) -> None:
+        b = self.heap[block]
+        if b.alive:
+            return
+        self.note = f"{kind.lower()} of {field} in freed {b.name}"
+        raise Fault(RunKind.MEMORY_ERROR, reason=f"{kind} of {field}", report=MemoryErrorReport(
+            kind=kind, block=b.name, access=self.access(), size=size,
+            freed_by=b.freed_by, allocated_by=b.allocated_by))
+
+    def alloc(self, name: str) -> int:
+        self.writes.add("heap")
+        self.heap, block = heapmod.alloc(self.heap, name, self.access())
+        return block
+
+    def free(self, block: int) -> None:
+        self.writes.add(f"heap:{block}")
+        b = self.heap[block]
+        if not b.alive:
+            raise Fault(RunKind.MEMORY_ERROR, reason="Invalid free", report=MemoryErrorReport(
+                kind="Invalid free", block=b.name, access=self.access(),
+                freed_by=b.freed_by, allocated_by=b.allocated_by))
+        self.heap = heapmod.free(self.heap, block, self.access())
+
+    def block_name(self, block: int) -> str:
+        return self.heap[block].name
+
+    # -- control ------------------------------------------------------------
+    def wait(self) -> None:
+        raise NotReady()
+
+    def goto(self, label: str) -> None:
+        self.jump = label
+
+    def finish(self) -> None:
+        """The scenario step is done: go on with the thread's next step."""
+        self.step_done = True
+
+    def exit_thread(self) -> None:
+        """PyThread_exit_thread: pthread_exit unwinds the C stack of this thread."""
+        if self.step is not None and self.step.noexcept:
+            # pthread_exit unwinds with a forced-unwind exception; a noexcept frame on the
+            # way stops it and the C++ runtime calls std::terminate (gh-87135)
+            self.note = "pthread_exit unwinds through a noexcept frame: std::terminate"
+            raise Fault(RunKind.ABORT, "SIGABRT", "terminate called without an active exception")
+        self.end = EXITED
+        self.writes.add(f"thread:{self.name}")
+        self.note = self.note or "PyThread_exit_thread: the thread is killed"
+
+    def hang_thread(self) -> None:
+        """PyThread_hang_thread: park the thread for ever (3.14+)."""
+        self.end = HUNG
+        self.writes.add(f"thread:{self.name}")
+        self.note = self.note or "PyThread_hang_thread: the thread is parked for ever"
+
+    def give_up(self) -> None:
+        """What the variant does to a thread that may not run Python any more."""
+        if self.variant.late_thread == "hang":
+            self.hang_thread()
+        else:
+            self.exit_thread()
+
+    def skip_rest(self) -> None:
+        """The C code returns on failure: the thread's remaining steps do not run."""
+        self.end = DONE
+        self.writes.add(f"thread:{self.name}")
+
+    def crash(self, reason: str, signal: str = "SIGSEGV") -> None:
+        self.note = f"{signal} in {reason}"
+        raise Fault(RunKind.CRASH, signal, reason)
+
+    def abort(self, reason: str) -> None:
+        self.note = reason
+        raise Fault(RunKind.ABORT, "SIGABRT", reason)
+
+    def world(self, fault=None) -> World:
+        return World(self.rt, self.gil, tuple(self.threads), self.heap, self.events,
+                     tuple(sorted(self.locks.items())), fault)

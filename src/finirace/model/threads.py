@@ -1,0 +1,197 @@
+"""Threads and the program around the C-API calls: spawn, join, mutexes,
+orderings, blocking calls, Python code, threading's threads, PEP 788 guards.
+
+These are the steps that are not CPython's thread-state machinery but decide
+who waits on whom: a join of a thread parked for ever never returns, a mutex
+held by an exited thread is never unlocked.  Each is one atomic step.
+
+``start_thread`` follows ``thread_PyThread_start_new_thread``
+(``Modules/_threadmodule.c``): the caller (holding the GIL) makes the new
+thread's state; the new thread's ``thread_run`` first takes the GIL with it
+(``PyEval_AcquireThread``), runs its steps, and at the end clears and deletes
+its state (``_PyThreadState_DeleteCurrent``).  From 3.12 on a thread may not be
+started once the interpreter is finalizing (gh-104690): the start fails with
+``RuntimeError`` and the new thread never runs.  Threads started this way are
+daemon threads: the model has no ``threading._shutdown`` that would join them.
+
+PEP 788 guards (``guard``/``unguard``): only the ``guards`` variant has them;
+elsewhere they are no-ops, as C code written for older versions would have to
+do without.  A refused guard makes the thread skip the rest of its steps, as C
+code returns on failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from finirace.model.gil import drop_gil, take_gil
+from finirace.model.program import Ctx, Program, call, instr
+from finirace.model.pystate import new_threadstate, tstate_name
+from finirace.model.variant import Variant
+from finirace.model.world import DONE, EXITED, RUN
+
+
+def _spawn(c: Ctx) -> None:
+    # pthread_create
+    c.set_thread(c.step.arg, status=RUN)
+    c.note = f"starts thread {c.step.arg}"
+    c.finish()
+
+
+def _join(c: Ctx) -> None:
+    # pthread_join: returns once the thread ended (normally or by pthread_exit)
+    other = c.step.arg
+    c.read(f"thread:{other}")
+    if c.threads[c.machine.threads.index(other)].status not in (DONE, EXITED):
+        c.wait()
+    c.note = f"{other} has ended"
+    c.finish()
+
+
+def _lock(c: Ctx) -> None:
+    name = c.step.arg
+    c.read(f"lock:{name}")
+    c.write(f"lock:{name}")
+    if name in c.locks:
+        c.wait()
+    c.locks[name] = c.name
+    c.note = f"locks {name}"
+    c.finish()
+
+
+def _unlock(c: Ctx) -> None:
+    name = c.step.arg
+    c.read(f"lock:{name}")
+    c.write(f"lock:{name}")
+    c.locks.pop(name, None)
+    c.note = f"unlocks {name}"
+    c.finish()
+
+
+def _signal(c: Ctx) -> None:
+    c.write(f"event:{c.step.arg}")
+    c.events = c.events | {c.step.arg}
+    c.note = f"signals {c.step.arg}"
+    c.finish()
+
+
+def _wait_event(c: Ctx) -> None:
+    c.read(f"event:{c.step.arg}")
+    if c.step.arg not in c.events:
+        c.wait()
+    c.note = f"{c.step.arg} was signalled"
+    c.finish()
+
+
+def _block(c: Ctx) -> None:
+    c.note = "the blocking call returns"
+    c.finish()
+
+
+def _python(c: Ctx) -> None:
+    # PyRun_SimpleStringFlags: needs an attached thread state
+    if c.me.tstate is None or not c.holds_gil():
+        c.crash("PyRun_SimpleStringFlags")  # _PyThreadState_GET() is NULL
+    c.load(c.me.tstate, "tstate->interp")
+    c.read("runtime")
+    if c.rt.interp is None:
+        c.crash("PyRun_SimpleStringFlags")  # the interpreter is gone
+    c.note = "runs Python code"
+    c.finish()
+
+
+def _start_thread(c: Ctx) -> None:
+    # thread_PyThread_start_new_thread (called with the GIL held)
+    child = c.step.arg
+    if c.me.tstate is None or not c.holds_gil():
+        c.crash("thread_PyThread_start_new_thread")
+    c.read("runtime")
+    if c.variant.refuses_thread_start and c.rt.finalizing is not None:
+        c.note = "RuntimeError: can't create new thread at interpreter shutdown"
+        c.finish()
+        return
+    block = new_threadstate(c, child, c.rt.interp)
+    c.set_thread(child, status=RUN, pc=-1, tstate=block, python=True,
+                 wrapper=block if c.variant.wrapper else None)
+    c.note = f"starts Python thread {child} with a new {tstate_name(child)}"
+    c.finish()
+
+
+def _teardown(c: Ctx) -> None:
+    # thread_run end: PyThreadState_Clear(tstate); _PyThreadState_DeleteCurrent(tstate)
+    ts = c.me.tstate
+    if ts is None or not c.holds_gil():
+        c.abort("Fatal Python error: _PyThreadState_DeleteCurrent: the function must be called with the GIL held")
+    c.load(ts, "tstate->frame")
+    c.read("interp")
+    c.write("interp")
+    c.rt = replace(c.rt, tstates=tuple(t for t in c.rt.tstates if t != ts))
+    c.free(ts)
+    c.set_me(tstate=None, wrapper=None)
+    drop_gil(c)
+    c.note = "the thread ends: deletes its state, releases the GIL"
+    c.finish()
+
+
+def _guard(c: Ctx) -> None:
+    if not c.variant.guards:
+        c.note = "no interpreter guards here: no-op"
+        c.finish()
+        return
+    # PyInterpreterGuard_FromView: fails once the interpreter began finalizing
+    c.read("runtime", "interp")
+    rt = c.rt
+    if rt.interp is None or rt.guards_closed or rt.finalizing is not None:
+        c.note = "guard refused: the interpreter is finalizing; the thread returns"
+        c.skip_rest()
+        return
+    c.write("interp")
+    c.rt = replace(rt, guards=rt.guards + 1)
+    c.set_me(guards=c.me.guards + 1)
+    c.note = "holds an interpreter guard"
+    c.finish()
+
+
+def _unguard(c: Ctx) -> None:
+    if not c.variant.guards or c.me.guards == 0:
+        c.note = "no guard held: no-op"
+        c.finish()
+        return
+    # PyInterpreterGuard_Close
+    c.read("interp")
+    c.write("interp")
+    c.rt = replace(c.rt, guards=c.rt.guards - 1)
+    c.set_me(guards=c.me.guards - 1)
+    c.note = "closes its interpreter guard"
+    c.finish()
+
+
+def one(label: str, run, function: str, **kw):
+    return lambda v: (instr(label, run, function, **kw),)
+
+
+spawn = one("pthread_create", _spawn, "pthread_create")
+join = one("pthread_join", _join, "pthread_join", waits="join")
+lock = one("pthread_mutex_lock", _lock, "pthread_mutex_lock", waits="lock")
+unlock = one("pthread_mutex_unlock", _unlock, "pthread_mutex_unlock")
+signal = one("signal", _signal, "write")
+wait = one("wait", _wait_event, "read", waits="event")
+python = one("PyRun_SimpleStringFlags", _python, "PyRun_SimpleStringFlags")
+start_thread = one("thread_PyThread_start_new_thread", _start_thread, "thread_PyThread_start_new_thread")
+guard = one("PyInterpreterGuard_FromView", _guard, "PyInterpreterGuard_FromView")
+unguard = one("PyInterpreterGuard_Close", _unguard, "PyInterpreterGuard_Close")
+
+
+def block(v: Variant, until: bool) -> Program:
+    if until:
+        return (instr("read", _wait_event, "read", waits="event"),)
+    return (instr("read", _block, "read"),)
+
+
+def bootstrap(v: Variant) -> Program:
+    """A threading thread's start: ``thread_run`` → ``PyEval_AcquireThread`` → ``take_gil``."""
+    return call("thread_run", call("PyEval_AcquireThread", take_gil(v)))
+
+
+def teardown(v: Variant) -> Program:
+    return (instr("thread_run", _teardown, "thread_run"),)

@@ -1,0 +1,81 @@
+"""The model's state: runtime, interpreter, GIL, threads, heap, events, locks.
+
+One :class:`World` is one state of the transition system.  Everything is a
+frozen dataclass of small immutable fields, so a world is hashable (the
+explorer caches states) and a step builds a new world instead of changing one.
+
+What lives where mirrors the C structures, coarsely:
+
+* :class:`Runtime`: ``_PyRuntime`` (initialized flag, ``_finalizing``,
+  ``gilstate.autoInterpreterState``) and the one interpreter the scenarios use
+  (``interp->tstate_head`` as a tuple of block ids, PEP 788's guard count);
+* :class:`Gil`: ``struct _gil_runtime_state`` (``locked``, ``last_holder``,
+  ``switch_number``, ``gil_drop_request``); its mutex and conditions are not
+  values: every step that touches the GIL runs as one critical section;
+* :class:`ThreadRec`: a C thread, with the locals the scenario's C code keeps
+  (the ``PyThreadState *`` it holds, the gilstate counter, the bpo-33608 wrapper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from finirace.model.heap import Heap
+from finirace.outcome import RunOutcome
+
+# Thread status
+NEW = "new"  # not started yet
+RUN = "run"  # running (possibly waiting)
+DONE = "done"  # its steps all ran
+EXITED = "exited"  # PyThread_exit_thread inside the runtime
+HUNG = "hung"  # PyThread_hang_thread: parked for ever
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """``_PyRuntime`` and the main interpreter."""
+
+    generation: int = 0  # how many times Py_Initialize made a runtime
+    initialized: bool = False  # Py_IsInitialized()
+    finalizing: int | None = None  # _PyRuntime._finalizing: the finalizer's PyThreadState block
+    interp: int | None = None  # gilstate.autoInterpreterState: PyInterpreterState block
+    tstates: tuple[int, ...] = ()  # interp->tstate_head ... : linked PyThreadState blocks
+    guards: int = 0  # PEP 788: live interpreter guards
+    guards_closed: bool = False  # PEP 788: finalization began, no new guard
+
+
+@dataclass(frozen=True)
+class Gil:
+    """The GIL's fields (``Python/ceval_gil.c``)."""
+
+    locked: bool = False
+    holder: str | None = None  # the thread behind last_holder, while locked
+    switch_number: int = 0
+    drop_request: bool = False
+
+
+@dataclass(frozen=True)
+class ThreadRec:
+    """One thread: where it is, and the C locals the model needs."""
+
+    status: str = NEW
+    pc: int = 0  # index of the current step (-1: bootstrap of a Python thread)
+    phase: int = 0  # index of the current atomic step inside the step's program
+    tstate: int | None = None  # the PyThreadState* this thread holds (TSS / saved local)
+    counter: int = 0  # gilstate_counter of its PyGILState_Ensure'd state
+    ensured_unlocked: tuple[bool, ...] = ()  # per nested ensure: PyGILState_UNLOCKED?
+    wrapper: int | None = None  # bpo-33608 wrapper: its ``ts`` field
+    guards: int = 0  # PEP 788 guards this thread holds
+    scratch: int | None = None  # a value read by one atomic step for the next one
+    python: bool = False  # started by threading (has a bootstrap and a teardown)
+
+
+@dataclass(frozen=True)
+class World:
+    runtime: Runtime
+    gil: Gil
+    threads: tuple[ThreadRec, ...]
+    heap: Heap = ()
+    events: frozenset[str] = frozenset()
+    locks: tuple[tuple[str, str], ...] = ()  # (lock, owner) sorted
+    fault: RunOutcome | None = None  # the run ended at once (memory error, crash, abort)
