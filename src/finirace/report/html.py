@@ -8,7 +8,10 @@ user input, and a report must not run it.
 
 A step is drawn from its ``b`` marker to its ``a`` marker; a step that began
 and never returned is drawn to the end of the run and hatched, labelled with
-the thread's outcome (``exited``, ``hung``, ``deadlocked``, cut short).
+the thread's outcome (``exited``, ``hung``, ``deadlocked``, cut short).  The
+axis is the order of the markers, one slot each, not to scale: a finalization
+race is a matter of what came before what, and the steps that matter last
+microseconds next to a 100 ms settle.  Each bar's tooltip gives real times.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import html
 from finirace.lab.codegen import AFTER, BEFORE, Program
 from finirace.lab.runner import LabRun
 
-_LANE = 46
+_LANE = 120
+_TOP = 90
 _LEFT = 150
 _WIDTH = 900
 
@@ -34,15 +38,20 @@ def timeline(run: LabRun, program: Program) -> str:
     t0 = min((m.time_ns for m in marks), default=0)
     t1 = max((m.time_ns for m in marks), default=t0 + 1)
     span = max(t1 - t0, 1)
+    slots = {t: n for n, t in enumerate(sorted({m.time_ns for m in marks}))}
+    step_w = _WIDTH / max(len(slots) - 1, 1)
 
     def x(t: int) -> float:
-        return _LEFT + (t - t0) / span * _WIDTH
+        return _LEFT + slots.get(t, 0) * step_w
+
+    def ms(t: int) -> str:
+        return f"{(t - t0) / 1e6:.3f} ms"
 
     outcomes = {t.name: t for t in o.threads}
     svg: list[str] = []
-    height = _LANE * len(program.threads) + 40
+    height = _LANE * len(program.threads) + _TOP
     for lane, name in enumerate(program.threads):
-        y = 20 + lane * _LANE
+        y = _TOP + lane * _LANE
         res = outcomes.get(name)
         state = (res.outcome.value if res and res.outcome else "cut short") if res else ""
         svg.append(f'<text x="8" y="{y + 22}" class="lane">{_e(name)}</text>')
@@ -55,14 +64,15 @@ def timeline(run: LabRun, program: Program) -> str:
                 open_steps[m.step] = m.time_ns
             elif m.phase == AFTER and m.step in open_steps:
                 start = open_steps.pop(m.step)
-                svg.append(_bar(x(start), x(m.time_ns), y, program.steps[ti][m.step].text, "step"))
+                svg.append(_bar(x(start), x(m.time_ns), y, program.steps[ti][m.step].text, "step",
+                                f"{ms(start)} to {ms(m.time_ns)}"))
             elif m.phase in ("S", "F", "E"):
                 word = {"S": "start", "F": "steps done", "E": "thread ended"}[m.phase]
                 svg.append(f'<circle cx="{x(m.time_ns):.1f}" cy="{y + 18}" r="3" class="ev-{m.phase}">'
-                           f'<title>{_e(name)}: {_e(word)}</title></circle>')
+                           f'<title>{_e(name)}: {_e(word)} at {_e(ms(m.time_ns))}</title></circle>')
         for step, start in open_steps.items():
             label = f"{program.steps[ti][step].text} — never returned ({state})"
-            svg.append(_bar(x(start), _LEFT + _WIDTH, y, label, "open"))
+            svg.append(_bar(x(start), _LEFT + _WIDTH, y, label, "open", f"from {ms(start)}"))
     details = [f"<li><b>{_e(t.name)}</b>: {_e(t.outcome.value if t.outcome else 'cut short')}"
                f", last step {_e(t.last_step)}{(' in ' + _e(t.where)) if t.where else ''}</li>" for t in o.threads]
     errors = "".join(f"<pre>{_e(chr(10).join(e.lines()))}</pre>" for e in o.memory_errors[:20])
@@ -78,8 +88,9 @@ pre {{ background: #f6f6f6; padding: .6em; overflow-x: auto; }}
 </style></head><body>
 <h1>{_e(title)}</h1>
 <p>outcome: <b>{_e(o.label)}</b>{(' — signal ' + _e(o.signal)) if o.signal else ''}{(' — ' + _e(o.reason)) if o.reason else ''}
-; run took {run.duration * 1000:.1f} ms; time axis: {span / 1e6:.3f} ms from the first marker to the last.</p>
-<svg xmlns="http://www.w3.org/2000/svg" width="{_LEFT + _WIDTH + 20}" height="{height}" role="img">
+; run took {run.duration * 1000:.1f} ms; {span / 1e6:.3f} ms from the first marker to the last.
+The axis is marker order, not to scale: hover a bar for its times.</p>
+<svg xmlns="http://www.w3.org/2000/svg" width="{_LEFT + _WIDTH + 160}" height="{height}" role="img">
 <defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
 <rect width="3" height="6" fill="#e99"/></pattern></defs>
 {''.join(svg)}
@@ -91,7 +102,10 @@ pre {{ background: #f6f6f6; padding: .6em; overflow-x: auto; }}
 """
 
 
-def _bar(x0: float, x1: float, y: int, text: str, cls: str) -> str:
-    w = max(x1 - x0, 2.0)
-    return (f'<g><rect x="{x0:.1f}" y="{y + 8}" width="{w:.1f}" height="20" class="{cls}"><title>{_e(text)}</title></rect>'
-            f'<text x="{x0 + 2:.1f}" y="{y + 6}" class="bar-label">{_e(text[:40])}</text></g>')
+def _bar(x0: float, x1: float, y: int, text: str, cls: str, when: str) -> str:
+    w = max(x1 - x0, 3.0)
+    label = text if len(text) <= 48 else text[:47] + "…"
+    return (f'<g><rect x="{x0:.1f}" y="{y + 8}" width="{w:.1f}" height="20" class="{cls}">'
+            f'<title>{_e(text)} ({_e(when)})</title></rect>'
+            f'<text x="{x0 + 2:.1f}" y="{y + 4}" class="bar-label" transform="rotate(-35 {x0 + 2:.1f} {y + 4})">'
+            f'{_e(label)}</text></g>')
