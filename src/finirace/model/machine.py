@@ -166,6 +166,8 @@ class Machine:
         n = len(self.threads)
         enabled = {i for i in range(n) if i != faulted and world.fault is None and self._attempt(world, i) is not None}
         alive = set(enabled)
+        if faulted is not None:
+            alive.add(faulted)  # it was running when the run ended: others waiting on it were cut short
         changed = True
         while changed:
             changed = False
