@@ -130,11 +130,28 @@ def grade(run: LabRun, predicted: Prediction) -> Comparison:
             continue
         if _same_label(p.label, got.label):
             return Comparison(run, predicted, YES, "")
+        if best is NO and p.kind is got.kind:
+            why = _thread_difference(p, got) or why
         if (run.detector == "valgrind" and got.kind is RunKind.MEMORY_ERROR and p.kind is RunKind.CRASH
                 and got.signal == p.signal and not any(e.freed_by for e in got.memory_errors)):
             # valgrind names the invalid access behind the crash (e.g. a NULL read)
             return Comparison(run, predicted, YES, "valgrind reports the invalid access behind the crash")
     return Comparison(run, predicted, best, why)
+
+
+def _thread_difference(p: RunOutcome, got: RunOutcome) -> str:
+    """Say which threads differ when the run kinds agree (the usual shape of a finding)."""
+    parts = []
+    for t in got.threads:
+        m = p.thread(t.name)
+        mo = m.outcome.value if m is not None and m.outcome else "cut short"
+        go = t.outcome.value if t.outcome else "cut short"
+        if mo == go:
+            continue
+        m_at = f" at {m.last_step}" if m is not None and m.last_step else ""
+        g_at = f" at {t.last_step}" + (f" in {t.where}" if t.where else "") if t.last_step else ""
+        parts.append(f"{t.name}: model {mo}{m_at}, real {go}{g_at}")
+    return "; ".join(parts)
 
 
 def project_schedule(scenario: Scenario, variant: str, token: str) -> tuple[Ordering, ...]:
