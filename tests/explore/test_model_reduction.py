@@ -35,20 +35,7 @@ b = ["ensure", "release"]
 SCENARIOS = load_bundled() + [loads(text) for text in UNORDERED]
 
 
-def _known_model_bug(scenario):
-    # two workers attaching after finalization: the model's fault handling recursed for ever
-    # (Machine._fault_outcome -> results -> _attempt -> _fault_outcome ...); reported to the model's owner
-    if scenario.name == "two-workers":
-        return pytest.mark.xfail(raises=RecursionError, reason="model recursion on a second fault", strict=False)
-    return ()
-
-
-CASES = [
-    pytest.param(s, v, id=f"{s.name}-{v}", marks=_known_model_bug(s))
-    for s in SCENARIOS
-    for v in VARIANTS
-    if not (_known_model_bug(s) and v != "legacy")  # one slow failing case is enough while the bug stands
-]
+CASES = [pytest.param(s, v, id=f"{s.name}-{v}") for s in SCENARIOS for v in VARIANTS]
 
 
 @pytest.mark.parametrize("scenario, variant", CASES)
