@@ -94,6 +94,7 @@ def _after(c: Ctx) -> None:
         return
     # if (gil_drop_request) RESET_GIL_DROP_REQUEST; if (tstate->async_exc != NULL) ...
     c.load(c.me.tstate, "tstate->async_exc")
+    c.read("gil")
     if c.gil.drop_request:
         c.write("gil")
         c.gil = replace(c.gil, drop_request=False)

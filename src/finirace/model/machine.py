@@ -136,6 +136,21 @@ class Machine:
             c.set_me(phase=rec.phase + 1)
         return c.world(), self._transition(c, ins, step)
 
+    def _ready(self, world: World, ti: int) -> bool:
+        """Whether a thread's next step can run (a step that would fault can)."""
+        rec = world.threads[ti]
+        if rec.status != RUN:
+            return False
+        prog, _, step = self.program(ti, rec.pc)
+        ins = prog[rec.phase]
+        try:
+            ins.run(Ctx(self, world, ti, ins, step))
+        except NotReady:
+            return False
+        except Fault:
+            return True
+        return True
+
     def _transition(self, c: Ctx, ins, step) -> Transition:
         # every step reads "process": one that ends the run (a fault, main returning)
         # writes it, so it is never swapped with another thread's step
@@ -164,7 +179,7 @@ class Machine:
     # -- how threads ended ----------------------------------------------------
     def results(self, world: World, timeout: bool, faulted: int | None = None) -> tuple[ThreadResult, ...]:
         n = len(self.threads)
-        enabled = {i for i in range(n) if i != faulted and world.fault is None and self._attempt(world, i) is not None}
+        enabled = {i for i in range(n) if i != faulted and self._ready(world, i)}
         alive = set(enabled)
         if faulted is not None:
             alive.add(faulted)  # it was running when the run ended: others waiting on it were cut short

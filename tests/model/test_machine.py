@@ -1,0 +1,160 @@
+"""The Machine keeps the System contract, and its verdicts come from the steps.
+
+The reduction of the explorer trusts each step's declared reads and writes; the
+commutation test checks them on every reachable state of every catalog case.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from finirace.explore import Exhaustive, check, check_system
+from finirace.model import VARIANTS, build_system
+from finirace.outcome import RunKind, label_matches
+from finirace.scenario import catalog, loads
+
+CATALOG = catalog.load_bundled()
+
+
+def reachable(system, limit=5000):
+    seen, stack = set(), [system.initial()]
+    while stack and len(seen) < limit:
+        s = stack.pop()
+        if s in seen:
+            continue
+        seen.add(s)
+        if system.outcome(s) is not None:
+            continue
+        for t in system.enabled(s):
+            stack.append(system.step(s, t)[0])
+    return seen
+
+
+def labels(text: str, variant: str) -> tuple[str, ...]:
+    return check(loads(text), variant).labels
+
+
+@pytest.mark.parametrize("sc", CATALOG, ids=lambda s: s.name)
+def test_independent_steps_commute_and_stay_enabled(sc):
+    for variant in VARIANTS:
+        system = build_system(sc, variant)
+        for s in reachable(system):
+            if system.outcome(s) is not None:
+                continue
+            en = system.enabled(s)
+            moves = {t: system.step(s, t) for t in en}
+            for a in en:
+                for b in en:
+                    if a >= b or moves[a][1].conflicts(moves[b][1]):
+                        continue
+                    sa, sb = moves[a][0], moves[b][0]
+                    assert b in system.enabled(sa) and a in system.enabled(sb), (sc.name, variant, a, b)
+                    assert system.step(sa, b)[0] == system.step(sb, a)[0], (sc.name, variant, a, b)
+
+
+@pytest.mark.parametrize("sc", CATALOG, ids=lambda s: s.name)
+def test_reduction_reaches_the_same_outcomes(sc):
+    for variant in VARIANTS:
+        full = check_system(build_system(sc, variant), strategy=Exhaustive(reduction=False), minimize_budget=0)
+        reduced = check_system(build_system(sc, variant), strategy=Exhaustive(), minimize_budget=0)
+        assert set(full.labels) == set(reduced.labels), (sc.name, variant)
+
+
+def test_steps_are_pure_and_states_hashable():
+    sc = next(s for s in CATALOG if s.name == "seed")
+    system = build_system(sc, "wrapper")
+    for s in list(reachable(system))[:200]:
+        hash(s)
+        for t in system.enabled(s):
+            assert system.step(s, t) == system.step(s, t)
+
+
+SEED_THREE = """
+name = "three"
+[threads]
+main = ["init", "save", "spawn a", "spawn b", "spawn c", "wait a_blocked", "wait b_blocked", "wait c_blocked", "restore", "finalize", "signal done", "join a", "join b", "join c"]
+a = ["ensure", "save", "signal a_blocked", "block until done", "restore", "release"]
+b = ["ensure", "save", "signal b_blocked", "block until done", "restore", "release"]
+c = ["ensure", "save", "signal c_blocked", "block until done", "restore", "release"]
+"""
+
+
+def test_three_late_workers_each_meet_their_era():
+    assert labels(SEED_THREE, "exit") == ("clean, a exited, b exited, c exited",)
+    (legacy,) = labels(SEED_THREE, "legacy")
+    assert label_matches("timeout, main deadlocked, a hung", legacy)
+    (prefix,) = labels(SEED_THREE, "prefix")
+    assert prefix == "memory-error"
+
+
+def test_worker_done_before_finalize_is_clean_and_late_one_is_not():
+    early = """
+name = "early"
+[threads]
+main = ["init", "save", "spawn w", "wait done", "restore", "finalize"]
+w = ["ensure", "python \\"x = 1\\"", "release", "signal done"]
+"""
+    for variant in VARIANTS:
+        assert labels(early, variant) == ("clean",), variant
+
+
+def test_noexcept_only_matters_where_threads_are_killed():
+    text = """
+name = "nx"
+[threads]
+main = ["init", "spawn w", "finalize", "signal f", "join w"]
+w = ["wait f", "new_tstate", "noexcept restore"]
+"""
+    # PyThreadState_New after finalization dereferences the NULL interpreter first
+    assert labels(text, "exit") == ("crash",)
+    text2 = """
+name = "nx2"
+[threads]
+main = ["init", "save", "spawn w", "wait made", "restore", "finalize", "signal f", "join w"]
+w = ["new_tstate", "signal made", "wait f", "noexcept restore"]
+"""
+    assert labels(text2, "exit") == ("abort",)
+    assert labels(text2.replace("noexcept restore", "restore"), "exit") == ("clean, w exited",)
+
+
+def test_save_without_the_gil_is_a_fatal_error():
+    text = 'name = "s"\n[threads]\nmain = ["init", "save", "save"]\n'
+    (o,) = check(loads(text), "exit").outcomes
+    assert o.kind is RunKind.ABORT and "PyEval_SaveThread" in o.reason
+
+
+def test_guard_refused_skips_the_rest_of_the_thread():
+    text = """
+name = "g"
+[threads]
+main = ["init", "spawn w", "finalize", "signal f", "join w"]
+w = ["wait f", "guard", "ensure"]
+"""
+    (o,) = check(loads(text), "guards").outcomes
+    assert o.label == "clean" and o.thread("w").last_step.text == "guard"
+    assert labels(text, "legacy") == ("crash",)
+
+
+def test_guard_never_closed_makes_finalization_wait_for_ever():
+    text = """
+name = "g2"
+[threads]
+main = ["init", "save", "spawn w", "wait held", "restore", "finalize"]
+w = ["guard", "signal held", "lock L", "lock L"]
+"""
+    (o,) = check(loads(text), "guards").outcomes
+    assert o.kind is RunKind.TIMEOUT
+    assert o.thread("main").where == "Py_FinalizeEx" and o.thread("w").outcome.value == "deadlocked"
+
+
+def test_start_thread_refused_during_finalization_from_3_14():
+    # only the finalizing thread holds the GIL once finalizing is set, so the refusal
+    # shows when a thread starts one after Py_Finalize returned
+    text = """
+name = "st"
+[threads]
+main = ["init", "finalize", "init", "start_thread t", "save", "join t", "restore", "finalize"]
+t = ["python \\"x = 1\\""]
+"""
+    for variant in VARIANTS:
+        assert labels(text, variant) == ("clean",), variant
