@@ -8,11 +8,11 @@ peak memory (``ru_maxrss`` of each child, from ``os.wait4``).
 
 The two count different things (SPIN: Promela states after its own partial
 order reduction; finirace: model states of its own step granularity), so the
-state counts are shown side by side, not divided.  The Promela models let the
-worker go on after ``main``'s last step (the real program's window between
-returning from ``main`` and the process exiting); where the model ends the run
-at that point, SPIN reports an assertion (use-after-free) that finirace does
-not: the outcomes of both are printed so such a difference shows.  Run:
+state counts are shown side by side, not divided.  The Promela models follow
+finirace's model where it matters for the state space: the same atomic steps,
+and the run over when ``main`` returns (``unless main_done``).  SPIN's assertion
+count and finirace's outcomes are both printed, so a difference in what the two
+find shows.  Run:
 
     python bench/check_vs_spin/run.py [--repeat N]
 

@@ -1,64 +1,72 @@
 /* The `seed` scenario under the pre-fix semantics (the 3.9 development branch
- * of late 2019), written by hand for SPIN, to compare against `finirace check
- * seed --variant prefix`.  One Promela statement per atomic step of the C code:
- *   main   = init, save, spawn worker, wait blocked, restore, finalize, signal finalized
- *   worker = ensure, save, signal blocked, block until finalized, restore, release
- * A use-after-free is an assertion failure: the worker's take_gil reads its
- * PyThreadState after Py_FinalizeEx freed it (zapthreads).
+ * of late 2019), written by hand for SPIN, to compare against
+ * `finirace check seed --variant prefix`:
+ *   main   = init, save, spawn worker, wait blocked, restore, finalize
+ *   worker = ensure, save, signal blocked, block, restore, release
+ * One statement per atomic step of the C code, as finirace's model splits them.
+ * The process exits when main returns: the worker's body is cut off then
+ * (`unless main_done`).  A use-after-free or a crash is an assertion failure.
  */
 #define NONE  0
 #define ALIVE 1
 #define FREED 2
 
 bool gil_locked = false;          /* _gil_runtime_state.locked */
-bool finalizing = false;          /* _PyRuntime.finalizing != NULL */
+bool finalizing = false;          /* _PyRuntime._finalizing != NULL */
 byte interp = NONE;               /* PyInterpreterState */
-byte ts_main = NONE;              /* PyThreadState of main */
-byte ts_worker = NONE;            /* PyThreadState of worker */
+bool auto_interp = false;         /* gilstate.autoInterpreterState != NULL */
+byte ts_main = NONE;
+byte ts_worker = NONE;
 bool ev_blocked = false;
-bool ev_finalized = false;
+bool main_done = false;
 
 proctype worker() {
-  /* ensure: PyGILState_Ensure -> PyThreadState_New (reads the interpreter) */
-  assert(interp == ALIVE);
-  ts_worker = ALIVE;
-  /* ... -> PyEval_RestoreThread -> take_gil: wait for the mutex, then hold it */
-  atomic { !gil_locked -> assert(ts_worker != FREED); gil_locked = true };
-  /* save: PyEval_SaveThread -> drop_gil */
-  gil_locked = false;
-  /* signal blocked */
-  ev_blocked = true;
-  /* block until finalized */
-  ev_finalized;
-  /* restore: PyEval_RestoreThread(tstate) -> take_gil(tstate) reads tstate->interp */
-  assert(ts_worker != FREED);
-  atomic { !gil_locked -> gil_locked = true };
-  /* release: PyGILState_Release -> PyThreadState_DeleteCurrent */
-  assert(ts_worker != FREED);
-  ts_worker = FREED;
-  gil_locked = false
+  {
+    /* ensure: PyGILState_Ensure -> PyThreadState_New(autoInterpreterState) */
+    assert(auto_interp);                          /* NULL interpreter: crash */
+    ts_worker = ALIVE;                            /* new_threadstate */
+    assert(ts_worker != FREED);                   /* PyEval_RestoreThread reads tstate->interp */
+    atomic { !gil_locked -> gil_locked = true };  /* take_gil */
+    skip;                                         /* take_gil: holds it, attaches */
+    /* save */
+    gil_locked = false;
+    /* signal blocked */
+    ev_blocked = true;
+    /* block */
+    skip;
+    /* restore: PyEval_RestoreThread reads tstate->interp->runtime */
+    assert(ts_worker != FREED);
+    atomic { !gil_locked -> gil_locked = true };
+    skip;
+    /* release: PyGILState_Release deletes its state, drops the GIL */
+    assert(ts_worker != FREED);
+    ts_worker = FREED;
+    gil_locked = false
+  } unless { main_done }
 }
 
 active proctype main() {
-  /* init: Py_Initialize */
-  interp = ALIVE;
-  ts_main = ALIVE;
-  gil_locked = true;
-  /* save: drop_gil */
+  /* init */
+  interp = ALIVE; auto_interp = true;
+  ts_main = ALIVE; gil_locked = true;
+  /* save */
   gil_locked = false;
   /* spawn worker */
   run worker();
   /* wait blocked */
   ev_blocked;
-  /* restore: take_gil */
+  /* restore */
+  skip;                                           /* reads tstate->interp->runtime */
   atomic { !gil_locked -> gil_locked = true };
-  /* finalize: Py_FinalizeEx -> _PyRuntimeState_SetFinalizing */
-  finalizing = true;
-  /* ... PyInterpreterState_Delete -> zapthreads: every thread state freed */
-  if :: ts_worker == ALIVE -> ts_worker = FREED :: else -> skip fi;
-  ts_main = FREED;
-  interp = FREED;
-  /* the finalizing thread keeps the GIL (the pre-fix runtime never drops it) */
-  /* signal finalized */
-  ev_finalized = true
+  skip;
+  /* finalize: Py_FinalizeEx */
+  skip;
+  finalizing = true;                              /* _PyRuntimeState_SetFinalizing */
+  auto_interp = false;                            /* _PyGILState_Fini */
+  atomic {                                        /* zapthreads */
+    ts_main = FREED;
+    if :: ts_worker == ALIVE -> ts_worker = FREED :: else -> skip fi
+  };
+  interp = FREED;                                 /* PyInterpreterState_Delete; the GIL stays locked */
+  main_done = true
 }
