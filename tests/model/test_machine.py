@@ -147,9 +147,9 @@ w = ["guard", "signal held", "lock L", "lock L"]
     assert o.thread("main").where == "Py_FinalizeEx" and o.thread("w").outcome.value == "deadlocked"
 
 
-def test_start_thread_refused_during_finalization_from_3_14():
-    # only the finalizing thread holds the GIL once finalizing is set, so the refusal
-    # shows when a thread starts one after Py_Finalize returned
+def test_python_thread_started_in_a_restarted_runtime_runs_and_ends():
+    # start_thread makes the child's state; the child takes the GIL (thread_run),
+    # runs its steps, then deletes its state; main's join sees it finished
     text = """
 name = "st"
 [threads]
@@ -157,4 +157,16 @@ main = ["init", "finalize", "init", "start_thread t", "save", "join t", "restore
 t = ["python \\"x = 1\\""]
 """
     for variant in VARIANTS:
-        assert labels(text, variant) == ("clean",), variant
+        (o,) = check(loads(text), variant).outcomes
+        assert o.label == "clean" and o.thread("t").outcome.value == "finished", variant
+
+
+def test_python_thread_started_before_finalize_meets_it_in_its_bootstrap():
+    text = """
+name = "st2"
+[threads]
+main = ["init", "start_thread t", "finalize"]
+t = ["python \\"x = 1\\""]
+"""
+    assert "clean, t exited" in labels(text, "exit")
+    assert "clean, t hung" in labels(text, "legacy")
