@@ -144,7 +144,8 @@ def _present(args, verdicts, variants, threads_of, refs) -> None:
             if v.matches is False:
                 for e in v.expected or ():
                     if not any(_fits(e, label) for label in v.labels):
-                        out.write(f"\n{v.scenario} under {v.variant}: expected {e!r}, never reached\n")
+                        why = "" if v.complete else f" by this search ({v.strategy}: not every run was tried)"
+                        out.write(f"\n{v.scenario} under {v.variant}: expected {e!r}, never reached{why}\n")
     bad = sum(1 for v in verdicts if v.matches is False)
     total = sum(v.states for v in verdicts)
     secs = sum(v.seconds for v in verdicts)
