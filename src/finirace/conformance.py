@@ -154,34 +154,66 @@ def _thread_difference(p: RunOutcome, got: RunOutcome) -> str:
     return "; ".join(parts)
 
 
-def project_schedule(scenario: Scenario, variant: str, token: str) -> tuple[Ordering, ...]:
+@dataclass(frozen=True)
+class Projection:
+    """A schedule made into orderings, with what the model says it leads to."""
+
+    variant: str
+    token: str
+    orderings: tuple[Ordering, ...]
+    outcome: RunOutcome  # the model's outcome of that schedule
+    split: tuple[StepRef, ...] = ()  # steps another thread ran inside of: only approximated
+
+    @property
+    def prediction(self) -> Prediction:
+        return Prediction(self.variant, (self.outcome,))
+
+
+def project_schedule(scenario: Scenario, variant: str, token: str) -> Projection:
     """A model schedule as pipe barriers between scenario steps (API-call boundaries).
 
-    The model's trace is replayed; each scenario step is placed where its first
-    atomic transition is.  Two consecutive steps of different threads become an
-    :class:`Ordering`: the second waits until the first has *returned* when the
-    first's thread goes on to a later step in the trace (so it did return), and
-    only until it has *begun* otherwise (it may block for ever, e.g. in
-    ``take_gil``, and waiting for its return would deadlock the reproducer).
+    The model's trace is replayed and every scenario step placed where it
+    *returned* (its last atomic transition), or, for a step that never
+    returned within the trace (blocked for ever, killed, cut short), where it
+    began.  Ordering by return is what an API-call boundary can express: a
+    step the model shows waiting (say ``restore`` for the GIL) while another
+    thread ran is placed after that thread's steps, and since a real call
+    would not wait there, the reproducer makes it.  Each pair of consecutive
+    steps of different threads becomes an :class:`Ordering`: the second waits
+    until the first has returned, or only begun when the first never returns.
+    A projection cannot stop a thread *inside* one C call, so a schedule that
+    needs that (the residual race of the wrapper patch) is approximated.
     """
     from finirace.explore import replay
     from finirace.model import build_system  # type: ignore[attr-defined]
 
     system = build_system(scenario, variant)
-    trace = replay(system, token)
-    steps = [_step_of(t) for t in _transitions(trace)]
-    order: list[StepRef] = []
-    for ref in steps:
-        if ref is not None and ref not in order:
-            order.append(ref)
+    cx = replay(system, token)
+    refs = [_step_of(t) for t in _transitions(cx)]
+    first: dict[StepRef, int] = {}
+    last: dict[StepRef, int] = {}
+    for n, ref in enumerate(refs):
+        if ref is not None:
+            first.setdefault(ref, n)
+            last[ref] = n
+    ended_at: dict[str, int | None] = {}
+    outcome = getattr(cx, "outcome", None)
+    for t in getattr(outcome, "threads", ()):
+        finished = t.outcome is not None and t.outcome.value == "finished"
+        ended_at[t.name] = None if finished else (t.last_step.index if t.last_step else -1)
+
+    def returned(ref: StepRef) -> bool:
+        stop = ended_at.get(ref.thread)
+        return stop is None or ref.index < stop
+
+    placed = sorted(first, key=lambda r: (last[r] if returned(r) else first[r], first[r]))
     out: list[Ordering] = []
-    for i in range(1, len(order)):
-        a, b = order[i - 1], order[i]
-        if a.thread == b.thread:
-            continue
-        returned = any(r.thread == a.thread and r.index > a.index for r in order[i:])
-        out.append(Ordering(first=a, then=b, done=returned))
-    return tuple(out)
+    for a, b in zip(placed, placed[1:]):
+        if a.thread != b.thread:
+            out.append(Ordering(first=a, then=b, done=returned(a)))
+    split = tuple(r for r in first if any(o is not None and o.thread != r.thread
+                                          for o in refs[first[r]:last[r] + 1]))
+    return Projection(variant, token.strip(), tuple(out), outcome, split)
 
 
 def _transitions(trace) -> list:

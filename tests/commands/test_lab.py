@@ -123,3 +123,35 @@ def test_pythons_lists_every_interpreter_with_reasons(env):
     assert by_version["3.11.7"]["embeds"] is True
     table = finirace(env, "pythons")
     assert table.returncode == 0 and "3.13.0" in table.stdout and "embeds" in table.stdout
+
+
+def test_a_model_counterexample_becomes_a_deterministic_reproducer(env):
+    """`finirace check` finds a schedule; `lab --schedule` orders the real program the same way."""
+    need(PY311)
+    model = pytest.importorskip("finirace.model")
+    if not hasattr(model, "build_system"):
+        pytest.skip("the model does not export build_system yet")
+    from finirace.explore import check
+    from finirace.scenario.format import load
+
+    path = SCENARIOS / "free-wake.toml"
+    verdict = check(load(path), "exit")
+    by_label = {o.label: cx.schedule for o, cx in zip(verdict.outcomes, verdict.counterexamples)}
+    assert "crash" in by_label and "clean, worker exited" in by_label, by_label
+    for label, signal in (("crash", "SIGSEGV"), ("clean, worker exited", None)):
+        r = finirace(env, "lab", str(path), "--python", PY311, "--schedule", by_label[label], "--repeat", "5",
+                     "--json")
+        assert r.returncode == 0, r.stderr
+        runs = json.loads(r.stdout)["runs"]
+        assert {run["outcome"]["label"] for run in runs} == {label}  # 5 out of 5
+        assert all(run["outcome"]["signal"] == signal and run["match"] == "yes" for run in runs)
+        assert all(run["predicted"] == [label] for run in runs)
+
+
+def test_a_schedule_that_does_not_fit_is_one_line(env):
+    need(PY311)
+    model = pytest.importorskip("finirace.model")
+    if not hasattr(model, "build_system"):
+        pytest.skip("the model does not export build_system yet")
+    r = finirace(env, "lab", str(SCENARIOS / "free-wake.toml"), "--python", PY311, "--schedule", "v1.zz")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
