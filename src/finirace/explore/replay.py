@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from finirace.explore.exploration import Exploration, Found, ProgressFn
 from finirace.explore.schedule import ScheduleError, decode, encode, thread_letter
 from finirace.explore.trace import Counterexample, TraceStep, is_preemption
 from finirace.model.system import System
@@ -73,8 +74,6 @@ class Replay:
         self.token = token.strip()
         self.name = f"replay {self.token}"
 
-    def explore(self, system: System, progress=None):
-        from finirace.explore.exploration import Exploration, Found
-
+    def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
         cx = replay(system, self.token)
         return Exploration(self.name, (Found(cx.outcome, decode(self.token), cx.preemptions),), len(cx.trace) + 1, len(cx.trace), False)
