@@ -77,7 +77,11 @@ def run(args) -> int:
     else:
         raise UsageError("name a scenario (a .toml file or a bundled name), or give --catalog")
     if args.catalog and args.scenarios:
-        scenarios += [s for s in catalog.load_bundled() if s.name not in {x.name for x in scenarios}]
+        scenarios += catalog.load_bundled()
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise UsageError(f"two scenarios are named {twice[0]!r}: rename one (the table tells them apart by name)")
     if args.schedule and len(scenarios) != 1:
         raise UsageError("--schedule applies to one scenario; name exactly one")
 

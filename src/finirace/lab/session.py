@@ -44,19 +44,20 @@ def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAUL
             progress: ProgressFn | None = None) -> list[runner.LabRun]:
     """Run every job; results in the order of ``jobs``."""
     orderings = orderings or {}
-    programs: dict[str, Program] = {}
+    # keyed by the scenario object: two files may share a name
+    programs: dict[int, Program] = {}
     for job in jobs:
-        if job.scenario.name not in programs:
-            programs[job.scenario.name] = generate(job.scenario, orderings.get(job.scenario.name, ()))
-    builds: dict[tuple[str, str], build_mod.Built | str] = {}
-    pairs = list(dict.fromkeys((j.scenario.name, j.interpreter) for j in jobs))
+        if id(job.scenario) not in programs:
+            programs[id(job.scenario)] = generate(job.scenario, orderings.get(job.scenario.name, ()))
+    builds: dict[tuple[int, str], build_mod.Built | str] = {}
+    pairs = list(dict.fromkeys((id(j.scenario), j.interpreter) for j in jobs))
 
-    def do_build(pair: tuple[str, Interpreter]) -> None:
-        name, interp = pair
+    def do_build(pair: tuple[int, Interpreter]) -> None:
+        key, interp = pair
         try:
-            builds[(name, interp.path)] = build_mod.build(programs[name], interp)
+            builds[(key, interp.path)] = build_mod.build(programs[key], interp)
         except build_mod.BuildError as exc:
-            builds[(name, interp.path)] = str(exc)
+            builds[(key, interp.path)] = str(exc)
 
     total = len(jobs)
     done = 0
@@ -64,8 +65,8 @@ def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAUL
         list(pool.map(do_build, pairs))
 
         def do_run(job: Job) -> runner.LabRun:
-            built = builds[(job.scenario.name, job.interpreter.path)]
-            program = programs[job.scenario.name]
+            built = builds[(id(job.scenario), job.interpreter.path)]
+            program = programs[id(job.scenario)]
             if isinstance(built, str):
                 return runner.LabRun(job.scenario.name, job.interpreter.path, job.interpreter.label, job.detector,
                                      RunOutcome(RunKind.CLEAN), note=built, skipped=True)
