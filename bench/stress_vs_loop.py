@@ -54,7 +54,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=2.0)
     ap.add_argument("--python", default="/root/.pyenv/versions/3.10.13/bin/python3.10")
-    ap.add_argument("--perturb", default="all")
+    ap.add_argument("--perturb", default="python", help="finirace's default perturbation unless told")
     a = ap.parse_args()
     seconds = a.minutes * 60
     with tempfile.TemporaryDirectory() as tmp:

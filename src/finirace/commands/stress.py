@@ -9,14 +9,12 @@ import shutil
 import sys
 import time
 
-from rich.console import Console
-from rich.markup import escape
-
-from finirace import detectors
-from finirace.commands.runs import add_db_option, open_store
 from finirace.errors import UsageError
-from finirace.stress.perturb import LEVELS, Perturbation, ShimError, build_shim
-from finirace.stress.runner import CampaignSettings, Progress, open_campaign, run_campaign
+
+# Imported when a campaign runs, not to build the parser: ``finirace --help``
+# and every other command stay quick to start (rich, sqlite, detectors, proc).
+LEVELS = ("none", "python", "native", "all")  # finirace.stress.perturb.LEVELS
+DETECTORS = ("gdb", "plain", "pymalloc-debug", "valgrind")  # finirace.detectors.DETECTORS
 
 
 def _duration(text: str) -> float:
@@ -44,12 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--time", type=_duration, metavar="T", help="run for this long instead (90, 5m, 1h)")
     p.add_argument("-j", "--jobs", type=_positive, metavar="J", help="parallel runs (default: one per core)")
     p.add_argument("--perturb", choices=LEVELS, default=None, help="perturbation (default python; all adds native delays)")
-    p.add_argument("--detector", choices=sorted(detectors.DETECTORS), default=None, help="run every run under this detector")
+    p.add_argument("--detector", choices=DETECTORS, default=None, help="run every run under this detector")
     p.add_argument("--campaign", metavar="NAME", help="store under this name; an existing name resumes it")
     p.add_argument("--timeout", type=_duration, default=None, metavar="T", help="time limit of one run (default 60s)")
     p.add_argument("--seed", type=int, default=None, help="base seed: run i gets seed+i (default random)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on this Dask scheduler instead of locally")
-    add_db_option(p)
+    p.add_argument("--db", metavar="PATH", help="result store (default: $FINIRACE_DB or the per-user data dir)")
     p.add_argument("target", nargs=argparse.REMAINDER, help="-- CMD ARGS…")
     p.set_defaults(run=run)
 
@@ -66,6 +64,14 @@ def _check_command(argv: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from finirace import detectors
+    from finirace.commands.runs import open_store
+    from finirace.stress.perturb import Perturbation, ShimError, build_shim
+    from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
+
     argv = list(args.target)
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -127,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
 class _Display:
     """A live progress line on a terminal; a plain line per new bucket and every 5 s otherwise."""
 
-    def __init__(self, console: Console, name: str) -> None:
+    def __init__(self, console, name: str) -> None:  # a rich Console
         self.console = console
         self.name = name
         self.live = console.is_terminal
@@ -136,12 +142,14 @@ class _Display:
             self.status.start()
         self.last_line = 0.0
 
-    def _line(self, p: Progress) -> str:
+    def _line(self, p) -> str:  # p: finirace.stress.runner.Progress
         total = f"/{p.total}" if p.total else ""
         top = "; ".join(f"{n}× {sig[:60]}" for sig, n in p.buckets[:3])
         return f"{self.name}: {p.done}{total} runs, {p.rate:.1f}/s, {p.failures} failed" + (f" [{top}]" if top else "")
 
-    def update(self, p: Progress) -> None:
+    def update(self, p) -> None:
+        from rich.markup import escape
+
         if p.new_bucket is not None:
             self.console.print(f"new bucket: {escape(p.new_bucket.signature)} (run {p.new_bucket.first_run})", highlight=False)
         if self.status is not None:

@@ -36,6 +36,7 @@ class Perturbation:
     level: str = "python"
     switch_interval: float = 1e-6
     exit_delay: float = 0.005
+    exit_hold: int = 600_000  # at most this many items summed holding the GIL at exit (a few ms)
     thread_delay: float = 0.002
     native_delay_us: int = 50
 
@@ -54,6 +55,7 @@ class Perturbation:
             env.update(
                 FINIRACE_SWITCH_INTERVAL=repr(self.switch_interval),
                 FINIRACE_EXIT_DELAY=repr(self.exit_delay),
+                FINIRACE_EXIT_HOLD=str(self.exit_hold),
                 FINIRACE_THREAD_DELAY=repr(self.thread_delay),
             )
         if self.native:

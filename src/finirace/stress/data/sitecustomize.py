@@ -17,11 +17,20 @@ def _finirace_perturb():
     interval = env.get("FINIRACE_SWITCH_INTERVAL")
     if interval and hasattr(sys, "setswitchinterval"):
         sys.setswitchinterval(float(interval))
+    import atexit
+
+    hold = int(env.get("FINIRACE_EXIT_HOLD", "0") or 0)
+    if hold > 0:
+        # Registered first, so it runs last, right before finalization starts:
+        # a C call (no Python frame, so no eval-loop check in between) that
+        # holds the GIL for a few ms.  Every daemon thread that comes back from
+        # a GIL-releasing C call meanwhile queues in take_gil and asks for the
+        # GIL, so finalization begins with all of them waiting there: the
+        # state in which 3.10's take_gil touches the freed interpreter.
+        atexit.register(sum, range(rng.randint(hold // 2, hold)))
     exit_delay = float(env.get("FINIRACE_EXIT_DELAY", "0") or 0)
     if exit_delay > 0:
-        import atexit
-
-        # registered first, so it runs last: just before finalization proper
+        # sleeps with the GIL released: lets the daemon threads run on at exit
         atexit.register(time.sleep, rng.uniform(0, exit_delay))
     thread_delay = float(env.get("FINIRACE_THREAD_DELAY", "0") or 0)
     if thread_delay > 0:
