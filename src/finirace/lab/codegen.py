@@ -19,8 +19,10 @@ How ordering works, with no sleep anywhere:
   thread was inside when the run crashed, hung or was killed.
 * When ``main`` has run its steps it *settles*: it waits until every other
   thread has ended, or until no marker has been written for
-  ``FINIRACE_SETTLE_MS`` milliseconds (those threads are blocked for good:
-  hung inside the runtime, or deadlocked).  That makes a thread killed by
+  ``FINIRACE_SETTLE_MS`` milliseconds while no other thread is running or
+  runnable in ``/proc/self/task`` (those threads are blocked for good: hung
+  inside the runtime, or deadlocked); 20 windows at most, so a thread that
+  spins for ever cannot hold the process.  That makes a thread killed by
   ``pthread_exit`` after ``main`` finished show as ``exited`` every time
   instead of racing with process exit.
 * Extra :class:`Ordering` edges (from an explorer schedule) are pipes too.
@@ -107,7 +109,9 @@ def c_comment(text: str) -> str:
 _PRELUDE = r"""
 #include <Python.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <errno.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -184,13 +188,50 @@ static long long fr_now_ms(void)
     return (long long)now.tv_sec * 1000LL + now.tv_nsec / 1000000;
 }
 
-/* After main's steps: wait until every thread ended, or nothing moved for settle_ms. */
+/* Whether another thread of this process is running or runnable ('R' in /proc):
+ * one that is only waiting for a CPU has not settled yet. */
+static int fr_others_running(void)
+{
+    char path[64], buf[512];
+    long self = (long)syscall(SYS_gettid);
+    DIR *dir = opendir("/proc/self/task");
+    struct dirent *ent;
+    int running = 0;
+    if (dir == NULL)
+        return 0;
+    while (!running && (ent = readdir(dir)) != NULL) {
+        long tid = atol(ent->d_name);
+        int fd;
+        ssize_t n;
+        char *close_paren;
+        if (tid <= 0 || tid == self)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        close_paren = strrchr(buf, ')');
+        if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'R')
+            running = 1;
+    }
+    closedir(dir);
+    return running;
+}
+
+/* After main's steps: wait until every thread ended, or nothing moved for settle
+ * ms while no other thread was running (bounded: 20 settle windows at most). */
 static FR_UNUSED void fr_settle(void)
 {
     const char *env = getenv("FINIRACE_SETTLE_MS");
     long long settle = env ? atoll(env) : SETTLE_DEFAULT;
     long last = __atomic_load_n(&fr_progress, __ATOMIC_SEQ_CST);
-    long long since = fr_now_ms();
+    long long start = fr_now_ms();
+    long long since = start;
     struct timespec tick = {0, 1000000};
     while (__atomic_load_n(&fr_alive, __ATOMIC_SEQ_CST) > 0) {
         long now = __atomic_load_n(&fr_progress, __ATOMIC_SEQ_CST);
@@ -198,7 +239,9 @@ static FR_UNUSED void fr_settle(void)
             last = now;
             since = fr_now_ms();
         } else if (fr_now_ms() - since >= settle) {
-            return;
+            if (!fr_others_running() || fr_now_ms() - start >= 20 * settle)
+                return;
+            since = fr_now_ms();
         }
         nanosleep(&tick, NULL);
     }
