@@ -152,3 +152,18 @@ def test_thread_outcomes_from_markers():
     assert runner.thread_results(prog, marks2, True, False)[1].outcome is ThreadOutcome.HUNG
     # and when the process died: cut short
     assert runner.thread_results(prog, marks2, False, False)[1].outcome is None
+
+
+def test_gdb_gives_the_crashing_thread_and_its_step():
+    (run,) = _runs("ensure-after", [(3, 12)], detector="gdb")
+    assert run.outcome.kind is RunKind.CRASH and run.outcome.signal == "SIGSEGV"
+    late = run.outcome.thread("late")
+    assert late.last_step.text == "ensure"
+    assert "PyGILState_Ensure" in run.backtraces and "fr_thread_1" in run.backtraces
+
+
+def test_pymalloc_debug_makes_the_stale_state_fail_at_its_first_use():
+    # the debug allocator fills the freed state with 0xdd: the clear itself dies
+    (run,) = _runs("clear-after", [(3, 12)], detector="pymalloc-debug")
+    assert run.outcome.kind in (RunKind.CRASH, RunKind.ABORT)
+    assert run.outcome.thread("worker").last_step.text == "clear_tstate"

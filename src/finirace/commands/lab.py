@@ -163,9 +163,10 @@ def _progress(total: int):
     """A live progress line on a terminal; nothing when piped."""
     if not sys.stderr.isatty() or total < 2:
         return None, lambda: None
+    from rich.console import Console
     from rich.progress import Progress
 
-    bar = Progress(transient=True)
+    bar = Progress(transient=True, console=Console(stderr=True))
     bar.start()
     task = bar.add_task("lab runs", total=total)
     return (lambda done, _total: bar.update(task, completed=done)), bar.stop
