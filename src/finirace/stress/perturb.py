@@ -1,9 +1,16 @@
 """Perturbations that widen shutdown windows without editing the target.
 
-Python level (``sitecustomize.py`` shipped in ``stress/data``, put first on
-``PYTHONPATH``): a tiny switch interval, a random delay at interpreter exit
-(an ``atexit`` handler registered first, so it runs last), random delays when
-daemon threads start.  Native level (``shim.c``, built with gcc on demand and
+Python level, the default (``sitecustomize.py`` shipped in ``stress/data``,
+put first on ``PYTHONPATH``): a tiny switch interval, random delays when
+daemon threads start, and at exit (``atexit`` handlers registered first, so
+they run last, in this order) a random sleep, then a hold of the GIL for a
+few ms in one C call (every daemon thread coming back from C queues in
+take_gil and asks for the GIL), then the mark that tells the preloaded shim
+the exit begins.  The shim then holds back each thread that gives up waiting
+for the GIL until finalization is over, and keeps the process alive until
+they went on (the exit window, see ``shim.c``): what such a thread touches
+then is freed, as in 3.10's daemon-at-exit crash, which this turns from 3 in
+1000 runs into one in a few.  Native level (``shim.c``, built with gcc on demand and
 cached by content, ``LD_PRELOAD``): random microsecond delays before
 condition-variable waits and mutex locks, which are what the GIL is made of.
 The shim also prints the faulting thread's native frames on a fatal signal,
@@ -37,6 +44,7 @@ class Perturbation:
     switch_interval: float = 1e-6
     exit_delay: float = 0.005
     exit_hold: int = 600_000  # at most this many items summed holding the GIL at exit (a few ms)
+    exit_window_ms: int = 30  # longest a thread is held back across finalization (shim)
     thread_delay: float = 0.002
     native_delay_us: int = 50
 
@@ -56,6 +64,7 @@ class Perturbation:
                 FINIRACE_SWITCH_INTERVAL=repr(self.switch_interval),
                 FINIRACE_EXIT_DELAY=repr(self.exit_delay),
                 FINIRACE_EXIT_HOLD=str(self.exit_hold),
+                FINIRACE_EXIT_WINDOW_MS=str(self.exit_window_ms),
                 FINIRACE_THREAD_DELAY=repr(self.thread_delay),
             )
         if self.native:

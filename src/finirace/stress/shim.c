@@ -9,23 +9,52 @@
  *    between markers, then die of the same signal.  faulthandler restores our
  *    handler and re-raises after its own dump, so both are printed.
  *
+ * 3. Exit window (FINIRACE_EXIT_WINDOW_MS > 0): holds the interpreter's
+ *    threads back from the moment its exit begins until the process has
+ *    finished finalizing, then lets them run while the process is kept alive.
+ *    The sitecustomize marks "exit begins" by calling sched_yield() from the
+ *    main thread as its last atexit handler (nothing else in CPython calls
+ *    it).  From then on, a non-main thread that unlocks a mutex right after a
+ *    condition wait timed out (take_gil giving up: the thread must exit; any
+ *    other unlock may be one made while holding the GIL, and holding it there
+ *    would stall the main thread instead) waits, bounded by the window, until
+ *    our own atexit handler runs; that
+ *    handler runs after Py_FinalizeEx returned, when the interpreter and the
+ *    thread states are freed, and keeps the process alive (bounded) until the
+ *    held threads have gone on.  The race this widens: a daemon thread that
+ *    was waiting in take_gil when finalization began and leaves it after
+ *    finalization freed what it still touches (3.10's RESET_GIL_DROP_REQUEST
+ *    on the freed interpreter).  Without the window that needs the thread to
+ *    be preempted for the whole of finalization at one exact instruction.
+ *
  * Random state is per thread and seeded from FINIRACE_SEED, so delays are
  * replayable as far as the scheduler allows.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <execinfo.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int (*real_cond_wait)(pthread_cond_t *, pthread_mutex_t *);
 static int (*real_cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
 static int (*real_mutex_lock)(pthread_mutex_t *);
+static int (*real_mutex_unlock)(pthread_mutex_t *);
+static int (*real_sched_yield)(void);
 static long delay_us;
+static long exit_window_us;
+static int exiting;  /* the main thread's exit has begun (sched_yield mark) */
+static int finalized; /* our atexit handler runs: Py_FinalizeEx has returned */
+static int held;      /* threads being held back now */
+static __thread int after_timeout; /* this thread's last wait timed out, nothing locked since */
+static int in_fatal;  /* a thread is printing its crash backtrace */
 static unsigned long seed;
 static __thread unsigned int rstate;
 static __thread int rinit;
@@ -39,9 +68,38 @@ static void maybe_delay(void) {
     nanosleep(&ts, NULL);
 }
 
+static int is_main_thread(void) { return syscall(SYS_gettid) == getpid(); }
+
+static void nap_us(long us) {
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Hold a non-main thread back until finalization is over (bounded). */
+static void exit_window_hold(void) {
+    if (!__atomic_load_n(&exiting, __ATOMIC_ACQUIRE) || __atomic_load_n(&finalized, __ATOMIC_ACQUIRE)) return;
+    if (is_main_thread()) return;
+    __atomic_add_fetch(&held, 1, __ATOMIC_ACQ_REL);
+    for (long waited = 0; waited < exit_window_us && !__atomic_load_n(&finalized, __ATOMIC_ACQUIRE); waited += 50)
+        nap_us(50);
+    __atomic_sub_fetch(&held, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Runs after Py_FinalizeEx (registered first, so it runs last): release the held threads, stay alive for them. */
+static void exit_window_release(void) {
+    if (!__atomic_load_n(&exiting, __ATOMIC_ACQUIRE)) return;
+    __atomic_store_n(&finalized, 1, __ATOMIC_RELEASE);
+    for (long waited = 0; waited < exit_window_us && __atomic_load_n(&held, __ATOMIC_ACQUIRE) > 0; waited += 50)
+        nap_us(50);
+    nap_us(200); /* the released threads' next few instructions */
+}
+
 static void write_str(const char *s) { ssize_t n = write(2, s, strlen(s)); (void)n; }
 
 static void on_fatal(int sig) {
+    /* threads crashing together: the first one prints and kills the process */
+    if (__atomic_exchange_n(&in_fatal, 1, __ATOMIC_ACQ_REL))
+        for (;;) pause();
     void *frames[64];
     int n = backtrace(frames, 64);
     write_str("\n==finirace-native-backtrace==\n");
@@ -55,6 +113,11 @@ __attribute__((constructor)) static void finirace_shim_init(void) {
     real_cond_wait = dlsym(RTLD_NEXT, "pthread_cond_wait");
     real_cond_timedwait = dlsym(RTLD_NEXT, "pthread_cond_timedwait");
     real_mutex_lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
+    real_mutex_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
+    real_sched_yield = dlsym(RTLD_NEXT, "sched_yield");
+    const char *w = getenv("FINIRACE_EXIT_WINDOW_MS");
+    exit_window_us = w ? atol(w) * 1000L : 0;
+    if (exit_window_us > 0) atexit(exit_window_release);
     const char *d = getenv("FINIRACE_NATIVE_DELAY_US");
     delay_us = d ? atol(d) : 0;
     const char *s = getenv("FINIRACE_SEED");
@@ -68,7 +131,7 @@ __attribute__((constructor)) static void finirace_shim_init(void) {
             struct sigaction sa;
             memset(&sa, 0, sizeof sa);
             sa.sa_handler = on_fatal;
-            sa.sa_flags = SA_NODEFER | SA_RESETHAND | SA_ONSTACK;
+            sa.sa_flags = SA_NODEFER | SA_ONSTACK;
             sigaction(sigs[i], &sa, NULL);
         }
     }
@@ -81,11 +144,30 @@ int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m) {
 
 int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t) {
     maybe_delay();
-    return real_cond_timedwait(c, m, t);
+    int r = real_cond_timedwait(c, m, t);
+    after_timeout = r == ETIMEDOUT;
+    return r;
 }
 
 int pthread_mutex_lock(pthread_mutex_t *m) {
     if (!real_mutex_lock) real_mutex_lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
+    after_timeout = 0;
     maybe_delay();
     return real_mutex_lock(m);
+}
+
+int pthread_mutex_unlock(pthread_mutex_t *m) {
+    if (!real_mutex_unlock) real_mutex_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
+    int r = real_mutex_unlock(m);
+    if (after_timeout) {
+        after_timeout = 0;
+        if (exit_window_us > 0) exit_window_hold();
+    }
+    return r;
+}
+
+int sched_yield(void) {
+    if (!real_sched_yield) real_sched_yield = dlsym(RTLD_NEXT, "sched_yield");
+    if (exit_window_us > 0 && is_main_thread()) __atomic_store_n(&exiting, 1, __ATOMIC_RELEASE);
+    return real_sched_yield();
 }

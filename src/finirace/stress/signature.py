@@ -4,8 +4,11 @@ The recipe is Socorro's and ClusterFuzz's: a crash type (run kind plus the
 signal, or the fatal-error text), then the top frames of the faulting thread
 after walking past irrelevant ones (libc, pthread internals, the allocator,
 signal plumbing: ``data/skip_frames.txt``) and adding one more frame for each
-frame too common to tell crashes apart (``data/prefix_frames.txt``).  Both
-lists are plain data, one regular expression a line.
+frame too common to tell crashes apart (``data/prefix_frames.txt``), but
+stopping at the interpreter's entry points for threads coming back from C
+(``data/end_frames.txt``): below them is only whichever extension released
+the GIL, which does not tell bugs apart.  The lists are plain data, one
+regular expression a line.
 
 Frames are normalized: no addresses, offsets, argument lists, compiler clone
 suffixes (``.isra.0``, ``.cold``) or directories.  Native frames come from the
@@ -36,12 +39,12 @@ _SYSTEM_LIBS = re.compile(r"^(libc|libpthread|libdl|libgcc_s|ld-linux[\w-]*|fini
 
 
 @functools.lru_cache(maxsize=1)
-def _lists() -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+def _lists() -> tuple[tuple[re.Pattern[str], ...], ...]:
     def load(name: str) -> tuple[re.Pattern[str], ...]:
         text = (resources.files("finirace.stress") / "data" / name).read_text()
         return tuple(re.compile(line.strip()) for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
-    return load("skip_frames.txt"), load("prefix_frames.txt")
+    return load("skip_frames.txt"), load("prefix_frames.txt"), load("end_frames.txt")
 
 
 def normalize_frame(name: str) -> str:
@@ -54,17 +57,22 @@ def normalize_frame(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _symbolize(lib: str, offset: str) -> str:
-    """The function at ``lib+offset`` by addr2line, or '' when unknown."""
+def _symbolize(lib: str, offset: str) -> tuple[str, ...]:
+    """The functions at ``lib+offset`` by addr2line, inlined ones first, or () when unknown.
+
+    Inlined frames are kept (as gdb shows them): the same crash reached through
+    two callers of a function that got inlined differently then still starts
+    with the same frames.
+    """
     tool = shutil.which("addr2line")
     if tool is None or not os.path.exists(lib):
-        return ""
+        return ()
     try:
-        out = subprocess.run([tool, "-f", "-C", "-e", lib, offset], capture_output=True, text=True, timeout=20).stdout
+        out = subprocess.run([tool, "-f", "-i", "-C", "-e", lib, offset], capture_output=True, text=True, timeout=20).stdout
     except (OSError, subprocess.TimeoutExpired):
-        return ""
-    fn = out.splitlines()[0].strip() if out.strip() else ""
-    return "" if fn in ("??", "") else fn
+        return ()
+    names = [line.strip() for line in out.splitlines()[::2]]  # function, file:line, function, ...
+    return tuple(n for n in names if n not in ("??", ""))
 
 
 def shim_frames(stderr: str) -> list[str]:
@@ -90,7 +98,10 @@ def shim_frames(stderr: str) -> list[str]:
         fn = f.group("fn")
         if not fn and f.group("off"):
             # a return address: look up the call itself (a noreturn call may end its function)
-            fn = _symbolize(lib, hex(max(int(f.group("off")[1:], 16) - 1, 0)))
+            names = _symbolize(lib, hex(max(int(f.group("off")[1:], 16) - 1, 0)))
+            if names:
+                frames.extend(names)
+                continue
         frames.append(fn or f"{base}+?")
     return frames
 
@@ -114,8 +125,8 @@ def python_frames(faulthandler_dump: str) -> list[str]:
 
 
 def top_frames(frames: Iterable[str], depth: int = DEPTH) -> list[str]:
-    """Walk past skipped frames; keep ``depth`` frames, prefix frames not counted."""
-    skip, prefix = _lists()
+    """Walk past skipped frames; keep ``depth`` frames, prefix frames not counted, none past an end frame."""
+    skip, prefix, end = _lists()
     kept: list[str] = []
     counted = 0
     for raw in frames:
@@ -125,7 +136,7 @@ def top_frames(frames: Iterable[str], depth: int = DEPTH) -> list[str]:
         kept.append(name)
         if not any(rx.fullmatch(name) for rx in prefix):
             counted += 1
-        if counted >= depth:
+        if counted >= depth or any(rx.fullmatch(name) for rx in end):
             break
     return kept
 

@@ -1,7 +1,8 @@
 # finirace stress perturbation, loaded by every Python the target starts
 # (its directory is put first on PYTHONPATH).  Widens shutdown windows without
-# editing the target: a tiny switch interval, a random delay at interpreter
-# exit, random delays when threads start.  Driven by FINIRACE_* variables;
+# editing the target: a tiny switch interval, random delays when threads
+# start, and at exit a sleep, a GIL-holding hold and the exit-window mark for
+# the preloaded shim (see perturb.py).  Driven by FINIRACE_* variables;
 # the seed makes a run's delays replayable.  Written for Python 2.7 and 3.6+.
 import os
 import sys
@@ -19,6 +20,11 @@ def _finirace_perturb():
         sys.setswitchinterval(float(interval))
     import atexit
 
+    if env.get("FINIRACE_EXIT_WINDOW_MS") and hasattr(os, "sched_yield"):
+        # registered first of all, so it runs last: tells the preloaded shim
+        # that the exit begins (it holds the other threads back until the
+        # interpreter is finalized; see shim.c)
+        atexit.register(os.sched_yield)
     hold = int(env.get("FINIRACE_EXIT_HOLD", "0") or 0)
     if hold > 0:
         # Registered first, so it runs last, right before finalization starts:
