@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
+from finirace.report.console import console as make_console
 from rich.markup import escape
 
 from finirace.commands.stress import _check_command
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("nothing to run: give a Python command after -- (finirace audit -- python prog.py)")
     _check_command(argv)
     report = audit(argv, timeout=args.timeout, gdb=not args.no_gdb)
-    console = Console()
+    console = make_console()
     if not report.recorded:
         console.print(f"no finalization recorded ({escape(report.exit.describe())}): is it a Python 3 program?")
         return 1

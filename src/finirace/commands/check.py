@@ -131,11 +131,11 @@ def _present(args, verdicts, variants, threads_of, refs) -> None:
         sys.stdout.write("\n")
         return
     out = sys.stdout
-    from rich.console import Console
+    from finirace.report.console import console
 
     # piped (CI logs), the table keeps its columns rather than wrapping at 80
     width = None if out.isatty() else max(100, 24 + 34 * len(variants))
-    Console(file=out, highlight=False, width=width).print(report.table(verdicts, variants))
+    console(width=width, highlight=False).print(report.table(verdicts, variants))
     for v in verdicts:
         if v.matches is False or args.verbose:
             for cx in v.counterexamples:

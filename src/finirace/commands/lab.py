@@ -147,11 +147,11 @@ def run(args) -> int:
 
         sys.stdout.write(json.dumps(to_json(comparisons), indent=2) + "\n")
     else:
-        from rich.console import Console
+        from finirace.report.console import console
 
         from finirace.report.lab import render
 
-        render(Console(), comparisons, verbose=args.verbose)
+        render(console(), comparisons, verbose=args.verbose)
     return 1 if any(c.match == conformance.NO for c in comparisons) else 0
 
 
@@ -163,10 +163,10 @@ def _progress(total: int):
     """A live progress line on a terminal; nothing when piped."""
     if not sys.stderr.isatty() or total < 2:
         return None, lambda: None
-    from rich.console import Console
+    from finirace.report.console import console
     from rich.progress import Progress
 
-    bar = Progress(transient=True, console=Console(stderr=True))
+    bar = Progress(transient=True, console=console(stderr=True))
     bar.start()
     task = bar.add_task("lab runs", total=total)
     return (lambda done, _total: bar.update(task, completed=done)), bar.stop

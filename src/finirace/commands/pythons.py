@@ -45,7 +45,7 @@ def run(args) -> int:
     if args.json:
         sys.stdout.write(json.dumps({"pythons": rows}, indent=2) + "\n")
         return 0
-    from rich.console import Console
+    from finirace.report.console import console
     from rich.table import Table
 
     table = Table(title="interpreters")
@@ -54,5 +54,5 @@ def run(args) -> int:
     for r in rows:
         embeds = "yes" if r["embeds"] else f"no: {r['reason']}"
         table.add_row(r["version"] or "?", r["build"] or "", r["era"] or "-", embeds, r["path"])
-    Console().print(table)
+    console().print(table)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
+from finirace.report.console import console
 
 from finirace.commands.runs import add_db_option, open_store
 from finirace.errors import UsageError
@@ -36,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         campaign_report.write_json(data, sys.stdout)
     else:
-        campaign_report.buckets_table(data, Console())
+        campaign_report.buckets_table(data, console())
     return 0

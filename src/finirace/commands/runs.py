@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rich.console import Console
+from finirace.report.console import console
 
 from finirace.errors import UsageError
 from finirace.store import DB_ENV, Store
@@ -38,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
             return 0
         from finirace.report.campaign import campaigns_table
 
-        campaigns_table(summaries, Console(soft_wrap=False))
+        campaigns_table(summaries, console(soft_wrap=False))
     return 0
