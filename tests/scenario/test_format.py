@@ -59,8 +59,9 @@ ERRORS = [
     (scenario('main = ["init"]\n"9x" = ["ensure"]'), "thread name '9x' must start with a letter", 4),
     (scenario('main = "init"'), "steps must be a list of strings", 3),
     (scenario("main = []"), "thread 'main' has no steps", 3),
-    # a non-string step cannot be found by the line scanner (it counts strings): no line
-    (scenario('main = ["init", 3]'), "thread 'main', step 2: a step must be a string, not int", None),
+    (scenario('main = ["init", 3]'), "thread 'main', step 2: a step must be a string, not int", 3),
+    (scenario('main = [\n  "init",  # starts, with a comma\n  3,\n  "wat e",\n]'), "step 3: unknown step 'wat'", 6),
+    (scenario('main = [\n  "init",  # starts\n  [1, 2],\n  "wat e",\n]'), "step 2: a step must be a string, not list", 5),
     (scenario('main = ["init", "  "]'), "step 2: empty step", 3),
     (scenario('main = ["init\\u0000"]'), "NUL character", 3),
     (scenario('main = ["noexcept"]'), "'noexcept' must be followed by a C-API step", 3),

@@ -169,13 +169,26 @@ class _Builder:
             return None
         body = "\n".join(self.lines[start - 1 :])
         eq = body.find("=")
-        count = -1
-        for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|\]', body[eq + 1 :]):
-            if m.group(0) == "]":
-                return None
-            count += 1
-            if count == index:
-                return start + body[: eq + 1 + m.start()].count("\n")
+        count, depth = -1, 0
+        # the array's elements at depth 1: strings, or any other value (a number, a table)
+        token = r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|\{[^}]*\}|\[|\]|[^,\s\[\]"\'{}#]+'
+        for m in re.finditer(token, body[eq + 1 :]):
+            tok = m.group(0)
+            if tok.startswith("#"):
+                continue
+            if tok == "[":
+                depth += 1
+                if depth == 1:
+                    continue
+            elif tok == "]":
+                depth -= 1
+                if depth <= 0:
+                    return None
+                continue
+            if depth == 1 or (depth == 2 and tok == "["):
+                count += 1
+                if count == index:
+                    return start + body[: eq + 1 + m.start()].count("\n")
         return None
 
     # -- building ---------------------------------------------------------
