@@ -19,5 +19,6 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 
-python3 -m pip install -q -e '.[test]' 2>&1 | grep -v -e '^WARNING: ' -e 'Running pip as' || true
+# a failed install must fail here, not show up later as tests of a stale copy
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e '.[test]'
 exec python3 -m pytest "$@"
