@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -144,3 +146,31 @@ def test_bounded_output_keeps_head_and_tail(head, tail):
     assert text.startswith(data[:head].decode())
     assert text.endswith(data[len(data) - tail :].decode() if tail else "]\n")
     assert "32 bytes of output not kept" in text
+
+
+def test_target_dies_with_finirace_when_finirace_is_killed(tmp_path):
+    """kill -9 of the process running proc.run must not leave its target running."""
+    pidfile = tmp_path / "pid"
+    driver = textwrap.dedent(
+        f"""
+        import sys
+        from finirace import proc
+        proc.run([sys.executable, "-c", "import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(600)"], timeout=600)
+        """
+    )
+    parent = subprocess.Popen([PY, "-c", driver])
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    target = int(pidfile.read_text())
+    os.kill(target, 0)  # running
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        st = proc._stat(target)
+        if not st or st[0]:  # gone, or a zombie waiting for init
+            break
+        time.sleep(0.05)
+    st = proc._stat(target)
+    assert not st or st[0], "the target outlived the finirace process that ran it"

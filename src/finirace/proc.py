@@ -168,6 +168,31 @@ def become_subreaper() -> bool:
         return ok
 
 
+PR_SET_PDEATHSIG = 1
+try:  # loaded here, in the parent: the child between fork and exec must not dlopen
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # pragma: no cover - not Linux
+    _prctl = None
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A pre-exec hook: the target gets SIGKILL if finirace itself dies.
+
+    A campaign killed with ``kill -9`` cannot clean up after itself; without
+    this, a hung target would outlive it for ever.  (The run is not lost: it was
+    not stored, so a resumed campaign runs it again.)
+    """
+    if _prctl is None:
+        return None
+
+    def hook() -> None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the hook ran
+            os._exit(137)
+
+    return hook
+
+
 def signal_name(num: int) -> str:
     try:
         return signal.Signals(num).name
@@ -324,6 +349,7 @@ def run(
             stderr=subprocess.PIPE,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
     except FileNotFoundError as exc:
         where = f" (in {cwd})" if cwd and exc.filename != argv[0] else ""
