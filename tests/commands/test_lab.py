@@ -144,14 +144,21 @@ def test_a_model_counterexample_becomes_a_deterministic_reproducer(env):
     verdict = check(load(path), "exit")
     by_label = {o.label: cx.schedule for o, cx in zip(verdict.outcomes, verdict.counterexamples)}
     assert "crash" in by_label and "clean, worker exited" in by_label, by_label
-    for label, signal in (("crash", "SIGSEGV"), ("clean, worker exited", None)):
-        r = finirace(env, "lab", str(path), "--python", PY311, "--schedule", by_label[label], "--repeat", "5",
-                     "--json")
-        assert r.returncode == 0, r.stderr
-        runs = json.loads(r.stdout)["runs"]
-        assert {run["outcome"]["label"] for run in runs} == {label}  # 5 out of 5
-        assert all(run["outcome"]["signal"] == signal and run["match"] == "yes" for run in runs)
-        assert all(run["predicted"] == [label] for run in runs)
+    # the crash needs no thread inside another's call: its projection is exact, 5 out of 5
+    r = finirace(env, "lab", str(path), "--python", PY311, "--schedule", by_label["crash"], "--repeat", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "approximated" not in r.stderr
+    runs = json.loads(r.stdout)["runs"]
+    assert {run["outcome"]["label"] for run in runs} == {"crash"}
+    assert all(run["outcome"]["signal"] == "SIGSEGV" and run["match"] == "yes" for run in runs)
+    assert all(run["predicted"] == ["crash"] for run in runs)
+    # the worker is killed only when it is inside take_gil as finalization starts: a C program
+    # cannot stop it inside that call, so the schedule is approximated, said so, and still graded
+    r = finirace(env, "lab", str(path), "--python", PY311, "--schedule", by_label["clean, worker exited"], "--json")
+    assert r.returncode in (0, 1), r.stderr
+    assert "approximated" in r.stderr and "finalize" in r.stderr
+    runs = json.loads(r.stdout)["runs"]
+    assert runs and all(run["predicted"] == ["clean, worker exited"] for run in runs)
 
 
 def test_a_schedule_that_does_not_fit_is_one_line(env):
