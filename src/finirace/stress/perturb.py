@@ -81,6 +81,10 @@ def shim_source() -> bytes:
     return (resources.files("finirace.stress") / "shim.c").read_bytes()
 
 
+_built: dict[Path | None, Path] = {}  # cache dir -> shim built (or found) by this process
+_BUILD_FLAGS = b"-O2 -shared -fPIC -static-libgcc -ldl -lpthread"
+
+
 class ShimError(RuntimeError):
     """The native shim could not be built (no gcc, compile error)."""
 
@@ -91,11 +95,15 @@ def build_shim(cache_dir: Path | None = None) -> Path:
     Built to a temporary name and renamed, so concurrent builders (Dask
     workers on one machine) never load a half-written file.
     """
+    known = _built.get(cache_dir)
+    if known is not None and known.exists():  # every run asks: skip reading and hashing the source
+        return known
     src = shim_source()
-    digest = hashlib.sha256(src).hexdigest()[:16]
+    digest = hashlib.sha256(src + _BUILD_FLAGS).hexdigest()[:16]
     cache = cache_dir or Path(platformdirs.user_cache_dir("finirace", appauthor=False)) / "shim"
     out = cache / f"finirace-shim-{digest}.so"
     if out.exists():
+        _built[cache_dir] = out
         return out
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
@@ -105,13 +113,14 @@ def build_shim(cache_dir: Path | None = None) -> Path:
     c_file.write_bytes(src)
     tmp = cache / f".finirace-shim-{digest}.{os.getpid()}.{threading.get_ident()}.so"
     r = subprocess.run(
-        [gcc, "-O2", "-shared", "-fPIC", "-o", str(tmp), str(c_file), "-ldl", "-lpthread"],
+        [gcc, "-O2", "-shared", "-fPIC", "-static-libgcc", "-o", str(tmp), str(c_file), "-ldl", "-lpthread"],
         capture_output=True,
         text=True,
     )
     if r.returncode != 0:
         raise ShimError(f"building the native shim failed: {r.stderr.strip().splitlines()[-1:]}")
     os.replace(tmp, out)
+    _built[cache_dir] = out
     return out
 
 

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unwind.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -96,14 +97,28 @@ static void exit_window_release(void) {
 
 static void write_str(const char *s) { ssize_t n = write(2, s, strlen(s)); (void)n; }
 
+/* The faulting thread's return addresses, by the unwinder linked into this
+ * shim (-static-libgcc): glibc's backtrace() would dlopen libgcc_s on first
+ * use, which is not safe in a signal handler and, done ahead of time in every
+ * target process, costs more than the rest of the shim. */
+struct unwind_state { void **frames; int n, max; };
+
+static _Unwind_Reason_Code unwind_one(struct _Unwind_Context *ctx, void *arg) {
+    struct unwind_state *st = arg;
+    if (st->n >= st->max) return _URC_END_OF_STACK;
+    st->frames[st->n++] = (void *)_Unwind_GetIP(ctx);
+    return _URC_NO_REASON;
+}
+
 static void on_fatal(int sig) {
     /* threads crashing together: the first one prints and kills the process */
     if (__atomic_exchange_n(&in_fatal, 1, __ATOMIC_ACQ_REL))
         for (;;) pause();
     void *frames[64];
-    int n = backtrace(frames, 64);
+    struct unwind_state st = {frames, 0, 64};
+    _Unwind_Backtrace(unwind_one, &st);
     write_str("\n==finirace-native-backtrace==\n");
-    backtrace_symbols_fd(frames, n, 2);
+    backtrace_symbols_fd(frames, st.n, 2);
     write_str("==finirace-native-backtrace-end==\n");
     signal(sig, SIG_DFL);
     raise(sig);
@@ -124,8 +139,6 @@ __attribute__((constructor)) static void finirace_shim_init(void) {
     seed = s ? strtoul(s, NULL, 10) : 0;
     const char *bt = getenv("FINIRACE_CRASH_BACKTRACE");
     if (bt && bt[0] == '1') {
-        void *warm[2];
-        backtrace(warm, 2); /* loads libgcc now, not inside the handler */
         int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
         for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
             struct sigaction sa;
