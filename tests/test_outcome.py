@@ -70,3 +70,28 @@ def test_memory_error_reads_like_valgrind():
     assert "is 16 bytes inside a block of size 200" in text
     assert "free'd\n   at zapthreads in thread main (step main[5] finalize)" in text
     assert "Block was alloc'd\n   at new_threadstate in thread worker (step worker[0] ensure)" in text
+
+
+def test_an_outcome_survives_the_json_round_trip():
+    import json
+
+    from finirace.outcome import outcome_from_dict, outcome_to_dict
+
+    step = StepRef("worker", 4, "restore")
+    out = RunOutcome(
+        RunKind.MEMORY_ERROR,
+        (ThreadResult("main", ThreadOutcome.FINISHED), ThreadResult("worker", None, step, "take_gil")),
+        signal="SIGSEGV",
+        reason="take_gil",
+        memory_errors=(
+            MemoryErrorReport(
+                "Invalid read", "PyThreadState of worker", Access("worker", "take_gil", step, ("a", "b")), size=8,
+                freed_by=Access("main", "zapthreads", StepRef("main", 5, "finalize")),
+            ),
+        ),
+        exit_code=None,
+    )
+    data = json.loads(json.dumps(outcome_to_dict(out)))
+    assert data["label"] == "memory-error"
+    assert data["threads"][1]["last_marker"] == "worker[4] restore"
+    assert outcome_from_dict(data) == out

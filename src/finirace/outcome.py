@@ -213,3 +213,98 @@ def set_matches(expected: list[str] | tuple[str, ...], reached: list[str] | tupl
     return all(any(label_matches(e, r) for e in exp) for r in reached) and all(
         any(label_matches(e, r) for r in reached) for e in exp
     )
+
+
+# --------------------------------------------------------------------------- JSON
+#
+# One plain-data form for every report and for the store, so that a model
+# prediction, a lab run and a stored run serialize the same way and a stored
+# outcome reads back equal to the one written.
+
+
+def _step_to_dict(s: StepRef | None) -> dict | None:
+    return None if s is None else {"thread": s.thread, "index": s.index, "text": s.text}
+
+
+def _step_from_dict(d: dict | None) -> StepRef | None:
+    return None if d is None else StepRef(d["thread"], int(d["index"]), d["text"])
+
+
+def _access_to_dict(a: Access | None) -> dict | None:
+    if a is None:
+        return None
+    return {"thread": a.thread, "function": a.function, "step": str(a.step) if a.step else None,
+            "step_ref": _step_to_dict(a.step), "frames": list(a.frames)}
+
+
+def _access_from_dict(d: dict | None) -> Access | None:
+    if d is None:
+        return None
+    return Access(d["thread"], d["function"], _step_from_dict(d.get("step_ref")), tuple(d.get("frames", ())))
+
+
+def outcome_to_dict(o: RunOutcome) -> dict:
+    """A JSON-ready dict: the label for people and scripts, every field for the round trip."""
+    return {
+        "label": o.label,
+        "kind": o.kind.value,
+        "signal": o.signal,
+        "reason": o.reason,
+        "exit_code": o.exit_code,
+        "threads": [
+            {
+                "name": t.name,
+                "outcome": t.outcome.value if t.outcome is not None else None,
+                "last_marker": str(t.last_step) if t.last_step else None,
+                "last_step": _step_to_dict(t.last_step),
+                "where": t.where,
+            }
+            for t in o.threads
+        ],
+        "memory_errors": [
+            {
+                "kind": e.kind,
+                "block": e.block,
+                "size": e.size,
+                "offset": e.offset,
+                "block_size": e.block_size,
+                "access": _access_to_dict(e.access),
+                "freed_by": _access_to_dict(e.freed_by),
+                "allocated_by": _access_to_dict(e.allocated_by),
+                "text": e.lines(),
+            }
+            for e in o.memory_errors
+        ],
+    }
+
+
+def outcome_from_dict(d: dict) -> RunOutcome:
+    """The inverse of :func:`outcome_to_dict`."""
+    return RunOutcome(
+        kind=RunKind(d["kind"]),
+        threads=tuple(
+            ThreadResult(
+                t["name"],
+                ThreadOutcome(t["outcome"]) if t.get("outcome") else None,
+                _step_from_dict(t.get("last_step")),
+                t.get("where", ""),
+            )
+            for t in d.get("threads", ())
+        ),
+        signal=d.get("signal"),
+        reason=d.get("reason", ""),
+        memory_errors=tuple(
+            MemoryErrorReport(
+                kind=e["kind"],
+                block=e["block"],
+                access=_access_from_dict(e["access"]),
+                size=e.get("size"),
+                offset=e.get("offset"),
+                block_size=e.get("block_size"),
+                freed_by=_access_from_dict(e.get("freed_by")),
+                allocated_by=_access_from_dict(e.get("allocated_by")),
+            )
+            for e in d.get("memory_errors", ())
+        ),
+        exit_code=d.get("exit_code"),
+    )

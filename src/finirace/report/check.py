@@ -16,7 +16,7 @@ from typing import Iterable
 
 from finirace.explore.trace import Counterexample
 from finirace.explore.verdict import Verdict
-from finirace.outcome import RunOutcome, label_matches
+from finirace.outcome import RunOutcome, label_matches, outcome_to_dict
 from finirace.report.junit import Case
 
 OK, BAD = "✓", "✗"
@@ -128,28 +128,6 @@ def counterexample_lines(v: Verdict, cx: Counterexample, threads: tuple[str, ...
     return out
 
 
-def _outcome_json(o: RunOutcome) -> dict:
-    return {
-        "label": o.label,
-        "kind": o.kind.value,
-        "signal": o.signal,
-        "reason": o.reason,
-        "exit_code": o.exit_code,
-        "threads": [
-            {
-                "name": t.name,
-                "outcome": t.outcome.value if t.outcome is not None else None,
-                "last_step": str(t.last_step) if t.last_step else None,
-                "where": t.where,
-            }
-            for t in o.threads
-        ],
-        "memory_errors": [
-            {"kind": e.kind, "block": e.block, "text": "\n".join(e.lines())} for e in o.memory_errors
-        ],
-    }
-
-
 def _cx_json(cx: Counterexample) -> dict:
     return {
         "outcome": cx.outcome.label,
@@ -176,7 +154,7 @@ def verdict_json(v: Verdict) -> dict:
         "variant": v.variant,
         "strategy": v.strategy,
         "complete": v.complete,
-        "outcomes": [_outcome_json(o) for o in v.outcomes],
+        "outcomes": [outcome_to_dict(o) for o in v.outcomes],
         "counterexamples": [_cx_json(cx) for cx in v.counterexamples],
         "states": v.states,
         "transitions": v.transitions,

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from finirace.conformance import NA, NO, SKIPPED, WEAK, YES, Comparison
-from finirace.outcome import Access, MemoryErrorReport, RunOutcome
+from finirace.outcome import MemoryErrorReport, RunOutcome, outcome_to_dict
 
 _RANK = {NO: 0, WEAK: 1, YES: 2, NA: 3, SKIPPED: 4}
 
@@ -122,32 +122,7 @@ def _style(match: str) -> str:
     return {NO: "bold red", WEAK: "yellow", YES: "green"}.get(match, "dim")
 
 
-def _access(a: Access | None) -> dict | None:
-    if a is None:
-        return None
-    return {"thread": a.thread, "function": a.function, "step": str(a.step) if a.step else None,
-            "frames": list(a.frames)}
-
-
-def outcome_json(o: RunOutcome) -> dict:
-    return {
-        "label": o.label,
-        "kind": o.kind.value,
-        "signal": o.signal,
-        "reason": o.reason,
-        "exit_code": o.exit_code,
-        "threads": [
-            {"name": t.name, "outcome": t.outcome.value if t.outcome else None,
-             "last_marker": str(t.last_step) if t.last_step else None, "where": t.where}
-            for t in o.threads
-        ],
-        "memory_errors": [
-            {"kind": e.kind, "block": e.block, "size": e.size, "offset": e.offset, "block_size": e.block_size,
-             "access": _access(e.access), "freed_by": _access(e.freed_by), "allocated_by": _access(e.allocated_by),
-             "text": e.lines()}
-            for e in o.memory_errors
-        ],
-    }
+outcome_json = outcome_to_dict  # the lab's JSON is the vocabulary's own
 
 
 def to_json(comparisons: list[Comparison]) -> dict:
