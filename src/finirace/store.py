@@ -13,6 +13,14 @@ that have no row.
 
 Only one process writes at a time (the stress coordinator; Dask workers send
 their results back to it), which keeps SQLite's locking out of the hot path.
+
+``finirace lab`` stores into the same file under the same rules: a campaign
+of kind ``lab`` per invocation, one ``lab_runs`` row per run, committed the
+moment the run is graded, ``(campaign, index)`` unique, so a killed sweep
+keeps every run it finished and resumes with the missing indices.  A lab row
+holds the whole :class:`~finirace.outcome.RunOutcome` (and the predicted
+ones) as JSON that :func:`~finirace.outcome.outcome_from_dict` turns back into the same value,
+so a report rebuilt from the store is the table the sweep printed.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
+
+from finirace.outcome import RunOutcome, outcome_from_dict, outcome_to_dict
 
 DB_ENV = "FINIRACE_DB"
 
@@ -71,7 +81,37 @@ CREATE TABLE IF NOT EXISTS runs (
     UNIQUE (campaign_id, idx)
 );
 CREATE INDEX IF NOT EXISTS runs_by_bucket ON runs(bucket_id);
+CREATE TABLE IF NOT EXISTS lab_runs (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    idx INTEGER NOT NULL,          -- the job's place in the sweep's plan
+    scenario TEXT NOT NULL,
+    scenario_path TEXT,
+    python TEXT NOT NULL,          -- the interpreter's path
+    version TEXT NOT NULL,         -- its label: "3.11.7", "3.11.2-debug"
+    detector TEXT NOT NULL,
+    repetition INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT NOT NULL,         -- JSON: the whole RunOutcome (outcome_to_dict)
+    label TEXT NOT NULL,           -- outcome.label, for queries
+    variant TEXT,                  -- the model era it was graded against
+    predicted TEXT NOT NULL,       -- JSON list of the predicted RunOutcomes
+    predicted_labels TEXT NOT NULL,  -- JSON list of their labels, for queries
+    predicted_note TEXT NOT NULL DEFAULT '',
+    grade TEXT NOT NULL,           -- yes, weak (shown "weak (UB)"), no, n/a, skipped
+    why TEXT NOT NULL DEFAULT '',
+    skipped INTEGER NOT NULL DEFAULT 0,
+    note TEXT NOT NULL DEFAULT '',
+    schedule TEXT,                 -- the `finirace check` schedule token it replays
+    html TEXT,                     -- the HTML timeline written of it
+    duration REAL NOT NULL,
+    stdout_tail TEXT NOT NULL DEFAULT '',
+    stderr_tail TEXT NOT NULL DEFAULT '',
+    backtraces TEXT NOT NULL DEFAULT '',
+    finished REAL NOT NULL,
+    UNIQUE (campaign_id, idx)
+);
 """
+STRESS, LAB = "stress", "lab"  # campaign kinds
 
 
 def default_path() -> Path:
@@ -92,6 +132,7 @@ class Campaign:
     options: Mapping[str, Any]
     target_runs: int | None
     created: float
+    kind: str = STRESS  # STRESS or LAB: which table holds its runs
 
 
 @dataclass(frozen=True)
@@ -129,6 +170,34 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class LabRunRecord:
+    """One graded lab run as stored: what ran, how it ended, what the model said."""
+
+    index: int
+    scenario: str
+    python: str
+    version: str
+    detector: str
+    outcome: RunOutcome
+    predicted: tuple[RunOutcome, ...]
+    grade: str  # a conformance grade: yes, weak, no, n/a, skipped
+    repetition: int = 0
+    scenario_path: str | None = None
+    variant: str | None = None
+    predicted_note: str = ""
+    why: str = ""
+    skipped: bool = False
+    note: str = ""
+    schedule: str | None = None
+    html: str | None = None
+    duration: float = 0.0
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    backtraces: str = ""
+    finished: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
 class CampaignSummary:
     campaign: Campaign
     runs: int
@@ -148,6 +217,18 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a killed process
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._add_kind_column()
+
+    def _add_kind_column(self) -> None:
+        """Stores made before lab campaigns have no ``kind``: every campaign there is a stress one."""
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(campaigns)")}
+        if "kind" in columns:
+            return
+        try:
+            self._db.execute(f"ALTER TABLE campaigns ADD COLUMN kind TEXT NOT NULL DEFAULT '{STRESS}'")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
     def close(self) -> None:
         self._db.close()
@@ -162,32 +243,43 @@ class Store:
 
     def campaign(self, name: str) -> Campaign | None:
         row = self._db.execute(
-            "SELECT id, name, argv, options, target_runs, created FROM campaigns WHERE name = ?", (name,)
+            "SELECT id, name, argv, options, target_runs, created, kind FROM campaigns WHERE name = ?", (name,)
         ).fetchone()
         return _campaign(row) if row else None
 
     def create_campaign(
-        self, name: str, argv: tuple[str, ...] | list[str], options: Mapping[str, Any], target_runs: int | None
+        self, name: str, argv: tuple[str, ...] | list[str], options: Mapping[str, Any], target_runs: int | None,
+        kind: str = STRESS,
     ) -> Campaign:
+        now = time.time()
         cur = self._db.execute(
-            "INSERT INTO campaigns (name, argv, options, target_runs, created) VALUES (?, ?, ?, ?, ?)",
-            (name, json.dumps(list(argv)), json.dumps(dict(options), sort_keys=True), target_runs, time.time()),
+            "INSERT INTO campaigns (name, argv, options, target_runs, created, kind) VALUES (?, ?, ?, ?, ?, ?)",
+            (name, json.dumps(list(argv)), json.dumps(dict(options), sort_keys=True), target_runs, now, kind),
         )
-        return Campaign(int(cur.lastrowid or 0), name, tuple(argv), dict(options), target_runs, time.time())
+        return Campaign(int(cur.lastrowid or 0), name, tuple(argv), dict(options), target_runs, now, kind)
 
     def set_target_runs(self, campaign_id: int, target_runs: int | None) -> None:
         self._db.execute("UPDATE campaigns SET target_runs = ? WHERE id = ?", (target_runs, campaign_id))
 
     def campaigns(self) -> list[CampaignSummary]:
         rows = self._db.execute(
-            """SELECT c.id, c.name, c.argv, c.options, c.target_runs, c.created,
+            """SELECT c.id, c.name, c.argv, c.options, c.target_runs, c.created, c.kind,
                       (SELECT COUNT(*) FROM runs r WHERE r.campaign_id = c.id),
                       (SELECT COUNT(*) FROM runs r WHERE r.campaign_id = c.id AND r.bucket_id IS NOT NULL),
                       (SELECT COUNT(*) FROM buckets b WHERE b.campaign_id = c.id),
-                      (SELECT MAX(finished) FROM runs r WHERE r.campaign_id = c.id)
+                      (SELECT MAX(finished) FROM runs r WHERE r.campaign_id = c.id),
+                      (SELECT COUNT(*) FROM lab_runs l WHERE l.campaign_id = c.id),
+                      (SELECT COUNT(*) FROM lab_runs l WHERE l.campaign_id = c.id AND l.grade = 'no'),
+                      (SELECT MAX(finished) FROM lab_runs l WHERE l.campaign_id = c.id)
                FROM campaigns c ORDER BY c.created"""
         ).fetchall()
-        return [CampaignSummary(_campaign(r[:6]), r[6], r[7], r[8], r[9]) for r in rows]
+        out = []
+        for r in rows:
+            if r[6] == LAB:  # runs are lab runs; a failure is a run the model does not predict
+                out.append(CampaignSummary(_campaign(r[:7]), r[11], r[12], 0, r[13]))
+            else:
+                out.append(CampaignSummary(_campaign(r[:7]), r[7], r[8], r[9], r[10]))
+        return out
 
     # runs
 
@@ -274,5 +366,50 @@ class Store:
         )
 
 
+    # lab runs
+
+    def record_lab_run(self, campaign_id: int, run: LabRunRecord) -> bool:
+        """Store one graded lab run, committed at once; False when that index was already stored (left as it was)."""
+        cur = self._db.execute(
+            """INSERT OR IGNORE INTO lab_runs (campaign_id, idx, scenario, scenario_path, python, version, detector,
+                   repetition, outcome, label, variant, predicted, predicted_labels, predicted_note, grade, why,
+                   skipped, note, schedule, html, duration, stdout_tail, stderr_tail, backtraces, finished)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                campaign_id, run.index, run.scenario, run.scenario_path, run.python, run.version, run.detector,
+                run.repetition, json.dumps(outcome_to_dict(run.outcome)), run.outcome.label, run.variant,
+                json.dumps([outcome_to_dict(p) for p in run.predicted]), json.dumps([p.label for p in run.predicted]),
+                run.predicted_note, run.grade, run.why, int(run.skipped), run.note, run.schedule, run.html,
+                run.duration, run.stdout_tail, run.stderr_tail, run.backtraces, run.finished,
+            ),
+        )
+        return cur.rowcount == 1
+
+    def set_lab_run_html(self, campaign_id: int, index: int, path: str) -> None:
+        """The timeline is drawn after the sweep, when the run's row is already stored."""
+        self._db.execute("UPDATE lab_runs SET html = ? WHERE campaign_id = ? AND idx = ?", (path, campaign_id, index))
+
+    def done_lab_indices(self, campaign_id: int) -> set[int]:
+        return {r[0] for r in self._db.execute("SELECT idx FROM lab_runs WHERE campaign_id = ?", (campaign_id,))}
+
+    def lab_runs(self, campaign_id: int) -> list[LabRunRecord]:
+        rows = self._db.execute(
+            """SELECT idx, scenario, python, version, detector, outcome, predicted, grade, repetition,
+                      scenario_path, variant, predicted_note, why, skipped, note, schedule, html, duration,
+                      stdout_tail, stderr_tail, backtraces, finished
+               FROM lab_runs WHERE campaign_id = ? ORDER BY idx""",
+            (campaign_id,),
+        ).fetchall()
+        return [
+            LabRunRecord(
+                r[0], r[1], r[2], r[3], r[4], outcome_from_dict(json.loads(r[5])),
+                tuple(outcome_from_dict(p) for p in json.loads(r[6])), r[7], r[8], r[9], r[10], r[11], r[12],
+                bool(r[13]), r[14], r[15], r[16], r[17], r[18], r[19], r[20], r[21],
+            )
+            for r in rows
+        ]
+
+
 def _campaign(row: tuple[Any, ...]) -> Campaign:
-    return Campaign(int(row[0]), row[1], tuple(json.loads(row[2])), json.loads(row[3]), row[4], float(row[5]))
+    kind = row[6] if len(row) > 6 and row[6] else STRESS
+    return Campaign(int(row[0]), row[1], tuple(json.loads(row[2])), json.loads(row[3]), row[4], float(row[5]), kind)

@@ -3,7 +3,14 @@
 Exit status: 0 when every run fits the model's prediction (or there is none),
 1 when one does not (a finding: see docs/lab.md), 2 for bad input (a scenario
 that does not parse, a missing ``--python``, an unknown detector, a program
-that does not build).
+that does not build, a store that cannot be opened).
+
+Every run goes into the result store (the one ``finirace stress`` uses) the
+moment it ends: one campaign of kind ``lab`` per invocation, named by
+``--campaign`` or generated, and ``finirace report NAME`` draws the same
+table from the store later.  Naming an existing lab campaign with the same
+plan (scenarios, interpreters, detectors, repeat) resumes it: only the runs it
+does not hold yet are made.  ``--no-store`` keeps nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from finirace.errors import UsageError
 
@@ -42,6 +50,11 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with a list 'runs'")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report, one case per table row")
     p.add_argument("-v", "--verbose", action="store_true", help="show every memory error")
+    p.add_argument("--campaign", metavar="NAME",
+                   help="store the runs as this lab campaign (default: lab-DATE-TIME); an existing one with the "
+                   "same plan resumes")
+    p.add_argument("--db", metavar="PATH", help="result store (default: $FINIRACE_DB or the per-user data dir)")
+    p.add_argument("--no-store", action="store_true", help="keep nothing in the result store")
     p.set_defaults(run=run)
 
 
@@ -122,37 +135,137 @@ def run(args) -> int:
 
     detectors = args.detector or ["plain"]
     jobs = session.plan(scenarios, usable, detectors, args.repeat)
-    progress, stop = _progress(len(jobs))
-    try:
-        runs = session.execute(jobs, workers=args.jobs, timeout=args.timeout, orderings=orderings, progress=progress)
-    finally:
-        stop()
-    if len(runs) == 1 and runs[0].skipped and "does not build" in runs[0].note:
-        raise UsageError(runs[0].note)
+    if args.no_store and (args.campaign or args.db):
+        raise UsageError("--no-store keeps nothing: drop --campaign/--db, or --no-store")
     by_name = {s.name: s for s in scenarios}
+
     def prediction(run):
         interp = _interp(usable, run.python)
         if projection is not None and conformance.variant_for(interp) == projection.variant:
             return projection.prediction  # what this schedule leads to in the model
         return conformance.predict(by_name[run.scenario], interp)
 
-    comparisons = [conformance.grade(r, prediction(r)) for r in runs]
+    stored = None if args.no_store else _open_campaign(args, jobs)
+    try:
+        return _sweep(args, jobs, stored, prediction, by_name, orderings)
+    finally:
+        if stored is not None:
+            stored.store.close()
+
+
+def _sweep(args, jobs, stored, prediction, by_name, orderings) -> int:
+    """Run the jobs still to make, grade and store each as it ends, then show the whole campaign."""
+    from finirace import conformance
+    from finirace.lab import session
+
+    todo = list(range(len(jobs))) if stored is None else stored.pending
+    graded: dict = {}
+
+    def on_run(n, job, run):
+        c = conformance.grade(run, prediction(run))
+        graded[todo[n]] = c
+        if stored is not None:
+            stored.save(todo[n], job, c, args.schedule)
+
+    progress, stop = _progress(len(todo))
+    try:
+        session.execute([jobs[i] for i in todo], workers=args.jobs, timeout=args.timeout, orderings=orderings,
+                        progress=progress, on_run=on_run)
+    finally:
+        stop()
+    runs = [graded[i].run for i in todo]
+    if len(jobs) == 1 and runs and runs[0].skipped and "does not build" in runs[0].note:
+        raise UsageError(runs[0].note)
+    every = {**(stored.earlier if stored is not None else {}), **graded}
+    comparisons = [every[i] for i in sorted(every)]
 
     if args.html:
-        _write_html(args.html, runs, by_name, orderings)
+        drawn = _write_html(args.html, runs, by_name, orderings)
+        if stored is not None:
+            stored.store.set_lab_run_html(stored.campaign.id, todo[drawn], str(args.html))
     if args.junit:
         _write_junit(args.junit, comparisons)
     if args.json:
         from finirace.report.lab import to_json
 
-        sys.stdout.write(json.dumps(to_json(comparisons), indent=2) + "\n")
+        data = to_json(comparisons)
+        if stored is not None:
+            data = {"campaign": stored.campaign.name, "db": str(stored.store.path), **data}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         from finirace.report.console import console
 
         from finirace.report.lab import render
 
         render(console(), comparisons, verbose=args.verbose)
+    if stored is not None:
+        resumed = f", {len(stored.earlier)} of them from before" if stored.earlier else ""
+        out = sys.stderr if args.json else sys.stdout
+        out.write(f"stored {len(comparisons)} runs{resumed} as lab campaign {stored.campaign.name} in "
+                  f"{stored.store.path}: finirace report {stored.campaign.name}\n")
     return 1 if any(c.match == conformance.NO for c in comparisons) else 0
+
+
+class _Stored:
+    """The lab campaign this invocation writes to: the runs still to make, those stored before."""
+
+    def __init__(self, store, campaign, pending: list[int], earlier: dict) -> None:
+        self.store, self.campaign, self.pending, self.earlier = store, campaign, pending, earlier
+
+    def save(self, index: int, job, comparison, schedule: str | None) -> None:
+        from finirace.report.lab import record
+
+        path = job.scenario.path
+        self.store.record_lab_run(self.campaign.id, record(
+            index, comparison, repetition=job.repetition, scenario_path=str(path) if path else None,
+            schedule=schedule))
+
+
+def _plan_key(jobs) -> list[str]:
+    """What a resume must find unchanged: every job's scenario, interpreter, detector and repetition."""
+    return [f"{j.scenario.name}|{j.interpreter.path}|{j.detector}|{j.repetition}" for j in jobs]
+
+
+def _open_campaign(args, jobs) -> _Stored:
+    """Create the lab campaign, or open it to resume; a usage error when the name holds something else."""
+    from finirace.commands.runs import open_store
+    from finirace.report.lab import from_records
+    from finirace.store import LAB
+
+    store = open_store(args)
+    try:
+        plan = _plan_key(jobs)
+        name = args.campaign
+        if name is not None:
+            if not name.strip():
+                raise UsageError("--campaign: the name is empty")
+            existing = store.campaign(name)
+        else:
+            base = time.strftime("lab-%Y%m%d-%H%M%S")
+            name, n = base, 1
+            while store.campaign(name) is not None:
+                n += 1
+                name = f"{base}-{n}"
+            existing = None
+        if existing is None:
+            options = {"scenarios": [j for j in dict.fromkeys(j.scenario.name for j in jobs)],
+                       "pythons": list(dict.fromkeys(j.interpreter.path for j in jobs)),
+                       "detectors": list(dict.fromkeys(j.detector for j in jobs)), "repeat": args.repeat,
+                       "timeout": args.timeout, "schedule": args.schedule, "plan": plan}
+            campaign = store.create_campaign(name, ["lab", *options["scenarios"]], options, len(jobs), kind=LAB)
+            return _Stored(store, campaign, list(range(len(jobs))), {})
+        if existing.kind != LAB:
+            raise UsageError(f"campaign {name!r} is a {existing.kind} campaign; pick another name for a lab sweep")
+        if existing.options.get("plan") != plan or existing.options.get("schedule") != args.schedule:
+            raise UsageError(f"lab campaign {name!r} holds another sweep (scenarios, interpreters, detectors or "
+                             "repeat differ); pick a new name to run this one")
+        records = store.lab_runs(existing.id)
+        earlier = dict(zip((r.index for r in records), from_records(records)))
+        pending = [i for i in range(len(jobs)) if i not in earlier]
+        return _Stored(store, existing, pending, earlier)
+    except BaseException:
+        store.close()
+        raise
 
 
 def _interp(interps, path):
@@ -176,32 +289,23 @@ def _write_html(path: str, runs, by_name, orderings) -> None:
     from finirace.lab.codegen import generate
     from finirace.report.html import timeline
 
-    first = next((r for r in runs if not r.skipped), None)
-    if first is None:
+    drawn = next((n for n, r in enumerate(runs) if not r.skipped), None)
+    if drawn is None:
         raise UsageError(f"--html {path}: no run was made, nothing to draw")
+    first = runs[drawn]
     program = generate(by_name[first.scenario], orderings.get(first.scenario, ()))
     try:
         with open(path, "w", encoding="utf-8") as f:
             f.write(timeline(first, program))
     except OSError as exc:
         raise UsageError(f"--html {path}: cannot write: {exc.strerror or exc}") from None
+    return drawn
 
 
 def _write_junit(path: str, comparisons) -> None:
-    from finirace.report import junit
-    from finirace.report.lab import rows
+    from finirace.report.lab import write_junit
 
-    cases = [
-        junit.Case(
-            classname="lab." + r.scenario,
-            name=f"{r.scenario} on {r.version} ({r.detector})",
-            failure=(f"outcome {r.outcome!r}, the model predicts {r.predicted!r}" if r.match == "no" else None),
-            skipped=(r.note or "not run") if r.match == "skipped" else None,
-            output=f"outcome: {r.outcome}\npredicted: {r.predicted}\nmatch: {r.match}",
-        )
-        for r in rows(comparisons)
-    ]
     try:
-        junit.write(path, "finirace lab", cases)
+        write_junit(path, comparisons)
     except OSError as exc:
         raise UsageError(f"--junit {path}: cannot write: {exc.strerror or exc}") from None

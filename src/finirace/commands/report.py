@@ -1,8 +1,15 @@
-"""``finirace report CAMPAIGN [--json] [--junit FILE]``: the buckets of a campaign."""
+"""``finirace report CAMPAIGN [--json] [--junit FILE]``: a campaign from the store.
+
+A stress campaign shows its crash buckets; a lab campaign shows the
+conformance table ``finirace lab`` printed, rebuilt from the stored runs
+(mismatches first), its JSON (the same shape as ``finirace lab --json``, with
+the campaign's name and options) and its JUnit XML (one case per row).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from finirace.report.console import console
@@ -10,13 +17,15 @@ from finirace.report.console import console
 from finirace.commands.runs import add_db_option, open_store
 from finirace.errors import UsageError
 from finirace.report import campaign as campaign_report
+from finirace.store import LAB
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("report", help="show the crash buckets of a campaign", description=__doc__)
+    p = subparsers.add_parser("report", help="show a campaign: crash buckets, or a lab conformance table", description=__doc__)
     p.add_argument("campaign", help="campaign name (see finirace runs)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--junit", metavar="FILE", help="also write the buckets as JUnit XML to FILE")
+    p.add_argument("--junit", metavar="FILE", help="also write the buckets (or lab rows) as JUnit XML to FILE")
+    p.add_argument("-v", "--verbose", action="store_true", help="lab campaigns: show every memory error")
     add_db_option(p)
     p.set_defaults(run=run)
 
@@ -27,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         if campaign is None:
             known = ", ".join(s.campaign.name for s in store.campaigns()) or "none"
             raise UsageError(f"no campaign named {args.campaign!r} in {store.path} (known: {known})")
+        if campaign.kind == LAB:
+            return _lab(args, store, campaign)
         data = campaign_report.campaign_data(store, campaign)
     if args.junit:
         try:
@@ -37,4 +48,26 @@ def run(args: argparse.Namespace) -> int:
         campaign_report.write_json(data, sys.stdout)
     else:
         campaign_report.buckets_table(data, console())
+    return 0
+
+
+def _lab(args: argparse.Namespace, store, campaign) -> int:
+    from finirace.report import lab
+
+    comparisons = lab.from_records(store.lab_runs(campaign.id))
+    if args.junit:
+        try:
+            lab.write_junit(args.junit, comparisons, f"finirace lab {campaign.name}")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.junit}: {exc.strerror}") from None
+    if args.json:
+        data = {"campaign": campaign.name, "kind": campaign.kind, "target_runs": campaign.target_runs,
+                "options": {k: v for k, v in campaign.options.items() if k != "plan"}, **lab.to_json(comparisons)}
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    out = console()
+    done = f"{len(comparisons)}/{campaign.target_runs}" if campaign.target_runs else str(len(comparisons))
+    out.print(f"lab campaign {campaign.name}: {done} runs", markup=False, highlight=False)
+    lab.render(out, comparisons, verbose=args.verbose)
     return 0

@@ -1,4 +1,9 @@
-"""``finirace runs``: list the stress campaigns in the store."""
+"""``finirace runs``: list the campaigns in the store, stress and lab, with their kind.
+
+For a stress campaign "failed" counts runs that crashed, aborted, hung or
+hit a memory error; for a lab campaign it counts runs the model does not
+predict (graded ``no``), and "buckets" does not apply.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ def open_store(args: argparse.Namespace) -> Store:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("runs", help="list stress campaigns", description=__doc__)
+    p = subparsers.add_parser("runs", help="list stress and lab campaigns", description=__doc__)
     add_db_option(p)
     p.set_defaults(run=run)
 
@@ -36,7 +41,26 @@ def run(args: argparse.Namespace) -> int:
         if not summaries:
             sys.stdout.write(f"no campaign in {store.path}\n")
             return 0
-        from finirace.report.campaign import campaigns_table
-
-        campaigns_table(summaries, console(soft_wrap=False))
+        _table(summaries, console(soft_wrap=False))
     return 0
+
+
+def _table(summaries, out) -> None:
+    from datetime import datetime
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from finirace.store import LAB
+
+    table = Table(title="finirace campaigns")
+    for col in ("campaign", "kind", "runs", "failed", "buckets", "last run", "command"):
+        table.add_column(col, justify="right" if col in ("runs", "failed", "buckets") else "left")
+    for s in summaries:
+        c = s.campaign
+        target = f"/{c.target_runs}" if c.target_runs else ""
+        when = datetime.fromtimestamp(s.last_finished).strftime("%Y-%m-%d %H:%M") if s.last_finished else "-"
+        command = "finirace " + " ".join(c.argv) if c.kind == LAB else " ".join(c.argv)
+        table.add_row(escape(c.name), c.kind, f"{s.runs}{target}", str(s.failures),
+                      "-" if c.kind == LAB else str(s.buckets), when, escape(command))
+    out.print(table)

@@ -7,6 +7,12 @@ interpreter (the cache makes a second build a lookup) before its runs start.
 Results are returned in a stable order whatever order they finished in; a
 build error becomes a run with the error as its note, never an exception that
 stops the others.
+
+``on_run`` is called in the calling thread the moment each run ends, in the
+order they end: that is where ``finirace lab`` grades and stores a run, so a
+sweep killed half-way keeps every run it finished (and the store's SQLite
+connection stays in the thread that opened it).  When the callback raises,
+runs not yet started are cancelled and the error goes on up.
 """
 
 from __future__ import annotations
@@ -41,8 +47,9 @@ def plan(scenarios: list[Scenario], interps: list[Interpreter], dets: list[str],
 
 def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAULT_TIMEOUT,
             orderings: dict[str, tuple[Ordering, ...]] | None = None,
-            progress: ProgressFn | None = None) -> list[runner.LabRun]:
-    """Run every job; results in the order of ``jobs``."""
+            progress: ProgressFn | None = None,
+            on_run: Callable[[int, Job, runner.LabRun], None] | None = None) -> list[runner.LabRun]:
+    """Run every job; results in the order of ``jobs``; ``on_run(n, jobs[n], run)`` as each one ends."""
     orderings = orderings or {}
     # keyed by the scenario object: two files may share a name
     programs: dict[int, Program] = {}
@@ -76,11 +83,19 @@ def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAUL
         futures = {pool.submit(do_run, j): n for n, j in enumerate(jobs)}
         from concurrent.futures import as_completed
 
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            done += 1
-            if progress is not None:
-                progress(done, total)
+        try:
+            for fut in as_completed(futures):
+                n = futures[fut]
+                results[n] = fut.result()
+                if on_run is not None:
+                    on_run(n, jobs[n], results[n])
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
     return [r for r in results if r is not None]
 
 

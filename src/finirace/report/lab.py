@@ -4,7 +4,14 @@ Repeated runs of one (scenario, interpreter, detector) collapse into one row
 that says how often each outcome came ("reproduced k/n times", as frontrun
 says it), so a flaky reproduction is visible at a glance.  A weak match is
 written ``weak`` and never ``yes``: a crash where the model predicts a memory
-error confirms nothing without valgrind.
+error confirms nothing without valgrind.  Rows come mismatches first (``no``,
+then ``weak``, ``yes``, ``n/a``, ``skipped``), each group in plan order.
+
+The same table is drawn live by ``finirace lab`` and later by ``finirace
+report NAME`` from the store: :func:`record` turns a graded run into the
+store's :class:`~finirace.store.LabRunRecord` and :func:`from_records` turns
+stored rows back into the comparisons the table is drawn from, so both
+commands print the same rows with the same grades.
 """
 
 from __future__ import annotations
@@ -12,8 +19,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from finirace.conformance import NA, NO, SKIPPED, WEAK, YES, Comparison
+from finirace.conformance import NA, NO, SKIPPED, WEAK, YES, Comparison, Prediction
+from finirace.lab.runner import LabRun
 from finirace.outcome import MemoryErrorReport, RunOutcome, outcome_to_dict
+from finirace.report import junit
+from finirace.store import LabRunRecord
+
+BACKTRACE_TAIL = 16000  # characters of gdb's backtraces kept per run (JSON and store)
 
 _RANK = {NO: 0, WEAK: 1, YES: 2, NA: 3, SKIPPED: 4}
 
@@ -51,7 +63,7 @@ def rows(comparisons: list[Comparison]) -> list[Row]:
         match = min((c.match for c in cs), key=lambda m: _RANK[m])
         note = next((c.why for c in cs if c.match == match and c.why), "")
         out.append(Row(scenario, python, first.run.version, detector, text, first.predicted.text, match, k, len(cs), note))
-    return out
+    return sorted(out, key=lambda r: _RANK[r.match])  # stable: plan order within a grade
 
 
 def describe(o: RunOutcome) -> str:
@@ -143,7 +155,7 @@ def to_json(comparisons: list[Comparison]) -> dict:
             "skipped": r.skipped,
             "note": r.note,
             "duration": round(r.duration, 4),
-            "backtraces": r.backtraces[-16000:],
+            "backtraces": r.backtraces[-BACKTRACE_TAIL:],
         })
     summary = [
         {"scenario": r.scenario, "version": r.version, "detector": r.detector, "outcome": r.outcome,
@@ -151,3 +163,47 @@ def to_json(comparisons: list[Comparison]) -> dict:
         for r in rows(comparisons)
     ]
     return {"runs": runs, "summary": summary}
+
+
+def record(index: int, c: Comparison, *, repetition: int = 0, scenario_path: str | None = None,
+           schedule: str | None = None, html: str | None = None) -> LabRunRecord:
+    """A graded run as the store keeps it."""
+    r = c.run
+    return LabRunRecord(
+        index=index, scenario=r.scenario, python=r.python, version=r.version, detector=r.detector,
+        outcome=r.outcome, predicted=tuple(c.predicted.outcomes), grade=c.match, repetition=repetition,
+        scenario_path=scenario_path, variant=c.predicted.variant, predicted_note=c.predicted.note, why=c.why,
+        skipped=r.skipped, note=r.note, schedule=schedule, html=html, duration=r.duration,
+        stdout_tail=r.stdout, stderr_tail=r.stderr, backtraces=r.backtraces[-BACKTRACE_TAIL:],
+    )
+
+
+def from_records(records: list[LabRunRecord]) -> list[Comparison]:
+    """Stored runs back into comparisons, graded as they were when they ran (not re-graded)."""
+    return [
+        Comparison(
+            LabRun(x.scenario, x.python, x.version, x.detector, x.outcome, duration=x.duration,
+                   stderr=x.stderr_tail, stdout=x.stdout_tail, backtraces=x.backtraces, note=x.note,
+                   skipped=x.skipped),
+            Prediction(x.variant, x.predicted, x.predicted_note),
+            x.grade,
+            x.why,
+        )
+        for x in records
+    ]
+
+
+def write_junit(path: str, comparisons: list[Comparison], suite: str = "finirace lab") -> None:
+    """One case per table row: a mismatch fails, a run not made is skipped."""
+    cases = [
+        junit.Case(
+            classname="lab." + r.scenario,
+            name=f"{r.scenario} on {r.version} ({r.detector})",
+            failure=(f"outcome {r.outcome!r}, the model predicts {r.predicted!r}" if r.match == NO else None),
+            details=r.note if r.match == NO else "",
+            skipped=(r.note or "not run") if r.match == SKIPPED else None,
+            output=f"outcome: {r.outcome}\npredicted: {r.predicted}\nmatch: {r.match}",
+        )
+        for r in rows(comparisons)
+    ]
+    junit.write(path, suite, cases)
