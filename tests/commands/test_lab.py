@@ -18,6 +18,7 @@ PY311 = "/root/.pyenv/versions/3.11.7/bin/python3.11"
 def env(tmp_path_factory):
     e = dict(os.environ)
     e["FINIRACE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cli-lab-cache"))
+    e["FINIRACE_DB"] = str(tmp_path_factory.mktemp("cli-lab-store") / "finirace.db")
     e["COLUMNS"] = "200"
     return e
 
@@ -61,6 +62,164 @@ def test_whole_catalog_on_every_interpreter_with_two_workers(env):
             assert {"name", "outcome", "last_marker"} <= set(t)
     # mismatches are findings: the exit status says so
     assert (r.returncode == 1) == any(run["match"] == "no" for run in runs)
+    # the sweep is in the store: the report rebuilt from it has the same rows and grades, mismatches first
+    rep = finirace(env, "report", data["campaign"], "--json")
+    assert rep.returncode == 0, rep.stderr
+    stored = json.loads(rep.stdout)
+    assert stored["kind"] == "lab" and stored["summary"] == data["summary"]
+    assert [run["outcome"] for run in stored["runs"]] == [run["outcome"] for run in runs]
+    ranks = [("no", "weak", "yes", "n/a", "skipped").index(row["match"]) for row in stored["summary"]]
+    assert ranks == sorted(ranks)
+
+
+PY38 = "/root/.pyenv/versions/3.8.18/bin/python3.8"
+
+
+def _table(text):
+    """The conformance table's rows as printed (rich draws rows between the heading rule and the bottom)."""
+    lines = text.splitlines()
+    start = next(n for n, ln in enumerate(lines) if ln.startswith("┡"))
+    end = next(n for n, ln in enumerate(lines) if ln.startswith("└"))
+    return lines[start + 1:end]
+
+
+def _store(env):
+    from finirace.store import Store
+
+    return Store(env["FINIRACE_DB"])
+
+
+def test_a_lab_run_is_in_the_store_and_report_reproduces_its_table(env, tmp_path):
+    need(PY311)
+    need(PY38)
+    r = finirace(env, "lab", "seed-ordered", "ensure-after", "--python", PY311, "--python", PY38,
+                 "--campaign", "two-by-two", "--html", str(tmp_path / "t.html"), "--junit", str(tmp_path / "l.xml"))
+    assert r.returncode in (0, 1), r.stderr
+    assert "as lab campaign two-by-two" in r.stdout and "finirace report two-by-two" in r.stdout
+    with _store(env) as store:
+        campaign = store.campaign("two-by-two")
+        assert campaign.kind == "lab" and campaign.target_runs == 4
+        records = store.lab_runs(campaign.id)
+    assert [(x.scenario, x.version) for x in records] == [
+        ("seed-ordered", "3.11.7"), ("seed-ordered", "3.8.18"), ("ensure-after", "3.11.7"), ("ensure-after", "3.8.18")]
+    by = {(x.scenario, x.version): x for x in records}
+    assert by[("seed-ordered", "3.8.18")].outcome.label == "timeout, main deadlocked, worker hung"
+    assert by[("seed-ordered", "3.8.18")].outcome.thread("worker").last_step.text == "restore"
+    assert by[("ensure-after", "3.11.7")].outcome.signal == "SIGSEGV"
+    assert by[("seed-ordered", "3.11.7")].python == PY311 and by[("seed-ordered", "3.8.18")].python == PY38
+    assert by[("seed-ordered", "3.11.7")].html == str(tmp_path / "t.html")
+    assert all(x.html is None for x in records[1:])
+    assert all(x.grade in ("yes", "weak", "no", "n/a") and x.predicted and x.variant for x in records)
+    assert all(x.detector == "plain" and x.schedule is None for x in records)
+
+    rep = finirace(env, "report", "two-by-two", "--junit", str(tmp_path / "r.xml"))
+    assert rep.returncode == 0, rep.stderr
+    assert "lab campaign two-by-two: 4/4 runs" in rep.stdout
+    assert _table(rep.stdout) == _table(r.stdout) and len(_table(r.stdout)) == 4
+    assert (tmp_path / "r.xml").read_text().count("<testcase") == 4
+    import xml.etree.ElementTree as ET
+
+    lab_cases = [(c.get("name"), c.find("failure") is not None) for c in ET.parse(tmp_path / "l.xml").getroot()]
+    rep_cases = [(c.get("name"), c.find("failure") is not None) for c in ET.parse(tmp_path / "r.xml").getroot()]
+    assert lab_cases == rep_cases
+
+    listed = finirace(env, "runs")
+    assert listed.returncode == 0, listed.stderr
+    row = next(ln for ln in listed.stdout.splitlines() if "two-by-two" in ln)
+    assert " lab " in row and "4/4" in row
+
+    again = finirace(env, "lab", "seed-ordered", "ensure-after", "--python", PY311, "--python", PY38,
+                     "--campaign", "two-by-two", "--json")
+    assert again.returncode == r.returncode, again.stderr
+    assert "4 of them from before" in again.stderr  # nothing left to run, nothing run twice
+    with _store(env) as store:
+        assert store.lab_runs(campaign.id) == records
+
+
+def test_a_killed_catalog_sweep_keeps_every_finished_run(env):
+    """kill -9 of `finirace lab --catalog --all` mid-sweep: every run stored before the kill stays, readable by report."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "finirace", "lab", "--catalog", "--all", "--jobs", "2",
+                             "--timeout", "3", "--campaign", "killed"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    seen = 0
+    deadline = time.monotonic() + 300
+    try:
+        while seen < 12 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            with _store(env) as store:
+                c = store.campaign("killed")
+                seen = len(store.done_lab_indices(c.id)) if c else 0
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL and seen >= 12
+    with _store(env) as store:
+        c = store.campaign("killed")
+        kept = store.lab_runs(c.id)
+    assert seen <= len(kept) < c.target_runs  # killed mid-sweep, nothing that was stored is lost
+    assert all(x.outcome.kind.value and x.grade in ("yes", "weak", "no", "n/a", "skipped") for x in kept)
+    rep = finirace(env, "report", "killed", "--json")
+    assert rep.returncode == 0, rep.stderr
+    assert [run["outcome"]["label"] for run in json.loads(rep.stdout)["runs"]] == [x.outcome.label for x in kept]
+    assert sum(row["runs"] for row in json.loads(rep.stdout)["summary"]) == len(kept)
+
+
+def test_a_resumed_sweep_runs_only_what_is_missing(env):
+    """A 4-run sweep killed after its first stored run; the same command again makes the other 3, and only them."""
+    import signal
+    import time
+
+    need(PY311)
+    need(PY38)
+    args = ["lab", "seed-ordered", "ensure-after", "--python", PY311, "--python", PY38, "--jobs", "1",
+            "--timeout", "3", "--campaign", "resumed"]
+    proc = subprocess.Popen([sys.executable, "-m", "finirace", *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    first = []
+    try:
+        while not first and proc.poll() is None:
+            time.sleep(0.02)
+            with _store(env) as store:
+                c = store.campaign("resumed")
+                first = store.lab_runs(c.id) if c else []
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    if proc.returncode != -signal.SIGKILL:
+        pytest.fail(f"the sweep ended before it could be killed: {proc.returncode}")
+    r = finirace(env, *args, "--json")
+    assert r.returncode in (0, 1), r.stderr
+    assert f"{len(first)} of them from before" in r.stderr
+    with _store(env) as store:
+        after = store.lab_runs(store.campaign("resumed").id)
+    assert [x.index for x in after] == [0, 1, 2, 3]
+    assert after[:len(first)] == first  # the runs from before the kill, untouched
+    assert len(json.loads(r.stdout)["runs"]) == 4
+
+
+def test_no_store_keeps_nothing_and_names_are_checked(env, tmp_path):
+    need(PY311)
+    db = tmp_path / "own.db"
+    r = finirace(env, "lab", "ensure-after", "--python", PY311, "--no-store", "--json")
+    assert r.returncode in (0, 1), r.stderr
+    assert "campaign" not in json.loads(r.stdout) and "stored" not in r.stderr
+    bad = finirace(env, "lab", "ensure-after", "--python", PY311, "--no-store", "--campaign", "x")
+    assert bad.returncode == 2 and "--no-store" in bad.stderr
+    from finirace.store import Store
+
+    with Store(db) as store:
+        store.create_campaign("nightly", ("prog",), {}, 10)
+    clash = finirace(env, "lab", "ensure-after", "--python", PY311, "--db", str(db), "--campaign", "nightly")
+    assert clash.returncode == 2 and "is a stress campaign" in clash.stderr and "Traceback" not in clash.stderr
+    other = finirace(env, "lab", "ensure-after", "--python", PY311, "--db", str(db), "--campaign", "mine")
+    assert other.returncode in (0, 1), other.stderr
+    differs = finirace(env, "lab", "seed-ordered", "--python", PY311, "--db", str(db), "--campaign", "mine")
+    assert differs.returncode == 2 and "holds another sweep" in differs.stderr
+    with Store(db) as store:
+        assert len(store.lab_runs(store.campaign("mine").id)) == 1
 
 
 def test_table_with_repeat_says_how_often_it_reproduced(env):
