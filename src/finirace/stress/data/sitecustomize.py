@@ -20,15 +20,15 @@ def _finirace_perturb():
         sys.setswitchinterval(float(interval))
     import atexit
 
-    if env.get("FINIRACE_EXIT_WINDOW_MS") and hasattr(os, "sched_yield"):
+    if int(env.get("FINIRACE_EXIT_WINDOW_MS", "0") or 0) > 0 and hasattr(os, "sched_yield"):
         # registered first of all, so it runs last: tells the preloaded shim
         # that the exit begins (it holds the other threads back until the
         # interpreter is finalized; see shim.c)
         atexit.register(os.sched_yield)
     hold = int(env.get("FINIRACE_EXIT_HOLD", "0") or 0)
     if hold > 0:
-        # Registered first, so it runs last, right before finalization starts:
-        # a C call (no Python frame, so no eval-loop check in between) that
+        # Registered second, so it runs just before the mark, right before
+        # finalization starts: a C call (no Python frame, so no eval-loop check in between) that
         # holds the GIL for a few ms.  Every daemon thread that comes back from
         # a GIL-releasing C call meanwhile queues in take_gil and asks for the
         # GIL, so finalization begins with all of them waiting there: the
