@@ -215,10 +215,15 @@ class _Stored:
     def save(self, index: int, job, comparison, schedule: str | None) -> None:
         from finirace.report.lab import record
 
+        import sqlite3
+
         path = job.scenario.path
-        self.store.record_lab_run(self.campaign.id, record(
-            index, comparison, repetition=job.repetition, scenario_path=str(path) if path else None,
-            schedule=schedule))
+        try:
+            self.store.record_lab_run(self.campaign.id, record(
+                index, comparison, repetition=job.repetition, scenario_path=str(path) if path else None,
+                schedule=schedule))
+        except sqlite3.Error as exc:  # a full disk, a store deleted under us: one line, the runs before are kept
+            raise UsageError(f"cannot store run {index} in {self.store.path}: {exc}") from None
 
 
 def _plan_key(jobs) -> list[str]:
