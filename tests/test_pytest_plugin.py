@@ -36,6 +36,31 @@ def test_runs_option_fails_the_test_itself_when_its_reruns_crash_at_exit(pyteste
     assert result.ret == 1
 
 
+def test_runs_option_fails_a_test_whose_reruns_hang_at_exit(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("FINIRACE_DB", str(tmp_path / "s.db"))
+    # in the reruns, a non-daemon thread that never ends: the interpreter waits for it at exit
+    pytester.makepyfile(
+        test_hang="import os, threading, time\n"
+        "def test_leaves_a_thread():\n"
+        "    if 'FINIRACE_RUN_TOKEN' in os.environ:\n"
+        "        threading.Thread(target=time.sleep, args=(3600,)).start()\n"
+    )
+    result = pytester.runpytest_subprocess("--finirace-runs", "1", "--finirace-timeout", "3", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    section = out[out.index("_ test_leaves_a_thread _"):]
+    assert "1 of 1 reruns of this test crashed or hung at exit" in section
+    assert "timeout" in section and "(1/1 runs)" in section
+    assert "reproduce: finirace stress --runs 20 --seed 0 --perturb python --timeout 3 -- " in section
+
+
+def test_bad_timeout_is_a_usage_error(pytester):
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess("--finirace-runs", "1", "--finirace-timeout", "0")
+    assert result.ret == 4  # pytest's usage error
+    assert "--finirace-timeout must be positive, got 0.0" in result.stderr.str()
+
+
 def test_runs_option_passes_a_test_that_exits_cleanly(pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("FINIRACE_DB", str(tmp_path / "s.db"))
     pytester.makepyfile(

@@ -23,6 +23,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("finirace", "finirace: crashes and hangs at interpreter exit")
     group.addoption("--finirace-runs", type=int, default=0, metavar="N",
                     help="rerun each selected test N times in subprocesses; fail those that crash or hang at exit")
+    group.addoption("--finirace-timeout", type=float, default=120.0, metavar="SECONDS",
+                    help="time limit of one rerun; a rerun still running then counts as a hang (default 120)")
     group.addoption("--finirace-audit", action="store_true", default=False,
                     help="report threads alive at session end, with what each CPython era does to them")
 
@@ -31,6 +33,8 @@ def pytest_configure(config):
     runs = config.getoption("finirace_runs")
     if runs < 0:
         raise pytest.UsageError(f"--finirace-runs must be at least 0, got {runs}")
+    if config.getoption("finirace_timeout") <= 0:
+        raise pytest.UsageError(f"--finirace-timeout must be positive, got {config.getoption('finirace_timeout')}")
     if runs or config.getoption("finirace_audit"):
         config.pluginmanager.register(_Finirace(config, runs), "finirace-active")
 
@@ -49,7 +53,8 @@ class _Finirace:
         from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
 
         argv = (sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", item.nodeid)
-        settings = CampaignSettings(argv=argv, runs=self.runs, timeout=120, cwd=str(item.config.rootpath))
+        timeout = item.config.getoption("finirace_timeout")
+        settings = CampaignSettings(argv=argv, runs=self.runs, timeout=timeout, cwd=str(item.config.rootpath))
         with Store() as store:
             # one campaign per round, so an earlier round's runs are never counted again
             name = f"pytest:{item.nodeid}@{uuid.uuid4().hex[:8]}"

@@ -70,6 +70,8 @@ def repro_command(campaign: Campaign, seed: int) -> str:
     parts = ["finirace", "stress", "--runs", "20", "--seed", str(seed), "--perturb", str(o.get("perturb", "python"))]
     if o.get("detector", "plain") != "plain":
         parts += ["--detector", str(o["detector"])]
+    if float(o.get("timeout", 60.0)) != 60.0:  # a hang is a hang only within the same limit
+        parts += ["--timeout", f"{float(o['timeout']):g}"]
     return shlex.join([*parts, "--", *campaign.argv])
 
 
