@@ -6,8 +6,10 @@ project's own suite (which loads it through the entry point) pays nothing.
 ``--finirace-runs N``: after the normal session, each selected test that
 passed is run N more times, each time alone in a fresh ``pytest`` subprocess
 (through the stress runner, so perturbation, signatures and the store are the
-same as ``finirace stress``); a test whose runs crash or hang at exit is
-reported as failed with its bucketed signatures.  ``--finirace-audit`` lists
+same as ``finirace stress``; ``--finirace-timeout`` bounds one rerun); a test
+whose reruns crash or hang at exit gets its own report turned into a failure,
+whose text is the bucketed signatures and their reproduction commands, so it
+counts, and shows, like any other failed test.  ``--finirace-audit`` lists
 the threads still alive at session end with what each CPython era does to them.
 """
 
