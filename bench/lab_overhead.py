@@ -103,7 +103,7 @@ def main() -> int:
         for _ in range(args.repeat):
             subprocess.run([str(tmp / "bare")], env=run_env, check=True, capture_output=True)
         t_loop = time.perf_counter() - t
-        cmd = [sys.executable, "-m", "finirace", "lab", str(bare_toml), "--python", args.python, "--json"]
+        cmd = [sys.executable, "-m", "finirace", "lab", str(bare_toml), "--python", args.python, "--json", "--no-store"]
         subprocess.run(cmd, env=env, check=False, capture_output=True)  # fill the cache
         ratios = {}
         for jobs in ("1", "2"):
