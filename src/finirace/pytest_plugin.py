@@ -1,10 +1,10 @@
 """finirace's pytest plugin: ``--finirace-runs N`` and ``--finirace-audit``.
 
-Without either option it registers two options and does nothing else, so the
+Without them it registers its options and does nothing else, so the
 project's own suite (which loads it through the entry point) pays nothing.
 
-``--finirace-runs N``: after the normal session, each selected test that
-passed is run N more times, each time alone in a fresh ``pytest`` subprocess
+``--finirace-runs N``: each selected test that passes is, right after its
+own run, run N more times, each time alone in a fresh ``pytest`` subprocess
 (through the stress runner, so perturbation, signatures and the store are the
 same as ``finirace stress``; ``--finirace-timeout`` bounds one rerun); a test
 whose reruns crash or hang at exit gets its own report turned into a failure,
