@@ -174,3 +174,17 @@ def test_target_dies_with_finirace_when_finirace_is_killed(tmp_path):
         time.sleep(0.05)
     st = proc._stat(target)
     assert not st or st[0], "the target outlived the finirace process that ran it"
+
+
+def test_a_run_that_left_nothing_is_not_searched_for_leftovers(monkeypatch):
+    """The full /proc scan is for runs that left something; a clean run skips it."""
+    r = proc.run([PY, "-c", "pass"], timeout=30)
+    assert r.ok
+    scans = []
+    real_scan = proc._scan
+    monkeypatch.setattr(proc, "_scan", lambda *a: scans.append(a) or real_scan(*a))
+    r = proc.run([PY, "-c", "pass"], timeout=30)
+    assert r.ok and r.leftovers_killed == 0 and scans == []
+    # ...while a run that leaves a process is still searched, and cleaned
+    r = proc.run([PY, "-c", "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)"], timeout=30)
+    assert r.leftovers_killed == 1 and scans

@@ -275,11 +275,65 @@ def _reap(pids: set[int]) -> None:
             pass
 
 
+# Targets being run right now by any thread of this process: our own children,
+# told apart from the orphans we adopt as subreaper.
+_running: set[int] = set()
+_running_lock = threading.Lock()
+
+
+def _adopted_children(leader: int) -> set[int] | None:
+    """Our children that are no running target: orphans adopted as subreaper.
+
+    None when that cannot be known (no subreaper, no ``/proc/*/children``); a
+    child forked by another thread but not yet registered only makes the answer
+    larger, which costs a full scan, never a missed leftover.
+    """
+    if not _subreaper_done:
+        return None
+    kids: set[int] = set()
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children", "rb") as f:
+                kids.update(int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return None
+    with _running_lock:
+        known = set(_running)
+    return kids - known - {leader}
+
+
+def _nothing_left(leader: int) -> bool:
+    """Whether a run surely left no process, known without scanning all of ``/proc``.
+
+    Once the leader is dead, every live descendant of it was reparented to us
+    (we are the subreaper), directly or under an ancestor we adopted: no
+    adopted child means no leftover.  That saves a read of every process's
+    environment after each of thousands of runs.
+    """
+    st = _stat(leader)
+    if st is not None and not st[0]:
+        return False  # the leader itself still runs
+    adopted = _adopted_children(leader)
+    if adopted is None:
+        return False
+    for pid in adopted:
+        st = _stat(pid)
+        if st is None:
+            continue
+        zombie, _, pgid, sid = st
+        # a dead orphan of some other, earlier run is nobody's leftover here
+        if not zombie or leader in (pgid, sid):
+            return False
+    return True
+
+
 def sweep(token: str, leader: int, rounds: int = 20) -> int:
     """Kill (SIGKILL) every live process of a run until none is left; return how many.
 
     The leader itself is not reaped here (the caller's ``Popen`` owns it).
     """
+    if _nothing_left(leader):
+        return 0
     killed: set[int] = set()
     for _ in range(rounds):
         live, zombies = _scan(token, leader)
@@ -359,6 +413,8 @@ def run(
     except OSError as exc:
         return _failed(argv, f"cannot run {argv[0]}: {exc.strerror or exc}", token)
 
+    with _running_lock:
+        _running.add(proc.pid)
     out = BoundedOutput(head_bytes, tail_bytes)
     err = BoundedOutput(head_bytes, tail_bytes)
     timed_out = False
@@ -384,6 +440,8 @@ def run(
             _kill_group(proc.pid, signal.SIGKILL)
             sweep(token, proc.pid)
             proc.wait()
+        with _running_lock:
+            _running.discard(proc.pid)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
