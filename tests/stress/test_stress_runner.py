@@ -130,3 +130,11 @@ def test_perturbation_reaches_the_target(db):
         run_campaign(store, campaign, settings)
         (run,) = store.runs(campaign.id)
         assert run.stdout_tail.split() == ["0.005", "1"]
+
+
+def test_stress_will_not_resume_a_lab_campaign(db, capsys):
+    with Store(db) as store:
+        store.create_campaign("sweep", ("lab",), {}, 4, kind="lab")
+    assert main(["stress", "--campaign", "sweep"]) == 2
+    err = capsys.readouterr().err
+    assert "is a lab campaign" in err and len(err.strip().splitlines()) == 1

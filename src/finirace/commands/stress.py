@@ -107,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         existing = store.campaign(name)
         if existing is None and not argv:
             raise UsageError(f"no campaign named {name!r} to resume, and no command after --")
+        if existing is not None and getattr(existing, "kind", "stress") != "stress":
+            raise UsageError(f"campaign {name!r} is a {existing.kind} campaign, not a stress one; pick another name")
         if existing is not None and argv and tuple(argv) != existing.argv:
             raise UsageError(f"campaign {name!r} runs {' '.join(existing.argv)!r}; resume it without a command or pick a new name")
         if existing is None and settings.runs is None and settings.seconds is None:
