@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import subprocess
-import sys
 
 pytest_plugins = ["pytester"]
 

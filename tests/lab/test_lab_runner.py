@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from finirace.lab import build, codegen, runner, session
+from finirace.lab import codegen, runner, session
 from finirace.outcome import RunKind, ThreadOutcome
 
 from .conftest import RELEASES, debug_interpreter, interpreter, scenario

@@ -7,10 +7,10 @@ scenario file error, a schedule token that does not fit).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
+from finirace.commands.arguments import natural, positive
 from finirace.errors import UsageError
 
 
@@ -25,30 +25,13 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with a list 'results'")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report, one case per scenario × variant")
     p.add_argument("--replay", metavar="SCHEDULE", help="replay one schedule token and print its trace")
-    p.add_argument("--preemptions", type=_natural, metavar="K", help="explore only runs with at most K preemptions")
+    p.add_argument("--preemptions", type=natural, metavar="K", help="explore only runs with at most K preemptions")
     p.add_argument("--pct", action="store_true", help="random PCT runs instead of an exhaustive search")
-    p.add_argument("--runs", type=_positive, default=1000, metavar="N", help="PCT runs (default 1000)")
+    p.add_argument("--runs", type=positive, default=1000, metavar="N", help="PCT runs (default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="PCT seed (default 0)")
-    p.add_argument("--depth", type=_positive, default=3, metavar="D", help="PCT bug depth (default 3)")
+    p.add_argument("--depth", type=positive, default=3, metavar="D", help="PCT bug depth (default 3)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every counterexample, not only mismatches")
     p.set_defaults(run=run)
-
-
-def _natural(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative")
-    return n
-
-
-def _positive(text: str) -> int:
-    n = _natural(text)
-    if n == 0:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
 
 
 def _variants(chosen: list[str] | None) -> tuple[list[str], list[str]]:

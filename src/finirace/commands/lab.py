@@ -15,11 +15,11 @@ does not hold yet are made.  ``--no-store`` keeps nothing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 
+from finirace.commands.arguments import duration, positive
 from finirace.errors import UsageError
 
 DETECTOR_NAMES = ("plain", "pymalloc-debug", "valgrind", "gdb", "assert")
@@ -39,9 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--all", action="store_true", help="every interpreter found (see finirace pythons)")
     p.add_argument("--detector", action="append", choices=DETECTOR_NAMES, metavar="NAME",
                    help=f"how to watch each run (repeatable; {', '.join(DETECTOR_NAMES)}; default plain)")
-    p.add_argument("--repeat", type=_positive, default=1, metavar="N", help="run each program N times")
-    p.add_argument("--jobs", type=_positive, default=2, metavar="N", help="runs at once (default 2)")
-    p.add_argument("--timeout", type=_seconds, default=10.0, metavar="S",
+    p.add_argument("--repeat", type=positive, default=1, metavar="N", help="run each program N times")
+    p.add_argument("--jobs", type=positive, default=2, metavar="N", help="runs at once (default 2)")
+    p.add_argument("--timeout", type=duration, default=10.0, metavar="S",
                    help="seconds before a run counts as a timeout (scaled up for slow detectors; default 10)")
     p.add_argument("--schedule", metavar="TOKEN",
                    help="a schedule from `finirace check`: order the program's steps as it does")
@@ -56,26 +56,6 @@ def register(subparsers) -> None:
     p.add_argument("--db", metavar="PATH", help="result store (default: $FINIRACE_DB or the per-user data dir)")
     p.add_argument("--no-store", action="store_true", help="keep nothing in the result store")
     p.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
-
-
-def _seconds(text: str) -> float:
-    try:
-        s = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not s > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return s
 
 
 def run(args) -> int:

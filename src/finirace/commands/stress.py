@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import time
 
+from finirace.commands.arguments import duration, positive
 from finirace.errors import UsageError
 
 # Imported when a campaign runs, not to build the parser: ``finirace --help``
@@ -17,34 +17,17 @@ LEVELS = ("none", "python", "native", "all")  # finirace.stress.perturb.LEVELS
 DETECTORS = ("gdb", "plain", "pymalloc-debug", "valgrind")  # finirace.detectors.DETECTORS
 
 
-def _duration(text: str) -> float:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
-    if not m or float(m.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 90, 90s, 5m, 1h)")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "stress", help="run a command many times, catch crashes and hangs at exit", description=__doc__
     )
-    p.add_argument("--runs", type=_positive, metavar="N", help="number of runs (default 100)")
-    p.add_argument("--time", type=_duration, metavar="T", help="run for this long instead (90, 5m, 1h)")
-    p.add_argument("-j", "--jobs", type=_positive, metavar="J", help="parallel runs (default: one per core)")
+    p.add_argument("--runs", type=positive, metavar="N", help="number of runs (default 100)")
+    p.add_argument("--time", type=duration, metavar="T", help="run for this long instead (90, 5m, 1h)")
+    p.add_argument("-j", "--jobs", type=positive, metavar="J", help="parallel runs (default: one per core)")
     p.add_argument("--perturb", choices=LEVELS, default=None, help="perturbation (default python; all adds native delays)")
     p.add_argument("--detector", choices=DETECTORS, default=None, help="run every run under this detector")
     p.add_argument("--campaign", metavar="NAME", help="store under this name; an existing name resumes it")
-    p.add_argument("--timeout", type=_duration, default=None, metavar="T", help="time limit of one run (default 60s)")
+    p.add_argument("--timeout", type=duration, default=None, metavar="T", help="time limit of one run (default 60s)")
     p.add_argument("--seed", type=int, default=None, help="base seed: run i gets seed+i (default random)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on this Dask scheduler instead of locally")
     p.add_argument("--db", metavar="PATH", help="result store (default: $FINIRACE_DB or the per-user data dir)")

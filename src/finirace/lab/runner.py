@@ -23,7 +23,6 @@ threads still blocked, so gdb prints where they are).
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from dataclasses import dataclass, replace
