@@ -13,6 +13,10 @@
   so a waiter gives up once finalization began.  3.6–3.8 only ever leave the
   loop when the GIL is dropped, which the finalizing thread never does: the
   waiter blocks for ever.
+* 3.6 (``lazy_gil``): there is no GIL until ``PyEval_InitThreads`` makes one;
+  ``PyEval_RestoreThread`` and ``PyEval_SaveThread`` test ``gil_created()`` and,
+  while it is false, only swap ``_PyThreadState_Current`` (:func:`detach`,
+  :func:`attach_without_gil`): no wait, and no finalization check at all;
 * after taking it: the re-check (``take_gil`` in 3.9+, ``PyEval_RestoreThread``
   in 3.8 and the 2019 branch): finalizing and not us → ``drop_gil`` and give up;
   else ``tstate->async_exc`` is read (the first use of the thread state in 3.8).
@@ -27,6 +31,7 @@ from dataclasses import replace
 
 from finirace.model.program import Ctx, Program, instr
 from finirace.model.variant import Variant
+from finirace.model.world import Gil
 
 
 def must_exit(c: Ctx) -> bool:
@@ -43,6 +48,41 @@ def drop_gil(c: Ctx) -> None:
     if not c.gil.locked:
         c.abort("Fatal Python error: drop_gil: GIL is not locked")
     c.gil = replace(c.gil, locked=False, holder=None)
+
+
+def detach(c: Ctx) -> None:
+    """``PyEval_SaveThread``'s release: ``drop_gil``, or in 3.6 with no GIL made yet
+    (``if (gil_created()) drop_gil(tstate)``) only ``PyThreadState_Swap(NULL)``."""
+    if c.gil.created:
+        drop_gil(c)
+        return
+    c.read("gil")
+    c.write("gil")
+    c.gil = replace(c.gil, holder=None)
+
+
+def attach_without_gil(c: Ctx) -> None:
+    """3.6 ``PyEval_RestoreThread`` with no GIL made: ``PyThreadState_Swap(tstate)`` only."""
+    c.read("gil")
+    c.write("gil")
+    c.gil = replace(c.gil, holder=c.name)
+
+
+def init_threads(c: Ctx) -> None:
+    """3.6 ``PyEval_InitThreads``: ``if (gil_created()) return; create_gil();
+    take_gil(PyThreadState_GET())``: the new GIL goes to whichever state is current."""
+    c.read("gil")
+    if c.gil.created:
+        return
+    c.write("gil")
+    current = c.gil.holder
+    if current is None:
+        c.abort("Fatal Python error: take_gil: NULL tstate")
+    c.gil = Gil(locked=True, holder=current, switch_number=c.gil.switch_number + 1)
+    # take_gil: if (tstate->async_exc != NULL) ...
+    ts = c.threads[c.machine.threads.index(current)].tstate
+    if ts is not None:
+        c.load(ts, "tstate->async_exc")
 
 
 def _entry_check(c: Ctx) -> None:
@@ -64,6 +104,10 @@ def _wait(c: Ctx) -> None:
     # take_gil: MUTEX_LOCK(gil->mutex); while (gil->locked) COND_TIMED_WAIT(...); _ready:
     c.read("gil")
     g = c.gil
+    if not g.created:
+        # 3.6: Py_Initialize destroyed the GIL under a waiter (_PyEval_FiniThreads sets
+        # gil_locked = -1, which the wait loop reads as locked) until PyEval_InitThreads
+        c.wait()
     if g.locked:
         if c.variant.take_gil_checks_runtime and must_exit(c):
             # the timed wait ran out: tstate_must_exit() → MUTEX_UNLOCK; give up
@@ -92,6 +136,10 @@ def _after(c: Ctx) -> None:
         c.note = "took the GIL while another thread finalizes: drop_gil"
         c.give_up()
         return
+    _attached(c)
+
+
+def _attached(c: Ctx) -> None:
     # if (gil_drop_request) RESET_GIL_DROP_REQUEST; if (tstate->async_exc != NULL) ...
     c.load(c.me.tstate, "tstate->async_exc")
     c.read("gil")
@@ -101,13 +149,16 @@ def _after(c: Ctx) -> None:
     c.note = "holds the GIL; attaches its thread state"
 
 
-def take_gil(v: Variant) -> Program:
-    """``take_gil`` as this variant runs it (its atomic steps, in order)."""
+def take_gil(v: Variant, check_finalizing: bool = True) -> Program:
+    """``take_gil`` as this variant runs it (its atomic steps, in order).
+
+    ``check_finalizing=False``: the caller does not re-check ``_Py_Finalizing``
+    after taking the GIL (3.6 ``PyEval_AcquireThread``)."""
     steps = []
     if v.take_gil_checks_runtime:
         steps.append(instr("take_gil.check", _entry_check, "take_gil"))
     if v.take_gil_reads_tstate:
         steps.append(instr("take_gil.tstate", _read_tstate, "take_gil"))
     steps.append(instr("take_gil.wait", _wait, "take_gil", waits="gil", in_runtime=True))
-    steps.append(instr("take_gil.after", _after, "take_gil"))
+    steps.append(instr("take_gil.after", _after if check_finalizing else _attached, "take_gil"))
     return tuple(steps)

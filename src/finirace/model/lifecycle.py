@@ -22,6 +22,9 @@ of the C code, with what the variants change:
 7. ``PyInterpreterState_Delete`` frees the interpreter.
 
 The finalizing thread never drops the GIL afterwards: it stays locked by it.
+3.6 makes the GIL lazily: when nothing made it (no ``PyGILState_Ensure`` of a
+new thread, no threading thread), there is none to keep, and a late
+``PyEval_RestoreThread`` neither waits nor checks ``_Py_Finalizing``.
 Between 2 and 3 CPython runs nothing that matters here; between 3 and 4 it
 runs all of module teardown, which is where a real late thread finds its window.
 """
@@ -54,15 +57,23 @@ def _init_runtime(c: Ctx) -> None:
 
 
 def _init_tstate(c: Ctx) -> None:
-    # pyinit_core → PyThreadState_New(interp); _PyGILState_Init; create_gil + take_gil
+    # pyinit_core → PyThreadState_New(interp); PyThreadState_Swap(tstate);
+    # _PyEval_FiniThreads (destroys a previous runtime's GIL); 3.7+: PyEval_InitThreads
+    # (create_gil + take_gil); _PyGILState_Init
     block = new_threadstate(c, c.name, c.rt.interp)
     c.write("runtime", "gil")
     c.rt = replace(c.rt, initialized=True)
-    c.gil = Gil(locked=True, holder=c.name, switch_number=c.gil.switch_number + 1)
+    if c.variant.lazy_gil:
+        # 3.6 _Py_InitializeEx_Private: _PyEval_FiniThreads() and no PyEval_InitThreads():
+        # no GIL until PyGILState_Ensure or threading starts a thread
+        c.gil = Gil(holder=c.name, switch_number=c.gil.switch_number, created=False)
+        c.note = "main thread state made and current; no GIL (3.6 makes it on first use)"
+    else:
+        c.gil = Gil(locked=True, holder=c.name, switch_number=c.gil.switch_number + 1)
+        c.note = "main thread state made; holds a new GIL"
     if c.variant.wrapper:
         c.write(f"wrapper:{c.name}")
     c.set_me(tstate=block, counter=1, ensured_unlocked=(), wrapper=block if c.variant.wrapper else None)
-    c.note = "main thread state made; holds a new GIL"
     c.finish()
 
 
@@ -81,7 +92,12 @@ def _start(c: Ctx) -> None:
         c.note = "not initialized: returns at once"
         c.finish()
         return
-    if c.me.tstate is None or not c.holds_gil():
+    if not c.gil.created:
+        # 3.6 without a GIL: tstate = PyThreadState_GET(), whichever thread swapped it in
+        c.read("gil")
+        if c.gil.holder is None:
+            c.crash("Py_FinalizeEx")  # tstate->interp on NULL
+    elif c.me.tstate is None or not c.holds_gil():
         c.crash("Py_FinalizeEx")  # tstate = _PyThreadState_GET() is NULL
     if not c.variant.guards:
         c.goto("_PyRuntimeState_SetFinalizing")
@@ -107,8 +123,14 @@ def _wait_guards(c: Ctx) -> None:
 def _set_finalizing(c: Ctx) -> None:
     # _PyRuntimeState_SetFinalizing(runtime, tstate); runtime->initialized = 0
     c.write("runtime")
-    c.rt = replace(c.rt, finalizing=c.me.tstate, initialized=False)
-    c.note = "_PyRuntime._finalizing = main's tstate"
+    who, fin = c.name, c.me.tstate
+    if not c.gil.created:
+        # 3.6 without a GIL: _Py_Finalizing = the current state, maybe another thread's
+        c.read("gil")
+        who = c.gil.holder  # never None: Py_FinalizeEx crashed on it
+        fin = c.threads[c.machine.threads.index(who)].tstate
+    c.rt = replace(c.rt, finalizing=fin, initialized=False)
+    c.note = f"_PyRuntime._finalizing = {who}'s tstate"
 
 
 def _delete_except(c: Ctx) -> None:
@@ -129,6 +151,13 @@ def _gilstate_fini(c: Ctx) -> None:
     c.set_me(scratch=c.rt.interp)
     c.rt = replace(c.rt, interp=None)
     c.note = "autoInterpreterState = NULL"
+    if not c.gil.created:
+        # then PyThreadState_Swap(NULL); with a GIL it stays locked by the finalizer, without
+        # one (3.6, never made) nothing is left attached
+        c.read("gil")
+        c.write("gil")
+        c.gil = replace(c.gil, holder=None)
+        c.note += "; PyThreadState_Swap(NULL), and there is no GIL"
 
 
 def _null_wrappers(c: Ctx) -> None:
@@ -160,7 +189,8 @@ def _delete_interp(c: Ctx) -> None:
     if interp is not None:
         c.free(interp)
     c.set_me(scratch=None)
-    c.note = "frees the PyInterpreterState; the GIL stays locked by the finalizer"
+    c.note = "frees the PyInterpreterState; " + (
+        "the GIL stays locked by the finalizer" if c.gil.created else "no GIL was ever made")
     c.finish()
 
 

@@ -108,7 +108,10 @@ class Ctx:
         self.writes.add(f"thread:{name}")
 
     def holds_gil(self) -> bool:
+        """Attached: holds the GIL, or (3.6, no GIL made yet) is ``_PyThreadState_Current``."""
         self.reads.add("gil")
+        if not self.gil.created:
+            return self.gil.holder == self.name
         return self.gil.locked and self.gil.holder == self.name
 
     # -- shared objects -------------------------------------------------------

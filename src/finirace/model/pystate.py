@@ -7,12 +7,15 @@ that follow the C code:
 * ``PyEval_RestoreThread``: in the late-2019 branch it first reads
   ``tstate->interp->runtime`` (the use-after-free of the seed report); with the
   bpo-33608 wrapper it first reads ``ws->ts`` and gives up on NULL, then uses
-  the pointer it read; then ``take_gil`` (:mod:`finirace.model.gil`);
+  the pointer it read; then ``take_gil`` (:mod:`finirace.model.gil`).  3.6
+  calls ``take_gil`` only ``if (gil_created())``: without a GIL it swaps the
+  state in and returns, whether finalization freed it or not;
 * ``PyGILState_Ensure``: look up this thread's state (TSS); if none, read
   ``autoInterpreterState`` (NULL after ``Py_Finalize``: ``new_threadstate``
   dereferences it, SIGSEGV; gh-124619's fix parks the thread instead), then
   ``new_threadstate`` allocates and links a ``PyThreadState`` and
-  ``PyEval_RestoreThread`` attaches it;
+  ``PyEval_RestoreThread`` attaches it; 3.6 then calls ``PyEval_InitThreads``,
+  which makes the GIL if nothing made it yet;
 * ``PyGILState_Release``: the counter drops to zero → ``PyThreadState_Clear`` and
   ``_PyThreadState_DeleteCurrent`` → ``tstate_delete_common`` frees it and drops
   the GIL; otherwise, if ensure took the GIL, ``PyEval_SaveThread``;
@@ -25,7 +28,7 @@ reads that CPython makes of the block itself are checked against the heap.
 
 from __future__ import annotations
 
-from finirace.model.gil import drop_gil, take_gil
+from finirace.model.gil import attach_without_gil, detach, init_threads, take_gil
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.variant import Variant
 
@@ -68,10 +71,13 @@ def new_threadstate(c: Ctx, thread: str, interp: int | None) -> int:
 
 def _save(c: Ctx) -> None:
     # PyEval_SaveThread: tstate = _PyThreadState_Swap(NULL); drop_gil(tstate)
+    # (3.6: if (tstate == NULL) Py_FatalError(...); if (gil_created()) drop_gil(tstate))
+    if c.variant.lazy_gil and not c.gil.created and c.gil.holder is None:
+        c.abort("Fatal Python error: PyEval_SaveThread: NULL tstate")
     if c.me.tstate is None or not c.holds_gil():
         c.abort("Fatal Python error: PyEval_SaveThread: the function must be called with the GIL held")
-    drop_gil(c)
-    c.note = "releases the GIL"
+    detach(c)
+    c.note = "releases the GIL" if c.gil.created else "no GIL: PyThreadState_Swap(NULL) only"
     c.finish()
 
 
@@ -107,8 +113,29 @@ def _restore_runtime(c: Ctx) -> None:
     c.note = "reads tstate->interp->runtime"
 
 
+def _restore_gil_created(c: Ctx) -> None:
+    # 3.6 PyEval_RestoreThread: if (gil_created()) { take_gil(tstate); if (_Py_Finalizing && ...)
+    #   { drop_gil(tstate); PyThread_exit_thread(); } }  PyThreadState_Swap(tstate);
+    _restore_null(c)
+    c.read("gil")
+    if c.gil.created:
+        c.note = "gil_created(): take_gil"
+        return
+    attach_without_gil(c)
+    c.note = "no GIL made yet: no take_gil, no _Py_Finalizing check; PyThreadState_Swap(tstate)"
+    if c.step is not None and c.step.kind == "ensure":
+        c.goto("PyEval_InitThreads")  # PyGILState_Ensure goes on after PyEval_RestoreThread
+    else:
+        c.finish()
+
+
 def restore(v: Variant) -> Program:
     """``PyEval_RestoreThread(tstate)`` as this variant runs it."""
+    if v.lazy_gil:
+        return call("PyEval_RestoreThread", (
+            instr("PyEval_RestoreThread", _restore_gil_created, "PyEval_RestoreThread"),
+            *take_gil(v),
+        ))
     steps = []
     if v.wrapper:
         steps.append(instr("PyEval_RestoreThread.wrapper", _restore_wrapper, "PyEval_RestoreThread"))
@@ -145,6 +172,8 @@ def _ensure(c: Ctx) -> None:
         else:
             c.note = "has a state: PyEval_RestoreThread(tcur)"
             c.goto(restore(c.variant)[0].label)
+            if c.variant.lazy_gil:
+                c.set_me(scratch=None)  # need_init_threads = 0
         return
     # autoInterpreterState: NULL once _PyGILState_Fini ran
     c.read("runtime")
@@ -165,16 +194,32 @@ def _ensure_new(c: Ctx) -> None:
     wrapper = block if c.variant.wrapper else None
     if wrapper is not None:
         c.write(f"wrapper:{c.name}")
-    c.set_me(tstate=block, counter=1, ensured_unlocked=(True,), wrapper=wrapper, scratch=None)
+    # 3.6 keeps need_init_threads = 1 for after PyEval_RestoreThread (scratch: not None)
+    need_init = block if c.variant.lazy_gil else None
+    c.set_me(tstate=block, counter=1, ensured_unlocked=(True,), wrapper=wrapper, scratch=need_init)
     c.note = "allocates its PyThreadState"
 
 
+def _ensure_init_threads(c: Ctx) -> None:
+    # 3.6 PyGILState_Ensure, after PyEval_RestoreThread(tcur): if (need_init_threads)
+    #   PyEval_InitThreads();   (the first new thread makes the GIL, bpo-20891)
+    if c.me.scratch is None:
+        c.note = "had a state: no PyEval_InitThreads"
+        return
+    c.set_me(scratch=None)
+    init_threads(c)
+    c.note = "PyEval_InitThreads: the GIL exists, held by " + str(c.gil.holder)
+
+
 def ensure(v: Variant) -> Program:
-    return (
+    steps = (
         instr("PyGILState_Ensure", _ensure, "PyGILState_Ensure"),
         *call("PyGILState_Ensure", call("PyThreadState_New", [instr("new_threadstate", _ensure_new, "new_threadstate")])),
         *call("PyGILState_Ensure", restore(v)),
     )
+    if v.lazy_gil:
+        steps += call("PyGILState_Ensure", [instr("PyEval_InitThreads", _ensure_init_threads, "PyEval_InitThreads")])
+    return steps
 
 
 def _release(c: Ctx) -> None:
@@ -189,17 +234,19 @@ def _release(c: Ctx) -> None:
     unlocked = me.ensured_unlocked[-1] if me.ensured_unlocked else False
     if counter == 0:
         # PyThreadState_Clear(tcur); _PyThreadState_DeleteCurrent(tcur) → tstate_delete_common
+        # (3.6: PyThreadState_DeleteCurrent → PyEval_ReleaseLock; without a GIL, which only a
+        # re-initialization leaves, taken as the detach of PyEval_SaveThread)
         _unlink(c, me.tstate)
         c.free(me.tstate)
         if me.wrapper is not None:
             c.write(f"wrapper:{c.name}")
         c.set_me(tstate=None, counter=0, ensured_unlocked=(), wrapper=None)
-        drop_gil(c)
+        detach(c)
         c.note = "deletes its PyThreadState and releases the GIL"
     else:
         c.set_me(counter=counter, ensured_unlocked=me.ensured_unlocked[:-1])
         if unlocked:
-            drop_gil(c)  # PyEval_SaveThread()
+            detach(c)  # PyEval_SaveThread()
             c.note = "releases the GIL"
     c.finish()
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from finirace.model.gil import drop_gil, take_gil
+from finirace.model.gil import drop_gil, init_threads, take_gil
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate, tstate_name
 from finirace.model.variant import Variant
@@ -105,6 +105,7 @@ def _start_thread(c: Ctx) -> None:
     child = c.step.arg
     if c.me.tstate is None or not c.holds_gil():
         c.crash("thread_PyThread_start_new_thread")
+    init_threads(c)  # 3.6: PyEval_InitThreads() makes the GIL, held by the caller
     c.read("runtime")
     if c.variant.refuses_thread_start and c.rt.finalizing is not None:
         c.note = "RuntimeError: can't create new thread at interpreter shutdown"
@@ -189,8 +190,13 @@ def block(v: Variant, until: bool) -> Program:
 
 
 def bootstrap(v: Variant) -> Program:
-    """A threading thread's start: ``thread_run`` → ``PyEval_AcquireThread`` → ``take_gil``."""
-    return call("thread_run", call("PyEval_AcquireThread", take_gil(v)))
+    """A threading thread's start: ``thread_run`` → ``PyEval_AcquireThread`` → ``take_gil``.
+
+    3.6's ``PyEval_AcquireThread`` is ``take_gil`` + ``PyThreadState_Swap``, with no
+    ``_Py_Finalizing`` check (3.8 added one).  3.7's lacks it too, but there the
+    finalizer never lets the GIL go, so a late thread never gets that far; in 3.6 a
+    GIL made after finalization began (``PyEval_InitThreads``) can be free."""
+    return call("thread_run", call("PyEval_AcquireThread", take_gil(v, check_finalizing=not v.lazy_gil)))
 
 
 def teardown(v: Variant) -> Program:

@@ -41,3 +41,8 @@ class Variant:
     guards: bool = False
     # gh-104690: threading refuses to start a thread once the interpreter is finalizing
     refuses_thread_start: bool = False
+    # 3.6: the GIL is made on first use (PyEval_InitThreads, from PyGILState_Ensure's new-state
+    # path and thread_PyThread_start_new_thread), never by Py_Initialize, which destroys the
+    # previous runtime's GIL (_PyEval_FiniThreads).  While none exists, PyEval_SaveThread and
+    # PyEval_RestoreThread only swap _PyThreadState_Current: no take_gil, no _Py_Finalizing check
+    lazy_gil: bool = False

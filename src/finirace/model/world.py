@@ -10,8 +10,9 @@ What lives where mirrors the C structures, coarsely:
   ``gilstate.autoInterpreterState``) and the one interpreter the scenarios use
   (``interp->tstate_head`` as a tuple of block ids, PEP 788's guard count);
 * :class:`Gil`: ``struct _gil_runtime_state`` (``locked``, ``last_holder``,
-  ``switch_number``, ``gil_drop_request``); its mutex and conditions are not
-  values: every step that touches the GIL runs as one critical section;
+  ``switch_number``, ``gil_drop_request``; 3.6: whether it exists yet); its
+  mutex and conditions are not values: every step that touches the GIL runs as
+  one critical section;
 * :class:`ThreadRec`: a C thread, with the locals the scenario's C code keeps
   (the ``PyThreadState *`` it holds, the gilstate counter, the bpo-33608 wrapper).
 """
@@ -52,6 +53,10 @@ class Gil:
     holder: str | None = None  # the thread behind last_holder, while locked
     switch_number: int = 0
     drop_request: bool = False
+    # gil_created(): always once Py_Initialize ran, except in 3.6 (``lazy_gil``), where
+    # Py_Initialize leaves none and PyEval_InitThreads makes it.  While there is none,
+    # ``holder`` is the thread whose state is _PyThreadState_Current (``locked`` stays False)
+    created: bool = True
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from importlib import import_module
 
 from finirace.model.variant import Variant
 
-_MODULES = ("legacy", "prefix", "wrapper", "exit", "hang", "guards")
+_MODULES = ("legacy36", "legacy", "prefix", "wrapper", "exit", "hang", "guards")
 
 VARIANTS: dict[str, Variant] = {}
 for _name in _MODULES:
