@@ -185,3 +185,30 @@ def test_daemon_and_spawn_and_wait_during_fini():
     outcome("spawn-during-fini", "exit", "clean, child exited")
     outcome("wait-during-fini", "wrapper", "memory-error")
     outcome("wait-during-fini", "legacy", "clean, worker hung")
+
+
+def test_restore_after_3_6_restores_its_freed_state_without_a_gil_and_runs_on():
+    # 3.6.15 in the lab: PyEval_RestoreThread returns, the next call reads the freed state
+    o, cx = outcome("restore-after", "legacy36", "memory-error")
+    (err,) = o.memory_errors
+    assert err.block == "PyThreadState of worker" and str(err.access.step) == 'worker[7] python "x = 2"'
+    assert err.freed_by.function == "zapthreads" and str(err.freed_by.step) == "main[5] finalize"
+    assert str(err.allocated_by.step) == "worker[0] new_tstate"
+    late = [t.transition for t in cx.trace if t.thread == "worker" and str(t.transition.step) == "worker[6] restore"]
+    assert [t.function for t in late] == ["PyEval_RestoreThread"]  # no take_gil at all
+    assert verdict("restore-after", "legacy36").labels == ("memory-error",)
+    # 3.7–3.8 made the GIL in Py_Initialize: the worker waits for it for ever
+    assert verdict("restore-after", "legacy").labels == ("timeout, main deadlocked, worker hung",)
+
+
+def test_reinit_wake_3_6_reads_the_freed_state_in_python_not_in_take_gil():
+    # Py_Initialize destroyed the first runtime's GIL and made none: the restore only swaps
+    o, _ = outcome("reinit-wake", "legacy36", "memory-error")
+    (err,) = o.memory_errors
+    assert str(err.access.step) == 'worker[5] python "x = 1"' and err.access.function != "take_gil"
+    assert str(err.freed_by.step) == "main[5] finalize" and str(err.allocated_by.step) == "worker[0] ensure"
+
+
+@pytest.mark.parametrize("name", ["seed-ordered", "seed", "cxx-noexcept", "hang-at-exit", "wait-during-fini"])
+def test_once_ensure_made_the_gil_3_6_is_the_blocking_era(name):
+    assert verdict(name, "legacy36").labels == verdict(name, "legacy").labels
