@@ -1,8 +1,9 @@
-"""The exhaustive search finds every reachable outcome, with and without sleep sets."""
+"""The exhaustive search finds every reachable outcome, under every reduction."""
 
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import example, given, settings, strategies as st
 
-from finirace.explore import Exhaustive, check_system, replay
+from finirace.explore import DPOR, Exhaustive, check_system, replay
 
 from .toys import Counter, Independent, LockOrder, Program, TwoPreemptions, brute_force
 
@@ -47,14 +48,49 @@ op = st.one_of(
 programs = st.lists(st.lists(op, min_size=1, max_size=4).map(tuple), min_size=2, max_size=3).map(tuple)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(programs)
+# a wait that only the other order lets through (a race with a waiting thread)
+@example(((("set", "z", 1),), (("set", "x", 0), ("wait", "z", 0))))
+# the racing thread sleeps where the race is: only another thread starts the reversal
+@example(((("set", "x", 0),), (("set", "y", 0), ("set", "x", 1)), (("set", "x", 0), ("set", "y", 1))))
 def test_reduction_reaches_every_outcome_of_a_random_program(code):
     system = Program(code)
     expected = set(brute_force(system))
-    reduced = {f.outcome.label for f in Exhaustive(reduction=True).explore(system).found}
-    plain = {f.outcome.label for f in Exhaustive(reduction=False).explore(system).found}
-    assert reduced == plain == expected
+    for reduction in ("dpor", "sleep", "none"):
+        ex = Exhaustive(reduction).explore(system)
+        assert {f.outcome.label for f in ex.found} == expected, reduction
+    assert Exhaustive("dpor").explore(system).strategy == "exhaustive (dpor)"
+
+
+def test_dpor_runs_one_interleaving_when_everything_commutes():
+    ex = Exhaustive("dpor").explore(Independent(3, 3))
+    assert ex.transitions == 3 * 3  # one run: the sleep-set search still enters all 4**3 states
+    assert {f.outcome.label for f in ex.found} == {"clean"}
+
+
+def test_dpor_finds_a_deadlock_behind_a_wait():
+    ex = DPOR().explore(LockOrder())
+    assert {f.outcome.label for f in ex.found} == {"clean", "timeout, main deadlocked, t1 deadlocked"}
+
+
+class _Mute(LockOrder):
+    """A system that does not say what its waiting threads wait on."""
+
+    blocked_on = None
+
+
+def test_without_blocked_on_dpor_falls_back_to_sleep_sets():
+    ex = Exhaustive("dpor").explore(_Mute())
+    assert ex.strategy == "exhaustive (sleep sets)"
+    assert {f.outcome.label for f in ex.found} == {"clean", "timeout, main deadlocked, t1 deadlocked"}
+    with pytest.raises(ValueError):
+        DPOR().explore(_Mute())
+
+
+def test_unknown_reduction_is_refused():
+    with pytest.raises(ValueError):
+        Exhaustive("partial")
 
 
 @settings(max_examples=60, deadline=None)

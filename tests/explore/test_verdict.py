@@ -10,7 +10,7 @@ def test_outcomes_are_worst_first_with_one_counterexample_each():
     assert v.labels == ("timeout, main deadlocked, t1 deadlocked", "clean")
     assert [cx.outcome.label for cx in v.counterexamples] == list(v.labels)
     assert v.states > 0 and v.transitions >= v.states - 1 and v.seconds >= 0
-    assert v.complete and v.strategy == "exhaustive"
+    assert v.complete and v.strategy == "exhaustive"  # the default: sleep sets
 
 
 def test_no_expectation_means_no_match_either_way():

@@ -38,6 +38,9 @@ class Counter:
             return (pcs2, tmps2, x), Transition(thread, "load", None, f"reads x={x}", reads=frozenset({"x"}))
         return (pcs2, tmps, tmps[i] + 1), Transition(thread, "store", None, f"x = {tmps[i] + 1}", writes=frozenset({"x"}))
 
+    def blocked_on(self, state, thread):
+        return None  # nobody waits: a thread not enabled has ended
+
     def outcome(self, state):
         pcs, _, x = state
         if any(pc < 2 for pc in pcs):
@@ -85,6 +88,10 @@ class LockOrder:
         tr = Transition(thread, f"pthread_mutex_{kind}", None, f"{kind} {lock}", reads=frozenset({lock}), writes=frozenset({lock}))
         return (tuple(pcs2), tuple(owners2)), tr
 
+    def blocked_on(self, state, thread):
+        _, op = self._op(state, thread)
+        return None if op is None else frozenset({op[1]})
+
     def outcome(self, state):
         pcs, _ = state
         if all(pc == 4 for pc in pcs):
@@ -115,6 +122,9 @@ class TwoPreemptions:
         c = "ab"[self.threads.index(thread)]
         return state + c, Transition(thread, "append", None, f"log += {c}", reads=frozenset({"log"}), writes=frozenset({"log"}))
 
+    def blocked_on(self, state, thread):
+        return None
+
     def outcome(self, state):
         if len(state) < 4:
             return None
@@ -140,6 +150,9 @@ class Independent:
         i = self.threads.index(thread)
         v = f"v:{thread}"
         return state[:i] + (state[i] + 1,) + state[i + 1 :], Transition(thread, "inc", None, "", frozenset({v}), frozenset({v}))
+
+    def blocked_on(self, state, thread):
+        return None
 
     def outcome(self, state):
         if all(pc == self.k for pc in state):
@@ -198,6 +211,12 @@ class Program:
             reads, writes = frozenset({var}), frozenset()
         pcs2 = pcs[:i] + (pcs[i] + 1,) + pcs[i + 1 :]
         return (pcs2, tuple(vals2)), Transition(thread, kind, None, f"{kind} {var} {arg}", reads, writes)
+
+    def blocked_on(self, state, thread):
+        """A thread waits only in ``wait``, on the variable it reads."""
+        pcs, _ = state
+        i = self.threads.index(thread)
+        return None if pcs[i] >= len(self.code[i]) else frozenset({self.code[i][pcs[i]][1]})
 
     def outcome(self, state):
         pcs, vals = state

@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report, one case per scenario × variant")
     p.add_argument("--replay", metavar="SCHEDULE", help="replay one schedule token and print its trace")
     p.add_argument("--preemptions", type=natural, metavar="K", help="explore only runs with at most K preemptions")
+    p.add_argument("--reduction", choices=("sleep", "dpor", "none"), default=None,
+                   help="exhaustive search: state caching + sleep sets (default), stateless DPOR, or caching only")
     p.add_argument("--pct", action="store_true", help="random PCT runs instead of an exhaustive search")
     p.add_argument("--runs", type=positive, default=1000, metavar="N", help="PCT runs (default 1000)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="PCT seed (default 0)")
@@ -54,10 +56,15 @@ def _variants(chosen: list[str] | None) -> tuple[list[str], list[str]]:
 
 
 def _strategy(args):
-    from finirace.explore import PCT, PreemptionBounded
+    from finirace.explore import PCT, Exhaustive, PreemptionBounded
 
     if args.pct and args.preemptions is not None:
         raise UsageError("--pct and --preemptions are different searches: give one")
+    reduction = getattr(args, "reduction", None)
+    if reduction is not None:
+        if args.pct or args.preemptions is not None:
+            raise UsageError("--reduction chooses how the exhaustive search prunes: it goes with neither --pct nor --preemptions")
+        return Exhaustive(reduction)
     if args.pct:
         return PCT(args.runs, args.seed, args.depth)
     if args.preemptions is not None:

@@ -98,6 +98,26 @@ class Machine:
             return RunOutcome(RunKind.CLEAN, self.results(state, timeout=False))
         return RunOutcome(RunKind.TIMEOUT, self.results(state, timeout=True))
 
+    def blocked_on(self, state: World, thread: str) -> frozenset[str] | None:
+        """What a waiting thread's next step looked at before it waited (optional
+        System hook, for DPOR); None when the thread can never run again."""
+        ti = self.threads.index(thread)
+        rec = state.threads[ti]
+        if state.fault is not None or rec.status in (DONE, EXITED, HUNG):
+            return None
+        if rec.status == NEW:  # started by another thread's spawn / start_thread
+            return frozenset({f"thread:{thread}", "process"})
+        prog, _, step = self.program(ti, rec.pc)
+        ins = prog[rec.phase]
+        c = Ctx(self, state, ti, ins, step)
+        try:
+            ins.run(c)
+        except NotReady:
+            return frozenset(c.reads | {"process"})
+        except Fault:
+            pass
+        return frozenset(c.reads | c.writes | {"process"})  # enabled after all: what its step touches
+
     # -- one atomic step ------------------------------------------------------
     def _attempt_uncached(self, world: World, ti: int):
         rec = world.threads[ti]

@@ -21,6 +21,14 @@ Contract:
   Two steps of different threads are independent when neither writes what the
   other reads or writes: the partial-order reduction relies on it, so a step
   must declare everything shared it looks at.
+
+Optional (the explorer works without it, with less reduction):
+
+* ``blocked_on(state, thread) -> frozenset[str] | None``: what a *waiting*
+  thread's next step read before it found it must wait (``None`` when the
+  thread can never run again).  Dynamic partial-order reduction needs it to
+  see a race between a step and a thread it enables; without it the explorer
+  uses sleep sets.
 """
 
 from __future__ import annotations
