@@ -85,6 +85,9 @@ class DPOR:
 
     name = "exhaustive (dpor)"
 
+    def __init__(self, max_transitions: int | None = None) -> None:
+        self.max_transitions = max_transitions  # past it the search stops, incomplete
+
     def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
         if not sound_for(system):
             raise ValueError("DPOR needs System.blocked_on to see races with waiting threads")
@@ -205,7 +208,10 @@ class DPOR:
                 last_of[tr.thread] = old
 
         push(system.initial(), frozenset(), None, 0)
+        cap = self.max_transitions
         while nodes:
+            if cap is not None and rec.transitions >= cap:
+                return rec.result(f"{self.name} stopped after {cap} transitions", complete=False)
             node = nodes[-1]
             todo = [t for t in node.enabled if t in node.backtrack and t not in node.done and t not in node.sleep]
             if not todo:
