@@ -19,17 +19,9 @@ import tempfile
 import threading
 import time
 
-TARGET = """
-import threading, zlib, hashlib, bz2
-def z():
-    while True: zlib.compress(b'x' * 200000)
-def h():
-    while True: hashlib.sha256(b'y' * 400000).digest()
-def b():
-    while True: bz2.compress(b'z' * 100000)
-for f in (z, h, b, z):
-    threading.Thread(target=f, daemon=True).start()
-"""
+from finirace.stress.examples import DAEMON_AT_EXIT
+
+TARGET = DAEMON_AT_EXIT
 
 
 def naive(python: str, script: str, seconds: float) -> tuple[int, int]:

@@ -17,20 +17,11 @@ import pytest
 from finirace.store import Store
 from finirace.stress.perturb import Perturbation
 from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
+from finirace.stress.examples import DAEMON_AT_EXIT
 
 PY310 = "/root/.pyenv/versions/3.10.13/bin/python3.10"
 
-TARGET = """
-import threading, zlib, hashlib, bz2
-def z():
-    while True: zlib.compress(b'x' * 200000)
-def h():
-    while True: hashlib.sha256(b'y' * 400000).digest()
-def b():
-    while True: bz2.compress(b'z' * 100000)
-for f in (z, h, b, z):
-    threading.Thread(target=f, daemon=True).start()
-"""
+TARGET = DAEMON_AT_EXIT
 
 pytestmark = pytest.mark.skipif(not os.path.exists(PY310), reason="needs the installed CPython 3.10.13")
 
