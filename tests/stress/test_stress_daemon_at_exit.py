@@ -15,9 +15,9 @@ import os
 import pytest
 
 from finirace.store import Store
+from finirace.stress.examples import DAEMON_AT_EXIT
 from finirace.stress.perturb import Perturbation
 from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
-from finirace.stress.examples import DAEMON_AT_EXIT
 
 PY310 = "/root/.pyenv/versions/3.10.13/bin/python3.10"
 
