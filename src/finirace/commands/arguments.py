@@ -42,3 +42,18 @@ def duration(text: str) -> float:
     if not m or float(m.group(1)) <= 0:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (more than 0: e.g. 90, 2.5, 90s, 5m, 1h)")
     return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+CAMPAIGN_NAME_MAX = 100
+
+
+def campaign_name(text: str) -> str:
+    """A campaign name: it is shown in tables and typed back on command lines, so one short line."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the name is empty")
+    if len(text) > CAMPAIGN_NAME_MAX:
+        raise argparse.ArgumentTypeError(f"the name has {len(text)} characters; at most {CAMPAIGN_NAME_MAX}")
+    bad = next((c for c in text if not c.isprintable()), None)
+    if bad is not None:
+        raise argparse.ArgumentTypeError(f"the name holds a control character ({bad!r}): use letters, digits, - and _")
+    return text

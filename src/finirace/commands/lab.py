@@ -19,7 +19,7 @@ import json
 import sys
 import time
 
-from finirace.commands.arguments import duration, positive
+from finirace.commands.arguments import campaign_name, duration, positive
 from finirace.errors import UsageError
 
 DETECTOR_NAMES = ("plain", "pymalloc-debug", "valgrind", "gdb", "assert")
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with a list 'runs'")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report, one case per table row")
     p.add_argument("-v", "--verbose", action="store_true", help="show every memory error")
-    p.add_argument("--campaign", metavar="NAME",
+    p.add_argument("--campaign", metavar="NAME", type=campaign_name,
                    help="store the runs as this lab campaign (default: lab-DATE-TIME); an existing one with the "
                    "same plan resumes")
     p.add_argument("--db", metavar="PATH", help="result store (default: $FINIRACE_DB or the per-user data dir)")
@@ -63,6 +63,13 @@ def run(args) -> int:
     from finirace.lab import interpreters, session
     from finirace.scenario import catalog
 
+    if args.emit_c:
+        # --emit-c runs nothing: an option that reports on runs would be silently ignored
+        ignored = [o for o, given in (("--html", args.html), ("--junit", args.junit), ("--json", args.json),
+                                      ("--campaign", args.campaign)) if given]
+        if ignored:
+            raise UsageError(f"--emit-c writes the program and runs nothing, so {ignored[0]} has nothing to show: "
+                             "drop one of them")
     if args.scenarios:
         scenarios = [catalog.resolve(s) for s in args.scenarios]
     elif args.catalog:
@@ -80,11 +87,11 @@ def run(args) -> int:
 
     interps = interpreters.resolve(args.python, args.all)
     usable = [i for i in interps if i.can_embed]
+    if not usable:
+        raise UsageError("no interpreter here can embed: " + "; ".join(f"{i.path}: {i.reason}" for i in interps))
     for i in interps:
         if not i.can_embed:
             sys.stderr.write(f"finirace lab: skipping {i.path}: cannot embed: {i.reason}\n")
-    if not usable:
-        raise UsageError("no interpreter here can embed: " + "; ".join(f"{i.path}: {i.reason}" for i in interps))
 
     orderings: dict = {}
     projection = None

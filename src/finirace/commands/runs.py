@@ -22,11 +22,21 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
 
 
 def open_store(args: argparse.Namespace) -> Store:
-    path = Path(args.db) if getattr(args, "db", None) else None
+    """The store named by ``--db``, ``$FINIRACE_DB`` or the per-user default; a bad one is one line."""
+    import os
+
+    from finirace.store import default_path
+
+    given = getattr(args, "db", None)
+    path = Path(given) if given else None
+    where = f"--db {given}" if given else f"${DB_ENV}={os.environ[DB_ENV]}" if os.environ.get(DB_ENV) else None
+    shown = path or default_path()
+    if where is not None and not shown.parent.is_dir():
+        raise UsageError(f"cannot open the result store {where}: no directory {shown.parent}")
     try:
         return Store(path)
     except Exception as exc:  # sqlite3.DatabaseError, OSError: one line, not a trace
-        raise UsageError(f"cannot open the result store {path or 'default'}: {exc}") from None
+        raise UsageError(f"cannot open the result store {where or shown}: {exc}") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

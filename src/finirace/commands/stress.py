@@ -8,7 +8,7 @@ import shutil
 import sys
 import time
 
-from finirace.commands.arguments import duration, positive
+from finirace.commands.arguments import campaign_name, duration, positive
 from finirace.errors import UsageError
 
 # Imported when a campaign runs, not to build the parser: ``finirace --help``
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-j", "--jobs", type=positive, metavar="J", help="parallel runs (default: one per core)")
     p.add_argument("--perturb", choices=LEVELS, default=None, help="perturbation (default python; all adds native delays)")
     p.add_argument("--detector", choices=DETECTORS, default=None, help="run every run under this detector")
-    p.add_argument("--campaign", metavar="NAME", help="store under this name; an existing name resumes it")
+    p.add_argument("--campaign", metavar="NAME", type=campaign_name, help="store under this name; an existing name resumes it")
     p.add_argument("--timeout", type=duration, default=None, metavar="T", help="time limit of one run (default 60s)")
     p.add_argument("--seed", type=int, default=None, help="base seed: run i gets seed+i (default random)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on this Dask scheduler instead of locally")
@@ -44,6 +44,20 @@ def _check_command(argv: list[str]) -> None:
             raise UsageError(f"not executable (no run bit): {exe}")
     elif shutil.which(exe) is None:
         raise UsageError(f"command not found on PATH: {exe}")
+
+
+def _check_dask(address: str) -> None:
+    """A scheduler address that cannot be one is a usage error before any campaign is opened."""
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError:
+        raise UsageError("--dask needs the dask extra: pip install 'finirace[dask]'") from None
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise UsageError(f"--dask {address}: not a scheduler address ({exc}); e.g. tcp://HOST:8786") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         _check_command(argv)
     elif not args.campaign:
         raise UsageError("nothing to run: give a command after -- (finirace stress -- python prog.py)")
+    if args.dask:
+        _check_dask(args.dask)
     detector = args.detector or "plain"
     missing = detectors.get(detector).available()
     if missing:

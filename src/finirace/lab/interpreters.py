@@ -135,8 +135,10 @@ def probe(path: str | os.PathLike[str]) -> Interpreter:
     try:
         info = json.loads(out)
     except ValueError:
-        last = (err.strip().splitlines() or ["no output"])[-1]
-        return Interpreter(str(path), reason=f"not a working Python ({last[:120]})")
+        if rc == -1:  # could not start, or timed out: the error says which
+            return Interpreter(str(path), reason=f"not a working Python ({err[:120]})")
+        # not its stderr: a program that is not Python echoes the probe script back
+        return Interpreter(str(path), reason=f"not a working Python (it does not run `-c CODE`; exit status {rc})")
     version = tuple(int(x) for x in info["version"])
     base = Interpreter(
         str(path),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from finirace.scenario.format import Scenario, ScenarioError, load
+from finirace.scenario.format import Scenario, ScenarioError, load, shown
 
 
 def bundled_paths() -> list[Path]:
@@ -27,10 +27,19 @@ def load_bundled() -> list[Scenario]:
     return out
 
 
+def _exists(p: Path) -> bool:
+    """Whether a file is there; a name the system refuses (too long, a NUL) reads as its error."""
+    try:
+        return p.exists()
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ScenarioError(f"{shown(p)}: cannot read: {why}") from None
+
+
 def resolve(ref: str) -> Scenario:
     """A scenario named on the command line: a file path, or a bundled name."""
     p = Path(ref)
-    if p.suffix == ".toml" or p.exists():
+    if p.suffix == ".toml" or _exists(p):
         return load(p)
     for path in bundled_paths():
         if path.stem == ref:

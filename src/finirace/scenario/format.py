@@ -110,21 +110,27 @@ class Scenario:
 # --------------------------------------------------------------------------- parsing
 
 
+def shown(path: str | Path, limit: int = 200) -> str:
+    """A path as an error line names it: cut in the middle when too long to read on one line."""
+    s = str(path)
+    return s if len(s) <= limit else s[: limit // 2 - 1] + "…" + s[-(limit // 2):]
+
+
 def load(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     p = Path(path)
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
+        raise ScenarioError(f"{shown(path)}: no such scenario file") from None
     except IsADirectoryError:
-        raise ScenarioError(f"{path}: is a directory, not a scenario file") from None
+        raise ScenarioError(f"{shown(path)}: is a directory, not a scenario file") from None
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ScenarioError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise ScenarioError(f"{shown(path)}: not UTF-8 text (byte {exc.start})") from None
     return loads(text, source=str(path))
 
 
@@ -139,6 +145,8 @@ def loads(text: str, source: str = "<scenario>") -> Scenario:
             msg = msg[: m.start()].strip()
             raise ScenarioError(f"{source}:{m.group(1)}: bad TOML: {msg}") from None
         raise ScenarioError(f"{source}: bad TOML: {msg}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ScenarioError(f"{source}: bad TOML: nested too deeply") from None
     return _Builder(text, source).build(data)
 
 

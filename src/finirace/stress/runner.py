@@ -177,6 +177,9 @@ def run_campaign(
     return last
 
 
+DASK_CONNECT_SECONDS = 5  # distributed waits 30 s by default: a typo in an address should not cost that
+
+
 def _dask_results(
     settings: CampaignSettings, pending: Iterator[int], spec: Callable[[int], RunSpec], more: Callable[[], bool]
 ) -> Iterator[RunRecord]:
@@ -187,7 +190,16 @@ def _dask_results(
         from finirace.errors import UsageError
 
         raise UsageError("--dask needs the dask extra: pip install 'finirace[dask]'") from exc
-    with Client(settings.dask) as client:  # as_completed needs it as the default client
+    from finirace.errors import UsageError
+
+    try:
+        client = Client(settings.dask, timeout=DASK_CONNECT_SECONDS)
+    except ValueError as exc:  # the address does not parse (the command checks first; this is the backstop)
+        raise UsageError(f"--dask {settings.dask}: not a scheduler address ({exc})") from None
+    except (OSError, TimeoutError):
+        raise UsageError(f"--dask {settings.dask}: no Dask scheduler answered there within "
+                         f"{DASK_CONNECT_SECONDS} s") from None
+    with client:  # as_completed needs it as the default client
         slots = max(sum(client.nthreads().values()), 1)
         first = []
         for i in pending:
