@@ -17,7 +17,7 @@ from finirace.errors import UsageError
 
 # Command modules, in the order ``finirace --help`` lists them.  A module that
 # fails to import (an optional dependency missing) is skipped, never fatal.
-COMMANDS = ("check", "lab", "pythons", "stress", "audit", "runs", "report")
+COMMANDS = ("check", "lab", "pythons", "stress", "audit", "runs", "report", "guard")
 
 
 class Parser(argparse.ArgumentParser):
