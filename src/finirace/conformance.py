@@ -12,8 +12,9 @@ How a match is graded (``Comparison.match``):
 * ``yes``: the real outcome is one the model reaches, label for label (the run
   kind and every thread that did not finish);
 * ``weak``: the model reaches a memory error, which is undefined behaviour in
-  reality: without valgrind a crash, an abort or even a clean exit all fit, so
-  the run confirms nothing.  Under ``valgrind`` a memory error is a ``yes``;
+  reality: without a detector that sees memory errors (``valgrind``; the
+  registry's ``memory_errors``) a crash, an abort or even a clean exit all fit,
+  so the run confirms nothing.  Under such a detector a memory error is a ``yes``;
 * ``no``: a finding, about the model or about the interpreter (docs/lab.md);
 * ``n/a``: no prediction (the model has no variant for that version, or is
   not installed); ``skipped``: the run was not made (detector unusable there).
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from finirace.detectors import registry
 from finirace.lab.codegen import Ordering
 from finirace.lab.interpreters import Interpreter
 from finirace.lab.runner import LabRun
@@ -118,13 +120,14 @@ def grade(run: LabRun, predicted: Prediction) -> Comparison:
     if not predicted.outcomes:
         return Comparison(run, predicted, NA, predicted.note)
     got = run.outcome
+    sees_memory = registry.spec(run.detector).memory_errors
     best, why = NO, f"the model never reaches {got.label!r}"
     for p in predicted.outcomes:
         if p.kind is RunKind.MEMORY_ERROR:
-            if run.detector == "valgrind":
+            if sees_memory:
                 if got.kind is RunKind.MEMORY_ERROR:
-                    return Comparison(run, predicted, YES, "valgrind reports the memory error the model finds")
-                why = "the model reaches a memory error and valgrind saw none"
+                    return Comparison(run, predicted, YES, f"{run.detector} reports the memory error the model finds")
+                why = f"the model reaches a memory error and {run.detector} saw none"
             elif got.kind in (RunKind.CRASH, RunKind.ABORT, RunKind.CLEAN, RunKind.MEMORY_ERROR):
                 best, why = WEAK, "the model reaches a memory error: undefined behaviour, only valgrind can confirm it"
             continue
@@ -136,10 +139,10 @@ def grade(run: LabRun, predicted: Prediction) -> Comparison:
             return Comparison(run, predicted, YES, f"debug build: {got.reason} where a release build crashes")
         if best is NO and p.kind is got.kind:
             why = _thread_difference(p, got) or why
-        if (run.detector == "valgrind" and got.kind is RunKind.MEMORY_ERROR and p.kind is RunKind.CRASH
+        if (sees_memory and got.kind is RunKind.MEMORY_ERROR and p.kind is RunKind.CRASH
                 and got.signal == p.signal and not any(e.freed_by for e in got.memory_errors)):
-            # valgrind names the invalid access behind the crash (e.g. a NULL read)
-            return Comparison(run, predicted, YES, "valgrind reports the invalid access behind the crash")
+            # a memory checker names the invalid access behind the crash (e.g. a NULL read)
+            return Comparison(run, predicted, YES, f"{run.detector} reports the invalid access behind the crash")
     return Comparison(run, predicted, best, why)
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from finirace import detectors
 from finirace.commands import stress as stress_command
 from finirace.stress.perturb import LEVELS
 
 
 def test_parser_choices_are_the_real_ones():
-    # the command keeps its own copies so that --help imports nothing heavy
+    # the command keeps its own copy of the levels so that --help imports nothing heavy
     assert stress_command.LEVELS == LEVELS
-    assert stress_command.DETECTORS == tuple(sorted(detectors.DETECTORS))
+    assert set(stress_command.DETECTORS) == {"plain", "pymalloc-debug", "valgrind", "gdb"}  # not the lab's assert
 
 
 def test_stress_help_imports_neither_rich_nor_sqlite_nor_the_runner():
@@ -21,7 +20,8 @@ def test_stress_help_imports_neither_rich_nor_sqlite_nor_the_runner():
         "import sys\n"
         "from finirace import cli\n"
         "try:\n    cli.main(['stress', '--help'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('rich', 'sqlite3', 'finirace.stress.runner', 'finirace.detectors', 'distributed')"
+        "print(sorted(m for m in ('rich', 'sqlite3', 'finirace.stress.runner', 'finirace.detectors.base',"
+        " 'finirace.proc', 'dataclasses', 'distributed')"
         " if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -20,9 +20,10 @@ import sys
 import time
 
 from finirace.commands.arguments import campaign_name, duration, positive
+from finirace.detectors import registry
 from finirace.errors import UsageError
 
-DETECTOR_NAMES = ("plain", "pymalloc-debug", "valgrind", "gdb", "assert")
+DETECTOR_NAMES = registry.names(lab=True)
 
 
 def register(subparsers) -> None:

@@ -11,10 +11,13 @@ import time
 from finirace.commands.arguments import campaign_name, duration, positive
 from finirace.errors import UsageError
 
+from finirace.detectors import registry
+
 # Imported when a campaign runs, not to build the parser: ``finirace --help``
 # and every other command stay quick to start (rich, sqlite, detectors, proc).
+# The detector registry is a table of names: cheap.
 LEVELS = ("none", "python", "native", "all")  # finirace.stress.perturb.LEVELS
-DETECTORS = ("gdb", "plain", "pymalloc-debug", "valgrind")  # finirace.detectors.DETECTORS
+DETECTORS = tuple(sorted(registry.names(stress=True)))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from finirace import detectors
     from finirace.commands.runs import open_store
     from finirace.stress.perturb import Perturbation, ShimError, build_shim
     from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dask:
         _check_dask(args.dask)
     detector = args.detector or "plain"
-    missing = detectors.get(detector).available()
+    missing = registry.spec(detector).create().available()
     if missing:
         raise UsageError(missing)
     level = args.perturb or "python"

@@ -22,49 +22,46 @@ place a finished process becomes a :class:`~finirace.outcome.RunKind`.
 
 Frames stay strings and native stacks; mapping them to scenario steps is the
 caller's job (the lab knows its markers, stress does not).
+
+Which detectors exist and what each can do is :mod:`finirace.detectors.registry`.
+This package imports its modules only when one of their names is asked for
+(PEP 562), so that reading the registry (``finirace stress --help`` builds its
+choices from it) costs no more than the table itself.
 """
 
 from __future__ import annotations
 
-from finirace.detectors.base import Detection, Detector, Prepared
-from finirace.detectors.backtrace import NativeFrame, NativeThread, attach_backtraces, parse_backtraces
-from finirace.detectors.classify import classify, python_tracebacks, reason_from_output
-from finirace.detectors.gdb import GdbDetector
-from finirace.detectors.plain import PlainDetector, PymallocDebugDetector
-from finirace.detectors.valgrind import ValgrindDetector, parse_valgrind_xml
+import importlib
+from typing import TYPE_CHECKING, Any
 
-DETECTORS: dict[str, type[Detector]] = {
-    "plain": PlainDetector,
-    "pymalloc-debug": PymallocDebugDetector,
-    "valgrind": ValgrindDetector,
-    "gdb": GdbDetector,
+from finirace.detectors.registry import REGISTRY, DetectorSpec, spec
+
+if TYPE_CHECKING:
+    from finirace.detectors.base import Detector
+
+_LAZY = {
+    "Detection": "base", "Detector": "base", "Prepared": "base",
+    "NativeFrame": "backtrace", "NativeThread": "backtrace", "attach_backtraces": "backtrace",
+    "parse_backtraces": "backtrace",
+    "classify": "classify", "python_tracebacks": "classify", "reason_from_output": "classify",
+    "GdbDetector": "gdb",
+    "AssertDetector": "plain", "PlainDetector": "plain", "PymallocDebugDetector": "plain",
+    "ValgrindDetector": "valgrind", "parse_valgrind_xml": "valgrind",
 }
 
 
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 def get(name: str) -> Detector:
-    """The detector called ``name``; ``KeyError`` names the known ones."""
-    try:
-        return DETECTORS[name]()
-    except KeyError:
-        raise KeyError(f"unknown detector {name!r} (known: {', '.join(DETECTORS)})") from None
+    """A fresh detector called ``name``; ``KeyError`` names the known ones."""
+    return spec(name).create()
 
 
-__all__ = [
-    "DETECTORS",
-    "Detection",
-    "Detector",
-    "GdbDetector",
-    "NativeFrame",
-    "NativeThread",
-    "PlainDetector",
-    "Prepared",
-    "PymallocDebugDetector",
-    "ValgrindDetector",
-    "attach_backtraces",
-    "classify",
-    "get",
-    "parse_backtraces",
-    "parse_valgrind_xml",
-    "python_tracebacks",
-    "reason_from_output",
-]
+__all__ = ["REGISTRY", "DetectorSpec", "get", "spec", *_LAZY]

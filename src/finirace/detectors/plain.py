@@ -24,3 +24,14 @@ class PymallocDebugDetector(Detector):
 
     def environment(self) -> dict[str, str]:
         return {"PYTHONMALLOC": "debug"}
+
+
+class AssertDetector(Detector):
+    """A plain run of a debug build (``Py_DEBUG``): a failed assertion aborts with its text.
+
+    Why its own detector: it watches nothing more than ``plain``, but it needs
+    an interpreter with assertions compiled in, and the lab must say so
+    instead of running a release build and calling the run clean.
+    """
+
+    name = "assert"

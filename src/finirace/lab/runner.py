@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from finirace import detectors, proc
+from finirace.detectors import registry
 from finirace.lab.build import Built
 from finirace.lab.codegen import AFTER, BEFORE, DEFAULT_SETTLE_MS, DONE, END, MARKERS_ENV, SETTLE_ENV, START, Program
 from finirace.lab.interpreters import Interpreter
@@ -36,7 +37,6 @@ from finirace.outcome import Access, MemoryErrorReport, RunKind, RunOutcome, Ste
 from finirace.scenario.steps import STEP_KINDS
 
 STOP_ENV = "FINIRACE_STOP_IF_BLOCKED"
-LAB_DETECTORS = ("plain", "pymalloc-debug", "valgrind", "gdb", "assert")
 BLOCKING_KINDS = ("join", "lock", "wait", "block")
 DEFAULT_TIMEOUT = 10.0
 _MARK = re.compile(r"^M (\d+) (\d+) (-?\d+) ([baSFEH])$")
@@ -44,13 +44,6 @@ _RUNTIME_NOISE = ("__", "pthread_", "futex", "syscall", "??", "raise", "abort", 
                   "do_futex", "sem_", "PyThread_acquire_lock", "PyCOND_", "PyMUTEX_")
 
 
-# obmalloc's address_in_range reads outside its arenas on purpose; 3.6 ignores
-# PYTHONMALLOC=malloc in embedded programs, so these would drown the real errors.
-PYMALLOC_SUPPRESSIONS = "".join(
-    f"{{\n   pymalloc-address-in-range-{kind}\n   Memcheck:{kind}\n   fun:address_in_range\n}}\n"
-    for kind in ("Addr4", "Addr8", "Value4", "Value8", "Cond")
-)
-VALGRIND_ARGS = ("--suppressions=pymalloc.supp",)
 
 
 @dataclass(frozen=True)
@@ -176,13 +169,13 @@ def run(program: Program, built: Built, interp: Interpreter, detector: str = "pl
         timeout: float = DEFAULT_TIMEOUT, settle_ms: int = DEFAULT_SETTLE_MS, workdir: str | None = None) -> LabRun:
     """Run ``built`` once under ``detector`` and say how it ended, per run and per thread."""
     base = dict(scenario=program.scenario, python=interp.path, version=interp.label, detector=detector)
-    if detector not in LAB_DETECTORS:
-        raise ValueError(f"unknown detector {detector!r} (known: {', '.join(LAB_DETECTORS)})")
-    if detector == "assert" and not interp.debug:
+    spec = registry.spec(detector)
+    if not spec.lab:
+        raise ValueError(f"the {detector} detector is not for the lab (known: {', '.join(registry.names(lab=True))})")
+    if spec.debug_build and not interp.debug:
         return LabRun(**base, outcome=RunOutcome(RunKind.CLEAN), skipped=True,
-                      note=f"the assert detector needs a debug build; {interp.label} is a release build")
-    det = (detectors.ValgrindDetector(VALGRIND_ARGS) if detector == "valgrind"
-           else detectors.get("plain" if detector == "assert" else detector))
+                      note=f"the {detector} detector needs a debug build; {interp.label} is a release build")
+    det = spec.create()
     missing = det.available()
     if missing:
         return LabRun(**base, outcome=RunOutcome(RunKind.CLEAN), skipped=True, note=missing)
@@ -191,12 +184,10 @@ def run(program: Program, built: Built, interp: Interpreter, detector: str = "pl
         env = interp.run_env()
         env[MARKERS_ENV] = str(markers_path)
         env[SETTLE_ENV] = str(int(settle_ms * min(det.slowdown, 10.0)))
-        if detector == "gdb":
+        if spec.all_threads:
             env[STOP_ENV] = "1"
-        if detector == "valgrind":
-            (Path(tmp) / "pymalloc.supp").write_text(PYMALLOC_SUPPRESSIONS)
         prepared = det.prepare([str(built.binary)], env, tmp)
-        attach = None if detector in ("gdb", "valgrind") else detectors.attach_backtraces
+        attach = None if spec.traced else detectors.attach_backtraces
         result = proc.run(prepared.argv, env=dict(prepared.env), cwd=tmp, timeout=timeout * det.slowdown,
                           on_timeout=attach)
         detection = det.interpret(prepared, result)
@@ -209,7 +200,7 @@ def run(program: Program, built: Built, interp: Interpreter, detector: str = "pl
     main_returned = any(m.thread == main and m.phase == END for m in markers)
     stopped = any(m.thread == main and m.phase == "H" for m in markers)
     outcome = detection.outcome
-    if detector == "gdb" and stopped and outcome.signal == "SIGTRAP":
+    if spec.all_threads and stopped and outcome.signal == "SIGTRAP":
         # our own stop to show blocked threads, not the program's fault
         main_returned = True
         outcome = RunOutcome(RunKind.CLEAN, memory_errors=outcome.memory_errors, exit_code=0)
@@ -221,6 +212,6 @@ def run(program: Program, built: Built, interp: Interpreter, detector: str = "pl
                         for t in threads)
     errors = map_memory_errors(outcome.memory_errors, program, source_name)
     outcome = replace(outcome, threads=threads, memory_errors=errors)
-    backtraces = detection.raw_report if detector == "gdb" else (result.timeout_note or "")
+    backtraces = detection.raw_report if spec.all_threads else (result.timeout_note or "")
     return LabRun(**base, outcome=outcome, markers=markers, duration=result.duration,
                   stderr=result.stderr[-8000:], stdout=result.stdout[-4000:], backtraces=backtraces)

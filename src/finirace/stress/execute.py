@@ -55,7 +55,7 @@ def run_environment(spec: RunSpec) -> dict[str, str]:
     if spec.perturbation.python:
         env["PYTHONPATH"] = join_path(str(sitecustomize_dir()), env.get("PYTHONPATH"))
     # the shim's signal handler and delays fight a debugger or valgrind: plain runs only
-    if (spec.shim or spec.perturbation.native) and spec.detector in ("plain", "pymalloc-debug"):
+    if (spec.shim or spec.perturbation.native) and detectors.spec(spec.detector).shim:
         try:
             env["LD_PRELOAD"] = join_path(str(build_shim()), env.get("LD_PRELOAD"))
             env["FINIRACE_CRASH_BACKTRACE"] = "1"
