@@ -96,12 +96,12 @@ class _Finirace:
             alive = [t for t in threading.enumerate() if t is not threading.main_thread()]
             if not alive:
                 tr.line("none")
-            from finirace.audit import ERAS
+            from finirace.audit import eras
 
             for t in alive:
                 tr.line(f"{t.name} ({'daemon' if t.daemon else 'non-daemon'})")
-                for era, versions, fate in ERAS:
-                    tr.line(f"  {era:7} {versions:9} {fate if t.daemon else 'joined before finalization'}")
+                for v in eras():
+                    tr.line(f"  {v.name:8} {v.versions:9} {v.fate.text(False) if t.daemon else 'joined before finalization'}")
 
     def pytest_sessionfinish(self, session, exitstatus):
         if self.failures:

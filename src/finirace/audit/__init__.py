@@ -22,13 +22,6 @@ from typing import Sequence
 from finirace import proc
 from finirace.detectors.backtrace import NativeThread, parse_backtraces
 
-# (era, versions, what happens to a daemon thread that wants the GIL back)
-ERAS = (
-    ("legacy", "3.6-3.8", "blocks for ever in take_gil"),
-    ("exit", "3.9-3.13", "killed with pthread_exit in take_gil"),
-    ("hang", "3.14", "parked for ever (PyThread_hang_thread)"),
-    ("guards", "3.15", "finalization waits for its guard; without one, parked as on 3.14"),
-)
 _EVAL = ("_PyEval_EvalFrameDefault", "PyEval_EvalFrameEx", "_PyEval_EvalFrame")
 
 
@@ -54,6 +47,13 @@ class AuditReport:
     recorded: bool
 
 
+def eras():
+    """The eras of real releases, in order, from the model's registry (each with its fate)."""
+    from finirace.model.variants import released
+
+    return released()
+
+
 def _native_for(threads: Sequence[NativeThread], native_id: int | None) -> NativeThread | None:
     return next((t for t in threads if native_id is not None and t.lwp == native_id), None)
 
@@ -70,13 +70,10 @@ def _assess(entry: dict, native: NativeThread | None) -> ThreadAudit:
         in_c = any(f not in ("??",) and not f.startswith(("__", "pthread_", "take_gil", "PyEval_", "drop_gil", "PyCOND", "PyMUTEX")) for f in top[:8])
     cxx = any("::" in f for f in funcs)
     daemon = bool(entry["daemon"])
-    predictions = []
-    for era, versions, fate in ERAS:
-        if not daemon:
-            fate = "joined before finalization (non-daemon): finalization waits for it"
-        elif era == "exit" and cxx:
-            fate += "; C++ frames on its stack: std::terminate, abort"
-        predictions.append((era, versions, fate))
+    predictions = tuple(
+        (v.name, v.versions, v.fate.text(cxx) if daemon else "joined before finalization (non-daemon): finalization waits for it")
+        for v in eras()
+    )
     flags = []
     if daemon and in_c:
         flags.append("daemon thread blocked in C with the GIL released")
@@ -86,7 +83,7 @@ def _assess(entry: dict, native: NativeThread | None) -> ThreadAudit:
         flags.append("C++ frames on its stack")
     if daemon and any("acquire" in f or "lock" in f.lower() for f in entry["python_stack"][-1:]):
         flags.append("holds or waits on a lock the exit path may need")
-    return ThreadAudit(entry["name"], daemon, tuple(entry["python_stack"]), tuple(top[:6]), in_c, cxx, tuple(predictions), tuple(flags))
+    return ThreadAudit(entry["name"], daemon, tuple(entry["python_stack"]), tuple(top[:6]), in_c, cxx, predictions, tuple(flags))
 
 
 def audit(argv: Sequence[str], timeout: float = 120.0, gdb: bool = True) -> AuditReport:
@@ -108,5 +105,5 @@ def audit(argv: Sequence[str], timeout: float = 120.0, gdb: bool = True) -> Audi
     return AuditReport(tuple(data["version"]), threads, result, True)
 
 
-__all__ = ["AuditReport", "ThreadAudit", "ERAS", "audit"]
+__all__ = ["AuditReport", "ThreadAudit", "audit", "eras"]
 

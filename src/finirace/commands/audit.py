@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         if t.native_top:
             console.print("  native: " + escape(" <- ".join(t.native_top)))
         for era, versions, fate in t.predictions:
-            console.print(f"  {era:7} {versions:9} {escape(fate)}")
+            console.print(f"  {era:8} {versions:9} {escape(fate)}")
         for flag in t.flags:
             dangerous += 1
             console.print(f"  [red]danger[/red]: {escape(flag)}")

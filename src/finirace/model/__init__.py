@@ -10,17 +10,9 @@ from finirace.errors import UsageError
 from finirace.model.machine import Machine
 from finirace.model.system import System, Transition
 from finirace.model.variant import Variant
-from finirace.model.variants import VARIANTS
+from finirace.model.variants import VARIANTS, variant_for_version
 
 __all__ = ["VARIANTS", "Variant", "variant_for_version", "build_system", "System", "Transition", "Machine"]
-
-
-def variant_for_version(major: int, minor: int) -> str | None:
-    """The era a real interpreter of this version maps to, or None."""
-    for name, v in VARIANTS.items():
-        if (major, minor) in v.released:
-            return name
-    return None
 
 
 def build_system(scenario, variant_name: str) -> System:

@@ -1,25 +1,51 @@
-"""What a model variant is: one CPython behaviour, as a handful of switches.
+"""What a model variant is: one CPython behaviour era, as a handful of switches.
 
 Why switches and not subclasses: the variants differ in a few places of the
 same C functions (who reads what first in ``take_gil``, what a thread that must
-not run does, when finalization frees the other thread states).  The common
-operations (:mod:`finirace.model.operations`) read these fields where the C
-code of the eras differs, so a variant module says only what differs.
+not run does, when finalization frees the other thread states).  The model's
+operations (:mod:`finirace.model.gil`, :mod:`~finirace.model.pystate`,
+:mod:`~finirace.model.lifecycle`, :mod:`~finirace.model.threads`) read these
+fields where the C code of the eras differs.
+
+A variant is the one place an era lives: its name, the CPython versions it
+covers, what it is, the source it follows, and the fate of a late thread that
+``finirace audit`` prints.  Each one is written as the change from the era
+before it (:meth:`Variant.then`), so its module shows only what differs, and
+names that predecessor (``follows``), which is how the registry
+(:mod:`finirace.model.variants`) orders them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Iterable
+
+# What describes an era rather than how it behaves: given anew by every variant.
+DESCRIPTION = ("name", "title", "versions", "released", "summary", "refs", "source")
+
+
+@dataclass(frozen=True)
+class Fate:
+    """What finalization does to a daemon thread that wants the GIL back (``finirace audit``)."""
+
+    daemon: str  # "killed with pthread_exit in take_gil"
+    cxx: str = ""  # added when C++ frames are on its stack ("" when C++ makes no difference)
+
+    def text(self, cxx: bool) -> str:
+        return f"{self.daemon}; {self.cxx}" if cxx and self.cxx else self.daemon
 
 
 @dataclass(frozen=True)
 class Variant:
     name: str
     title: str  # "pthread_exit era"
-    versions: str  # "3.9–3.13"
+    versions: str  # "3.9–3.13"; for a model-only variant, what it is ("bpo-33608 proposal (unreleased)")
     released: tuple[tuple[int, int], ...]  # (major, minor) releases it models; () = model only
-    summary: str = ""
-    refs: tuple[str, ...] = ()
+    summary: str
+    refs: tuple[str, ...]
+    source: str  # the C code it follows: CPython branches, or the proposal
+    fate: Fate
+    follows: str | None = None  # the era before it (None: the first)
     # PyEval_RestoreThread reads tstate->interp->runtime before take_gil (the late-2019 branch)
     restore_reads_tstate: bool = False
     # bpo-33608 proposal: threads hold struct {PyThreadState *ts;}, finalization nulls ts
@@ -46,3 +72,56 @@ class Variant:
     # previous runtime's GIL (_PyEval_FiniThreads).  While none exists, PyEval_SaveThread and
     # PyEval_RestoreThread only swap _PyThreadState_Current: no take_gil, no _Py_Finalizing check
     lazy_gil: bool = False
+
+    def then(self, *, name: str, title: str, versions: str, released: tuple[tuple[int, int], ...],
+             summary: str, refs: tuple[str, ...], source: str, fate: Fate | None = None,
+             **changes: object) -> "Variant":
+        """The era after this one: described anew, behaving as this one but for ``changes``.
+
+        ``fate`` is kept unless given.  A change must name a switch and differ from
+        this era's value, so a variant's module lists exactly what differs.
+        """
+        switches = {f.name for f in fields(self)} - set(DESCRIPTION) - {"fate", "follows"}
+        for key, value in changes.items():
+            if key not in switches:
+                raise TypeError(f"variant {name!r}: {key!r} is not a switch of Variant")
+            if getattr(self, key) == value:
+                raise ValueError(f"variant {name!r}: {key}={value!r} is what {self.name!r} already does")
+        return replace(self, name=name, title=title, versions=versions, released=released, summary=summary,
+                       refs=refs, source=source, fate=fate or self.fate, follows=self.name, **changes)
+
+    def changes(self, before: "Variant | None") -> dict[str, object]:
+        """The switches that differ from ``before`` (from the defaults when None)."""
+        skip = set(DESCRIPTION) | {"fate", "follows"}
+        out = {}
+        for f in fields(self):
+            if f.name in skip:
+                continue
+            old = getattr(before, f.name) if before is not None else f.default
+            if getattr(self, f.name) != old:
+                out[f.name] = getattr(self, f.name)
+        return out
+
+
+def in_era_order(variants: Iterable[Variant]) -> dict[str, Variant]:
+    """The variants by name, each after the one it follows; ValueError when they make no single line."""
+    by_follows: dict[str | None, Variant] = {}
+    names: set[str] = set()
+    for v in variants:
+        if v.name in names:
+            raise ValueError(f"two variants are named {v.name!r}")
+        names.add(v.name)
+        other = by_follows.get(v.follows)
+        if other is not None:
+            what = f"follow {v.follows!r}" if v.follows else "come first (follows nothing)"
+            raise ValueError(f"variants {other.name!r} and {v.name!r} both {what}")
+        by_follows[v.follows] = v
+    ordered: dict[str, Variant] = {}
+    current = by_follows.get(None)
+    while current is not None:
+        ordered[current.name] = current
+        current = by_follows.get(current.name)
+    lost = sorted(names - set(ordered))
+    if lost:
+        raise ValueError(f"variants follow one that is not there: {', '.join(lost)}")
+    return ordered

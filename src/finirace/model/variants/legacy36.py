@@ -11,11 +11,12 @@ after a re-initialization destroyed it, a thread restores a state that
 finalization freed and goes on to use it.  With a GIL, 3.6 is 3.7–3.8: a late
 thread waits for ever for the GIL the finalizer keeps.  Measured with gdb on
 3.6.15 (``gil_locked`` is -1 at the late restore) and read in its
-``PyEval_RestoreThread`` disassembly; 3.7 calls ``PyEval_InitThreads`` from
-``Py_Initialize`` (bpo-20891).
+``PyEval_RestoreThread`` disassembly.
+
+The first era: every switch not named here is off.
 """
 
-from finirace.model.variant import Variant
+from finirace.model.variant import Fate, Variant
 
 VARIANT = Variant(
     name="legacy36",
@@ -24,5 +25,7 @@ VARIANT = Variant(
     released=((3, 6),),
     summary="as legacy once a GIL exists; without one a late thread restores its freed state and runs on",
     refs=("bpo-33608", "bpo-20891"),
+    source="CPython 3.6 (read at v3.6.15)",
+    fate=Fate("blocks for ever in take_gil"),
     lazy_gil=True,
 )
