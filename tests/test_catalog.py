@@ -12,6 +12,7 @@ from finirace.explore import check
 from finirace.model import VARIANTS
 from finirace.outcome import RunKind, ThreadOutcome, label_matches
 from finirace.scenario import catalog, check_variants
+from finirace.scenario.expectations import with_expectations
 
 SCENARIOS = {sc.name: sc for sc in catalog.load_bundled()}
 CATALOG_ROWS = ["seed", "ensure-after", "reinit-wake", "clear-after", "restore-after", "cxx-noexcept",
@@ -42,7 +43,7 @@ def test_catalog_is_large_and_covers_every_row():
         assert row in SCENARIOS, row
     for sc in SCENARIOS.values():
         assert sc.summary and sc.refs and sc.notes, sc.name
-        assert set(sc.expect) == set(VARIANTS), sc.name
+        assert set(sc.expect) == set(VARIANTS), f"{sc.name}: run finirace check --write-expect for the missing eras"
         check_variants(sc, list(VARIANTS))
 
 
@@ -52,6 +53,18 @@ def test_expectations_are_what_the_model_reaches(name):
         v = verdict(name, variant)
         assert v.complete
         assert v.matches, f"{name} under {variant}: expected {v.expected}, reached {v.labels}"
+
+
+@pytest.mark.parametrize("path", catalog.bundled_paths(), ids=lambda p: p.stem)
+def test_generated_expectations_reproduce_each_catalog_file(path):
+    """What ``finirace check --write-expect`` writes, for every era or for one new era, is the file as it is."""
+    name = catalog.load(path).name
+    text = path.read_text()
+    reached = {variant: verdict(name, variant).labels for variant in VARIANTS}
+    assert with_expectations(text, reached, list(VARIANTS)) == text
+    for variant in VARIANTS:  # each era as if it were the new one
+        without = "".join(ln for ln in text.splitlines(keepends=True) if not ln.startswith(f"{variant} = "))
+        assert with_expectations(without, {variant: reached[variant]}, list(VARIANTS)) == text, variant
 
 
 def test_seed_legacy_worker_hangs_in_take_gil():

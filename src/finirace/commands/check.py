@@ -33,6 +33,10 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="PCT seed (default 0)")
     p.add_argument("--depth", type=positive, default=3, metavar="D", help="PCT bug depth (default 3)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every counterexample, not only mismatches")
+    p.add_argument("--print-expect", action="store_true",
+                   help="print, per scenario, the [expect] entries of what the model reaches (exhaustive search only)")
+    p.add_argument("--write-expect", action="store_true",
+                   help="write what the model reaches into each scenario file's [expect] (how a new era gets its entries)")
     p.set_defaults(run=run)
 
 
@@ -82,6 +86,9 @@ def run(args) -> int:
     if args.replay is not None:
         return _replay(args, scenarios, variants)
     strategy = _strategy(args)
+    expectations = getattr(args, "print_expect", False) or getattr(args, "write_expect", False)
+    if expectations and (args.pct or args.preemptions is not None or args.json or args.junit):
+        raise UsageError("--print-expect/--write-expect need every run explored: not with --pct, --preemptions, --json or --junit")
 
     from finirace.explore import check
 
@@ -92,6 +99,10 @@ def run(args) -> int:
             verdicts.append(check(sc, var, strategy=strategy, progress=progress))
     if progress is not None:
         sys.stderr.write("\r\x1b[K")
+    if expectations:
+        from finirace.commands.expect import present
+
+        return present(args, scenarios, verdicts, known)
     threads_of = {sc.name: sc.thread_names for sc in scenarios}
     refs = {sc.name: _ref(sc, args.scenarios) for sc in scenarios}
     _present(args, verdicts, variants, threads_of, refs)
