@@ -225,3 +225,17 @@ def test_reinit_wake_3_6_reads_the_freed_state_in_python_not_in_take_gil():
 @pytest.mark.parametrize("name", ["seed-ordered", "seed", "cxx-noexcept", "hang-at-exit", "wait-during-fini"])
 def test_once_ensure_made_the_gil_3_6_is_the_blocking_era(name):
     assert verdict(name, "legacy36").labels == verdict(name, "legacy").labels
+
+
+def test_the_docs_state_no_catalog_count_that_is_not_true():
+    """A count of scenarios written in prose goes stale as the catalog grows: none, or the true one."""
+    import re
+    from pathlib import Path
+
+    from finirace.scenario.catalog import bundled_paths
+
+    root = Path(__file__).resolve().parent.parent
+    n = len(bundled_paths())
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for m in re.finditer(r"(\d+) (?:bundled )?(?:scenarios|cases)\b", doc.read_text()):
+            assert int(m.group(1)) == n, f"{doc.name}: {m.group(0)!r}, but the catalog holds {n}"

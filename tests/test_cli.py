@@ -7,108 +7,91 @@ write nothing to stdout and leave nothing behind.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
+import subprocess
 import time
 
 import pytest
 
 
-def finirace(*args: str, env: dict | None = None, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "finirace", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def one_line(p: subprocess.CompletedProcess) -> str:
-    """The one error line of a bad-input run (asserting exit 2, no traceback, nothing else)."""
-    assert p.returncode == 2, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
-    assert "Traceback" not in p.stderr, p.stderr
-    lines = (p.stdout + p.stderr).splitlines()
-    assert len(lines) == 1, lines[:20]
-    assert "Traceback" not in lines[0]
-    return lines[0]
-
 
 @pytest.fixture
-def env(tmp_path):
-    e = dict(os.environ)
-    e["FINIRACE_DB"] = str(tmp_path / "store.db")
-    e["PYTHONPATH"] = os.pathsep.join([os.path.join(os.path.dirname(__file__), "..", "src"), e.get("PYTHONPATH", "")])
-    return e
+def env(cli, tmp_path):
+    """The child's environment, for the cases that change it."""
+    return dict(cli.env)
 
 
 @pytest.mark.parametrize("command", ["check", "lab"])
-def test_a_scenario_path_longer_than_the_system_allows(env, tmp_path, command):
+def test_a_scenario_path_longer_than_the_system_allows(cli, env, tmp_path, command):
     for ref in ("a" * 300, "a/" * 3000 + "b", "a" * 300 + ".toml"):
-        line = one_line(finirace(command, ref, env=env, cwd=tmp_path))
+        line = cli.one_line(cli(command, ref, env=env, cwd=tmp_path))
         assert "File name too long" in line and len(line) < 400
 
 
-def test_a_toml_file_nested_3000_arrays_deep(env, tmp_path):
+def test_a_toml_file_nested_3000_arrays_deep(cli, env, tmp_path):
     deep = tmp_path / "deep.toml"
     deep.write_text("name = " + "[" * 3000 + "]" * 3000 + "\n")
-    line = one_line(finirace("check", str(deep), env=env))
+    line = cli.one_line(cli("check", str(deep), env=env))
     assert str(deep) in line and "nested too deeply" in line
 
 
-def test_dask_address_with_nobody_there_is_one_line_within_10_s(env, tmp_path):
+def test_dask_address_with_nobody_there_is_one_line_within_10_s(cli, env, tmp_path):
     pytest.importorskip("distributed")
     start = time.monotonic()
-    p = finirace("stress", "--dask", "tcp://127.0.0.1:1", "--runs", "1", "--", sys.executable, "-c", "pass", env=env)
+    p = cli("stress", "--dask", "tcp://127.0.0.1:1", "--runs", "1", "--", sys.executable, "-c", "pass", env=env)
     took = time.monotonic() - start
-    assert "tcp://127.0.0.1:1" in one_line(p)
+    assert "tcp://127.0.0.1:1" in cli.one_line(p)
     assert took < 10, took
 
 
-def test_dask_address_that_is_no_address(env):
+def test_dask_address_that_is_no_address(cli, env):
     pytest.importorskip("distributed")
-    line = one_line(finirace("stress", "--dask", "notaurl", "--runs", "1", "--", sys.executable, "-c", "pass", env=env))
+    line = cli.one_line(cli("stress", "--dask", "notaurl", "--runs", "1", "--", sys.executable, "-c", "pass", env=env))
     assert "notaurl" in line and "not a scheduler address" in line
 
 
-def test_db_in_a_missing_directory_is_refused_not_created(env, tmp_path):
+def test_db_in_a_missing_directory_is_refused_not_created(cli, env, tmp_path):
     where = tmp_path / "nonexistent" / "dir" / "x.db"
-    line = one_line(finirace("stress", "--db", str(where), "--runs", "1", "--", sys.executable, "-c", "pass", env=env))
+    line = cli.one_line(cli("stress", "--db", str(where), "--runs", "1", "--", sys.executable, "-c", "pass", env=env))
     assert str(where.parent) in line
     assert not where.parent.exists() and not where.parent.parent.exists()
     env["FINIRACE_DB"] = str(where)
-    assert str(where.parent) in one_line(finirace("runs", env=env))
+    assert str(where.parent) in cli.one_line(cli("runs", env=env))
     assert not where.parent.parent.exists()
 
 
-def test_the_default_store_gets_its_directory(env, tmp_path):
+def test_the_default_store_gets_its_directory(cli, env, tmp_path):
     del env["FINIRACE_DB"]
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
-    p = finirace("runs", env=env)
+    p = cli("runs", env=env)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "data" / "finirace" / "finirace.db").exists()
 
 
-def test_finirace_db_that_is_not_a_database_is_named(env, tmp_path):
+def test_finirace_db_that_is_not_a_database_is_named(cli, env, tmp_path):
     (tmp_path / "garbage.db").write_text("garbage\n" * 100)
     env["FINIRACE_DB"] = "garbage.db"
-    line = one_line(finirace("runs", env=env, cwd=tmp_path))
+    line = cli.one_line(cli("runs", env=env, cwd=tmp_path))
     assert "FINIRACE_DB=garbage.db" in line and "not a database" in line
 
 
-def test_python_that_is_not_python_does_not_echo_the_probe(env):
-    line = one_line(finirace("lab", "seed", "--python", "/bin/ls", "--no-store", env=env))
+def test_python_that_is_not_python_does_not_echo_the_probe(cli, env):
+    line = cli.one_line(cli("lab", "seed", "--python", "/bin/ls", "--no-store", env=env))
     assert "/bin/ls" in line and "not a working Python" in line
     assert "import" not in line and "sysconfig" not in line and "$'" not in line
 
 
 @pytest.mark.parametrize("name", ["x" * 10_000, "two\nlines", "bell\x07", "tab\there", " "])
 @pytest.mark.parametrize("command", ["stress", "lab"])
-def test_campaign_names_are_checked(env, command, name):
+def test_campaign_names_are_checked(cli, env, command, name):
     args = ["stress", "--campaign", name, "--runs", "1", "--", sys.executable, "-c", "pass"] if command == "stress" \
         else ["lab", "seed", "--campaign", name]
-    line = one_line(finirace(*args, env=env))
+    line = cli.one_line(cli(*args, env=env))
     assert "--campaign" in line
 
 
-def test_emit_c_with_html_refuses_instead_of_ignoring(env, tmp_path):
-    line = one_line(finirace("lab", "seed", "--emit-c", str(tmp_path / "x.c"), "--html", str(tmp_path / "y.html"),
+def test_emit_c_with_html_refuses_instead_of_ignoring(cli, env, tmp_path):
+    line = cli.one_line(cli("lab", "seed", "--emit-c", str(tmp_path / "x.c"), "--html", str(tmp_path / "y.html"),
                              env=env))
     assert "--emit-c" in line and "--html" in line
     assert not (tmp_path / "x.c").exists() and not (tmp_path / "y.html").exists()

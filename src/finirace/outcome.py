@@ -95,13 +95,24 @@ class MemoryErrorReport:
     block_size: int | None = None
     freed_by: Access | None = None
     allocated_by: Access | None = None
+    address: int | None = None  # the address touched, where a detector gave it
+
+    @property
+    def null_page(self) -> bool:
+        """An access inside the first page: a field read or written through a NULL pointer.
+
+        No block was freed or allocated there, so there is no history to show:
+        the run crashes (or would) on a NULL pointer, it is no use-after-free.
+        """
+        return self.address is not None and 0 <= self.address < NULL_PAGE_SIZE
 
     def lines(self) -> list[str]:
         """The report as valgrind would print it."""
         size = f" of size {self.size}" if self.size is not None else ""
-        out = [f"{self.kind}{size}", f"   at {self.access.describe()}"]
-        for frame in self.access.frames:
-            out.append(f"   by {frame}")
+        out = [f"{self.kind}{size}", *_stack(self.access)]
+        if self.null_page:
+            out.append(f" Address {self.address:#x} is NULL+{self.address:#x}: a NULL pointer dereference")
+            return out
         inside = ""
         if self.offset is not None:
             bsize = f" of size {self.block_size}" if self.block_size is not None else ""
@@ -109,13 +120,34 @@ class MemoryErrorReport:
         out.append(f" Address{inside} ({self.block})")
         if self.freed_by is not None:
             out.append(" free'd")
-            out.append(f"   at {self.freed_by.describe()}")
-            out.extend(f"   by {frame}" for frame in self.freed_by.frames)
+            out.extend(_stack(self.freed_by))
         if self.allocated_by is not None:
             out.append(" Block was alloc'd")
-            out.append(f"   at {self.allocated_by.describe()}")
-            out.extend(f"   by {frame}" for frame in self.allocated_by.frames)
+            out.extend(_stack(self.allocated_by))
         return out
+
+
+NULL_PAGE_SIZE = 4096  # Linux never maps the page at 0 (vm.mmap_min_addr is at least this)
+
+
+def _stack(a: Access) -> list[str]:
+    """``at`` and ``by`` lines, each frame once.
+
+    A native stack (valgrind) starts with the function the ``at`` line names,
+    with its file and line; the model's chain may repeat it too.  The ``at``
+    line takes that first frame's text, and the ``by`` lines start below it.
+    """
+    frames = list(a.frames)
+    at = a.function
+    names = [f.split(" (", 1)[0] for f in frames]
+    if a.function in names:  # frames above it are the allocator's own (free, malloc): the at line says who
+        k = names.index(a.function)
+        at, frames = (frames[k] if " (" in frames[k] else at), frames[k + 1:]
+    while frames and frames[0] == a.function:
+        frames.pop(0)
+    who = f" in thread {a.thread}" if a.thread not in ("", "?") else ""
+    where = f" (step {a.step})" if a.step else ""
+    return [f"   at {at}{who}{where}", *(f"   by {f}" for f in frames)]
 
 
 @dataclass(frozen=True)
@@ -268,6 +300,7 @@ def outcome_to_dict(o: RunOutcome) -> dict:
                 "size": e.size,
                 "offset": e.offset,
                 "block_size": e.block_size,
+                "address": e.address,
                 "access": _access_to_dict(e.access),
                 "freed_by": _access_to_dict(e.freed_by),
                 "allocated_by": _access_to_dict(e.allocated_by),
@@ -301,6 +334,7 @@ def outcome_from_dict(d: dict) -> RunOutcome:
                 size=e.get("size"),
                 offset=e.get("offset"),
                 block_size=e.get("block_size"),
+                address=e.get("address"),
                 freed_by=_access_from_dict(e.get("freed_by")),
                 allocated_by=_access_from_dict(e.get("allocated_by")),
             )

@@ -264,3 +264,31 @@ def test_end_to_end_in_a_child_process(late, tmp_path):
     results = json.loads(proc.stdout)["results"]
     assert {r["variant"] for r in results} == set(variants())
     assert proc.returncode == (1 if any(r["match"] is False for r in results) else 0)
+
+
+def test_memory_error_stacks_name_each_frame_once(cli):
+    p = cli("check", "seed", "--variant", "prefix", "-v")
+    assert p.returncode == 0, p.stderr
+    lines = [ln.removeprefix("==finirace==").strip() for ln in p.stdout.splitlines() if ln.startswith("==finirace==")]
+    assert any(ln.startswith("at PyEval_RestoreThread") for ln in lines)
+    for above, below in zip(lines, lines[1:]):
+        if above.startswith(("at ", "by ")) and below.startswith("by "):
+            assert below[3:].split()[0] != above[3:].split()[0], (above, below)
+
+
+def test_junit_skip_messages_keep_labels_that_hold_commas_apart(cli, tmp_path):
+    from finirace.outcome import parse_label
+
+    sc = tmp_path / "noexpect.toml"
+    sc.write_text('name = "noexpect"\nsummary = "s"\n[threads]\n'
+                  'main = ["init", "spawn worker", "finalize"]\nworker = ["ensure", "release"]\n')
+    junit = tmp_path / "j.xml"
+    p = cli("check", sc, "--variant", "exit", "--variant", "hang", "--junit", junit)
+    assert p.returncode == 0, p.stderr
+    skips = [s.get("message") for s in ET.parse(junit).iter("skipped")]
+    assert len(skips) == 2
+    for message in skips:
+        labels = message.split("; reached ", 1)[1].split("; ")
+        assert any("," in label for label in labels) or len(labels) > 1, message
+        for label in labels:
+            parse_label(label)  # each piece is one whole label

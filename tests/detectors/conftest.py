@@ -22,6 +22,24 @@ int main(void) {
 }
 """
 
+# a use of a freed block of 2,272 bytes: valgrind writes the size with a thousands separator
+BIG_UAF_C = r"""
+#include <stdlib.h>
+#include <stdio.h>
+struct big { long words[284]; };
+__attribute__((noinline)) struct big *make_big(void) { return malloc(sizeof(struct big)); }
+__attribute__((noinline)) long use_big(struct big *b) { return b->words[1]; }
+int main(void) { struct big *b = make_big(); free(b); printf("%ld\n", use_big(b)); return 0; }
+"""
+
+# a field read through a NULL pointer, 0x28 bytes in (as ensure-after's new_threadstate does)
+NULL_READ_C = r"""
+#include <stdio.h>
+struct interp { long words[5]; long runtime; };
+__attribute__((noinline)) long new_threadstate(struct interp *i) { return i->runtime; }
+int main(void) { struct interp *volatile i = NULL; printf("%ld\n", new_threadstate(i)); return 0; }
+"""
+
 TERMINATE_CC = r"""
 #include <thread>
 int main() { std::thread t([] { throw 1; }); t.join(); }
@@ -48,4 +66,6 @@ def programs(tmp_path_factory) -> dict[str, Path]:
         "uaf": _build(tmp, "uaf", UAF_C, "gcc"),
         "terminate": _build(tmp, "terminate", TERMINATE_CC, "g++", "-pthread"),
         "assert": _build(tmp, "assert", ASSERT_C, "gcc"),
+        "big-uaf": _build(tmp, "big-uaf", BIG_UAF_C, "gcc"),
+        "null-read": _build(tmp, "null-read", NULL_READ_C, "gcc"),
     }

@@ -72,3 +72,21 @@ def test_unknown_detector_names_the_known_ones():
         assert "plain" in str(exc) and "valgrind" in str(exc)
     else:
         raise AssertionError("no error for an unknown detector")
+
+
+def test_a_timed_out_run_under_gdb_keeps_every_threads_backtrace(cli, tmp_path):
+    """gdb cannot attach to a program gdb already runs: the detector interrupts it instead."""
+    import json
+
+    hang = tmp_path / "hang.py"
+    hang.write_text("import threading, time\n"
+                    "def spin():\n    while True: time.sleep(0.05)\n"
+                    "threading.Thread(target=spin, name='spinner').start()\n")
+    for detector in ("plain", "gdb"):
+        p = cli("stress", "--detector", detector, "--runs", "1", "-j", "1", "--timeout", "3", "--campaign", detector,
+                "--", PY, hang)
+        assert p.returncode == 1, p.stderr
+        (bucket,) = json.loads(cli("report", detector, "--json").stdout)["buckets"]
+        assert bucket["kind"] == "timeout"
+        trace = bucket["native_backtrace"]
+        assert "Py_FinalizeEx" in trace and trace.count("\nThread ") >= 2, (detector, trace[-3000:])

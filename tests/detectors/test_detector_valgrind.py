@@ -42,3 +42,31 @@ def test_truncated_report_keeps_complete_errors(programs, tmp_path):
     (only,) = detectors.parse_valgrind_xml(cut)
     assert only.kind == "Invalid read"
     assert detectors.parse_valgrind_xml(b"") == ()
+
+
+def _stress_report(cli, program, tmp_path) -> dict:
+    import json
+
+    p = cli("stress", "--detector", "valgrind", "--runs", "1", "-j", "1", "--campaign", "c", "--", program, cwd=tmp_path)
+    assert p.returncode == 1, p.stderr
+    report = cli("report", "c", "--json")
+    assert report.returncode == 0, report.stderr
+    return json.loads(report.stdout)["buckets"][0]
+
+
+def test_a_block_size_with_a_thousands_separator_is_read_whole(cli, programs, tmp_path):
+    found, _ = _run("valgrind", [str(programs["big-uaf"])], tmp_path)
+    (err,) = found.outcome.memory_errors
+    assert (err.offset, err.block_size) == (8, 2272)
+    bucket = _stress_report(cli, programs["big-uaf"], tmp_path)
+    assert bucket["kind"] == "memory-error"
+    assert "8 bytes inside a block of size 2272" in bucket["example"]["memory_errors"]
+
+
+def test_a_read_through_a_null_pointer_is_called_so(cli, programs, tmp_path):
+    bucket = _stress_report(cli, programs["null-read"], tmp_path)
+    assert bucket["kind"] == "crash" and bucket["example"]["signal"] == "SIGSEGV"
+    assert bucket["example"]["reason"] == "NULL pointer dereference in new_threadstate (read at NULL+0x28)"
+    text = bucket["example"]["memory_errors"]
+    assert "NULL+0x28: a NULL pointer dereference" in text and "heap block" not in text
+    assert "free'd" not in text and "alloc'd" not in text

@@ -117,7 +117,7 @@ def test_json_is_serializable_and_complete():
 
 def test_junit_fails_mismatches_and_skips_unexpected():
     cases = junit_cases([verdict(("clean",)), verdict(), verdict(("clean", "memory-error"))], {"handoff": Handoff.threads})
-    assert cases[0].failure == "reached memory-error, clean; expected clean"
+    assert cases[0].failure == "reached memory-error; clean; expected clean"
     assert "Invalid read" in cases[0].details
     assert cases[1].skipped and cases[1].failure is None
     assert cases[2].failure is None and cases[2].skipped is None

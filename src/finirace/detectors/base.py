@@ -52,6 +52,12 @@ class Detector:
 
         return Detection(classify(result), python_tracebacks=python_tracebacks(result.stderr))
 
+    def on_timeout(self, pid: int) -> str | None:
+        """Called while a timed-out run still runs (before the kill): every thread's backtrace."""
+        from finirace.detectors.backtrace import attach_backtraces
+
+        return attach_backtraces(pid)
+
     def available(self) -> str | None:
         """None when usable here, else one line saying what is missing."""
         return None

@@ -66,6 +66,17 @@ def classify(
     if result.output_limited:
         return RunOutcome(RunKind.TIMEOUT, reason="output limit reached", exit_code=result.exit_code)
     text = result.stderr + "\n" + result.stdout
+    if memory_errors and all(e.null_page for e in memory_errors) and result.signal:
+        # a read through a NULL pointer is a crash, not a memory error: nothing was freed
+        first = memory_errors[0]
+        return RunOutcome(
+            RunKind.CRASH,
+            signal=result.signal,
+            reason=f"NULL pointer dereference in {first.access.function} "
+                   f"({first.kind.split()[-1].lower()} at NULL+{first.address:#x})",
+            memory_errors=tuple(memory_errors),
+            exit_code=None,
+        )
     if memory_errors:
         first = memory_errors[0]
         return RunOutcome(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import time
 from typing import Mapping, Sequence
 
 from finirace.detectors.backtrace import parse_backtraces, parse_frames, NativeThread
@@ -25,6 +27,27 @@ _ALL_MARK = "==finirace-all-threads=="
 _RECEIVED = re.compile(r"^(?:Thread \d+ \"[^\"]*\" received|Program received|Thread \d+ received) signal (SIG\w+)", re.M)
 _EXITED = re.compile(r"^\[Inferior \d+ \(process \d+\) exited (?:normally|with code (\d+))\]", re.M)
 _TERMINATED = re.compile(r"^Program terminated with signal (SIG\w+)", re.M)
+
+
+INTERRUPT_SECONDS = 20.0  # gdb's time to print the stacks of an interrupted, timed-out run
+
+
+def _children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (gdb's inferior), from /proc."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie until its parent waits, or gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 class GdbDetector(Detector):
@@ -53,6 +76,26 @@ class GdbDetector(Detector):
         # gdb starts the inferior through $SHELL (it quotes the arguments; with
         # the shell off it mangles arguments holding spaces): make it /bin/sh
         return Prepared(wrapped, {**base.env, "SHELL": "/bin/sh"})
+
+    def on_timeout(self, pid: int) -> str | None:
+        """Interrupt the program gdb runs, so gdb prints every thread's stack before the kill.
+
+        A second gdb cannot attach (the program is already traced), but gdb
+        stops on the SIGINT, runs the ``bt`` commands it was given and exits;
+        its output, backtraces included, then reaches :meth:`interpret`.
+        """
+        children = _children(pid)
+        if not children:
+            return None
+        for child in children:
+            try:
+                os.kill(child, signal.SIGINT)
+            except OSError:
+                pass
+        deadline = time.monotonic() + INTERRUPT_SECONDS
+        while time.monotonic() < deadline and not _exited(pid):
+            time.sleep(0.05)
+        return None
 
     def interpret(self, prepared: Prepared, result: ProcResult) -> Detection:
         out = result.stdout

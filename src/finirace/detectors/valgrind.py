@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 
 from finirace.detectors.base import Detection, Detector, Prepared
 from finirace.detectors.classify import classify, python_tracebacks
-from finirace.outcome import Access, MemoryErrorReport
+from finirace.outcome import NULL_PAGE_SIZE, Access, MemoryErrorReport
 from finirace.proc import ProcResult
 
 # Error kinds that are memory errors in the sense of DESIGN.md; leaks and
@@ -42,8 +42,14 @@ ALLOCATOR_FUNCTIONS = {
     "_PyMem_RawFree", "_PyMem_RawMalloc", "_PyMem_RawCalloc", "_PyMem_RawRealloc",
     "PyMem_RawFree", "PyMem_RawMalloc", "PyMem_RawCalloc", "PyMem_RawRealloc",
 }
-_INSIDE = re.compile(r"is (\d+) bytes inside a block of size (\d+)")
-_SIZE = re.compile(r"of size (\d+)")
+# valgrind groups digits ("a block of size 2,272"): a number is digits and commas
+_INSIDE = re.compile(r"is ([\d,]+) bytes (?:inside|after|before) a block of size ([\d,]+)")
+_SIZE = re.compile(r"of size ([\d,]+)")
+_ADDRESS = re.compile(r"Address (0x[0-9a-fA-F]+)")
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
 _ERROR = re.compile(rb"<error>.*?</error>", re.S)
 
 
@@ -102,14 +108,16 @@ def parse_valgrind_xml(data: bytes | str, kinds: Mapping[str, str] = MEMORY_KIND
                 pending = None
         inside = next((m for m in (_INSIDE.search(a) for a in aux) if m), None)
         size = _SIZE.search(what)
+        address = next((int(m.group(1), 16) for m in (_ADDRESS.match(a) for a in aux) if m), None)
         reports.append(
             MemoryErrorReport(
                 kind=kinds[kind],
                 block=_block(aux),
                 access=_access(stacks[0] if stacks else None, tid),
-                size=int(size.group(1)) if size else None,
-                offset=int(inside.group(1)) if inside else None,
-                block_size=int(inside.group(2)) if inside else None,
+                size=_number(size.group(1)) if size else None,
+                offset=_number(inside.group(1)) if inside else None,
+                block_size=_number(inside.group(2)) if inside else None,
+                address=address,
                 freed_by=_access(freed, "?") if freed is not None else None,
                 allocated_by=_access(alloc, "?") if alloc is not None else None,
             )
@@ -118,8 +126,13 @@ def parse_valgrind_xml(data: bytes | str, kinds: Mapping[str, str] = MEMORY_KIND
 
 
 def _block(aux: list[str]) -> str:
-    m = next((re.match(r"Address (0x[0-9a-fA-F]+)", a) for a in aux if a.startswith("Address")), None)
-    return f"heap block at {m.group(1)}" if m else "heap block"
+    """What valgrind says was at the address: a heap block, or (low addresses) a NULL pointer."""
+    m = next((_ADDRESS.match(a) for a in aux if a.startswith("Address")), None)
+    if m is None:
+        return "heap block"
+    if int(m.group(1), 16) < NULL_PAGE_SIZE:
+        return f"NULL+{int(m.group(1), 16):#x}"
+    return f"heap block at {m.group(1)}" if "block" in " ".join(aux) else f"address {m.group(1)}"
 
 
 # obmalloc's address_in_range reads outside its arenas on purpose; an embedded 3.6
@@ -138,6 +151,10 @@ class ValgrindDetector(Detector):
 
     def __init__(self, extra_args: Sequence[str] = ()) -> None:
         self.extra_args = tuple(extra_args)
+
+    def on_timeout(self, pid: int) -> str | None:
+        """Nothing: gdb cannot attach to a program valgrind runs (and would see valgrind's stacks)."""
+        return None
 
     def environment(self) -> dict[str, str]:
         return {"PYTHONMALLOC": "malloc"}

@@ -187,7 +187,7 @@ def run(program: Program, built: Built, interp: Interpreter, detector: str = "pl
         if spec.all_threads:
             env[STOP_ENV] = "1"
         prepared = det.prepare([str(built.binary)], env, tmp)
-        attach = None if spec.traced else detectors.attach_backtraces
+        attach = det.on_timeout  # gdb attaches; under a tracer the detector knows better
         result = proc.run(prepared.argv, env=dict(prepared.env), cwd=tmp, timeout=timeout * det.slowdown,
                           on_timeout=attach)
         detection = det.interpret(prepared, result)

@@ -174,9 +174,9 @@ def junit_cases(
     """One case per scenario × variant; a mismatch fails with its counterexamples."""
     cases = []
     for v in verdicts:
-        summary = ", ".join(v.labels) or "nothing reached"
+        summary = "; ".join(v.labels) or "nothing reached"  # labels hold commas themselves
         if v.matches is False:
-            exp = ", ".join(v.expected or ())
+            exp = "; ".join(v.expected or ())
             details = []
             for cx in v.counterexamples:
                 details.extend(counterexample_lines(v, cx, threads_of.get(v.scenario, ()), (refs or {}).get(v.scenario)))

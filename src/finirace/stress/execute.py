@@ -79,7 +79,7 @@ def execute_run(spec: RunSpec) -> RunRecord:
             env=prepared.env,
             cwd=spec.cwd,
             timeout=spec.timeout * det.slowdown,
-            on_timeout=detectors.attach_backtraces,
+            on_timeout=det.on_timeout,
         )
         detection = det.interpret(prepared, result)
     outcome = detection.outcome
