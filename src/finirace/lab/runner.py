@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from finirace import detectors, proc
+from finirace import proc
 from finirace.detectors import registry
 from finirace.lab.build import Built
 from finirace.lab.codegen import AFTER, BEFORE, DEFAULT_SETTLE_MS, DONE, END, MARKERS_ENV, SETTLE_ENV, START, Program
