@@ -6,8 +6,7 @@ import pytest
 
 from finirace.errors import UsageError
 from finirace.model import VARIANTS, Variant, build_system, variant_for_version
-from finirace.model.programs import known_kinds
-from finirace.scenario import STEP_KINDS, loads
+from finirace.scenario import loads
 
 SMALL = loads('name = "t"\n[threads]\nmain = ["init", "finalize"]\n')
 
@@ -35,10 +34,6 @@ def test_unknown_variant_is_a_usage_error_listing_the_known():
         build_system(SMALL, "nope")
     msg = str(exc.value)
     assert "'nope'" in msg and "legacy" in msg and "guards" in msg and "\n" not in msg
-
-
-def test_every_step_kind_has_a_meaning_in_the_model():
-    assert set(STEP_KINDS) <= known_kinds()
 
 
 def test_build_system_threads_follow_the_scenario():

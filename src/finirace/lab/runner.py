@@ -33,8 +33,8 @@ from finirace.detectors import registry
 from finirace.lab.build import Built
 from finirace.lab.codegen import AFTER, BEFORE, DEFAULT_SETTLE_MS, DONE, END, MARKERS_ENV, SETTLE_ENV, START, Program
 from finirace.lab.interpreters import Interpreter
+from finirace.lab.statements import C_STEPS
 from finirace.outcome import Access, MemoryErrorReport, RunKind, RunOutcome, StepRef, ThreadOutcome, ThreadResult
-from finirace.scenario.steps import STEP_KINDS
 
 STOP_ENV = "FINIRACE_STOP_IF_BLOCKED"
 BLOCKING_KINDS = ("join", "lock", "wait", "block")
@@ -100,7 +100,7 @@ def thread_results(program: Program, markers: tuple[Marker, ...], main_returned:
         inside = last if last is not None and last.phase == BEFORE else None
         last_ref = program.steps[ti][last.step] if last is not None else None
         kind = program.kinds[ti][inside.step] if inside is not None else None
-        where = STEP_KINDS[kind].c_call if kind else ""
+        where = C_STEPS[kind].calls if kind else ""
         if name == program.threads[0] and main_returned:
             outcome: ThreadOutcome | None = ThreadOutcome.FINISHED
         elif END in phases:

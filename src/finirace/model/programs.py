@@ -1,8 +1,14 @@
 """Which program of atomic steps each scenario step kind stands for.
 
 The step vocabulary is the scenario layer's (:data:`finirace.scenario.STEP_KINDS`);
-this table gives each name its meaning in the model.  A kind missing here is a
-model gap, caught by a test that walks the whole vocabulary.
+this table gives each name its meaning in the model, as the lab's
+:data:`finirace.lab.statements.C_STEPS` gives it its C.  A kind missing here is
+a model gap, caught by a test that walks the whole vocabulary.
+
+An operation builds the atomic steps of one step under a variant, from the
+step's argument where the steps themselves differ (``block`` with or without
+``until``); most read their argument (the thread, event, lock, code) when they
+run, from the step, and build the same steps for any argument.
 """
 
 from __future__ import annotations
@@ -13,35 +19,46 @@ from finirace.model import lifecycle, pystate, threads
 from finirace.model.program import Program
 from finirace.model.variant import Variant
 
-BUILDERS: dict[str, Callable[[Variant], Program]] = {
-    "init": lifecycle.init,
-    "finalize": lifecycle.finalize,
-    "spawn": threads.spawn,
-    "join": threads.join,
-    "start_thread": threads.start_thread,
-    "ensure": pystate.ensure,
-    "release": pystate.release,
-    "save": pystate.save,
-    "restore": pystate.restore,
-    "new_tstate": pystate.new_tstate,
-    "clear_tstate": pystate.clear_tstate,
-    "delete_tstate": pystate.delete_tstate,
-    "python": threads.python,
-    "guard": threads.guard,
-    "unguard": threads.unguard,
-    "lock": threads.lock,
-    "unlock": threads.unlock,
-    "signal": threads.signal,
-    "wait": threads.wait,
+Operation = Callable[[Variant, "str | None"], Program]
+
+
+def _any_arg(build: Callable[[Variant], Program]) -> Operation:
+    """An operation whose atomic steps are the same whatever the step's argument."""
+    return lambda variant, arg: build(variant)
+
+
+def _block(variant: Variant, until: str | None) -> Program:
+    return threads.block(variant, until=until is not None)
+
+
+OPERATIONS: dict[str, Operation] = {
+    "init": _any_arg(lifecycle.init),
+    "finalize": _any_arg(lifecycle.finalize),
+    "spawn": _any_arg(threads.spawn),
+    "join": _any_arg(threads.join),
+    "start_thread": _any_arg(threads.start_thread),
+    "ensure": _any_arg(pystate.ensure),
+    "release": _any_arg(pystate.release),
+    "save": _any_arg(pystate.save),
+    "restore": _any_arg(pystate.restore),
+    "new_tstate": _any_arg(pystate.new_tstate),
+    "clear_tstate": _any_arg(pystate.clear_tstate),
+    "delete_tstate": _any_arg(pystate.delete_tstate),
+    "python": _any_arg(threads.python),
+    "block": _block,
+    "guard": _any_arg(threads.guard),
+    "unguard": _any_arg(threads.unguard),
+    "lock": _any_arg(threads.lock),
+    "unlock": _any_arg(threads.unlock),
+    "signal": _any_arg(threads.signal),
+    "wait": _any_arg(threads.wait),
 }
 
 
 def program_for(kind: str, arg: str | None, variant: Variant) -> Program:
     """The atomic steps of one scenario step under a variant."""
-    if kind == "block":
-        return threads.block(variant, until=arg is not None)
-    return BUILDERS[kind](variant)
+    return OPERATIONS[kind](variant, arg)
 
 
 def known_kinds() -> frozenset[str]:
-    return frozenset(BUILDERS) | {"block"}
+    return frozenset(OPERATIONS)

@@ -1,9 +1,12 @@
 """The step vocabulary of a scenario: what may be written in a thread's list.
 
 This table is data on purpose: the parser validates against it, the docs list
-it, and the model and the C code generator each map every name to their own
-meaning.  The scenario layer itself knows no semantics: it only knows which
-names exist, what argument each takes and which C call it stands for.
+it, and each layer that gives steps a meaning keeps its own table keyed by
+these names: the model's operations (:data:`finirace.model.programs.OPERATIONS`)
+and the lab's C statements (:data:`finirace.lab.statements.C_STEPS`, which also
+names the C call each step stands for).  A test fails when a kind lacks either.
+The scenario layer itself knows no semantics: it only knows which names exist,
+what argument each takes, and a line of help.
 
 A step is one string: ``[noexcept] NAME [ARGUMENT]``.  ``noexcept`` says the
 call is made from inside a C++ ``noexcept`` frame (so a ``pthread_exit`` that
@@ -29,11 +32,10 @@ class Arg(enum.Enum):
 
 @dataclass(frozen=True)
 class StepKind:
-    """One step name: its argument, the C it stands for, and a line of help."""
+    """One step name: its argument and a line of help."""
 
     name: str
     arg: Arg
-    c_call: str
     help: str
     api: bool = True  # a C-API call (may carry ``noexcept``); orderings are not
 
@@ -41,29 +43,29 @@ class StepKind:
 STEP_KINDS: dict[str, StepKind] = {
     k.name: k
     for k in (
-        StepKind("init", Arg.NONE, "Py_Initialize()", "start the runtime; the calling thread holds the GIL"),
-        StepKind("finalize", Arg.NONE, "Py_FinalizeEx()", "tear the runtime down (needs the GIL)"),
-        StepKind("spawn", Arg.THREAD, "pthread_create()", "start a C thread running that thread's steps"),
-        StepKind("join", Arg.THREAD, "pthread_join()", "wait until that thread ends"),
-        StepKind("start_thread", Arg.THREAD, "threading.Thread.start()",
+        StepKind("init", Arg.NONE, "start the runtime; the calling thread holds the GIL"),
+        StepKind("finalize", Arg.NONE, "tear the runtime down (needs the GIL)"),
+        StepKind("spawn", Arg.THREAD, "start a C thread running that thread's steps"),
+        StepKind("join", Arg.THREAD, "wait until that thread ends"),
+        StepKind("start_thread", Arg.THREAD,
                  "start a Python thread (needs the GIL; its thread state is made by the caller)"),
-        StepKind("ensure", Arg.NONE, "PyGILState_Ensure()", "attach: make or find this thread's state, take the GIL"),
-        StepKind("release", Arg.NONE, "PyGILState_Release()", "undo the matching ensure"),
-        StepKind("save", Arg.NONE, "PyEval_SaveThread()", "drop the GIL (Py_BEGIN_ALLOW_THREADS)"),
-        StepKind("restore", Arg.NONE, "PyEval_RestoreThread()", "take the GIL back (Py_END_ALLOW_THREADS)"),
-        StepKind("new_tstate", Arg.NONE, "PyThreadState_New()", "make a thread state by hand, not yet attached"),
-        StepKind("clear_tstate", Arg.NONE, "PyThreadState_Clear()", "clear this thread's hand-made state"),
-        StepKind("delete_tstate", Arg.NONE, "PyThreadState_Delete()", "free this thread's hand-made state"),
-        StepKind("python", Arg.CODE, "PyRun_SimpleString()", "run Python code (needs the GIL)"),
-        StepKind("block", Arg.OPTIONAL_UNTIL, "read()",
+        StepKind("ensure", Arg.NONE, "attach: make or find this thread's state, take the GIL"),
+        StepKind("release", Arg.NONE, "undo the matching ensure"),
+        StepKind("save", Arg.NONE, "drop the GIL (Py_BEGIN_ALLOW_THREADS)"),
+        StepKind("restore", Arg.NONE, "take the GIL back (Py_END_ALLOW_THREADS)"),
+        StepKind("new_tstate", Arg.NONE, "make a thread state by hand, not yet attached"),
+        StepKind("clear_tstate", Arg.NONE, "clear this thread's hand-made state"),
+        StepKind("delete_tstate", Arg.NONE, "free this thread's hand-made state"),
+        StepKind("python", Arg.CODE, "run Python code (needs the GIL)"),
+        StepKind("block", Arg.OPTIONAL_UNTIL,
                  "a blocking C call of any length, optionally lasting until an event"),
-        StepKind("guard", Arg.NONE, "PyInterpreterGuard_New()",
+        StepKind("guard", Arg.NONE,
                  "PEP 788: hold finalization off; refused once finalization began"),
-        StepKind("unguard", Arg.NONE, "PyInterpreterGuard_Close()", "PEP 788: release the guard"),
-        StepKind("lock", Arg.LOCK, "pthread_mutex_lock()", "take a plain C mutex"),
-        StepKind("unlock", Arg.LOCK, "pthread_mutex_unlock()", "release a plain C mutex"),
-        StepKind("signal", Arg.EVENT, "write() to a pipe", "ordering: let the waiters of this event go", api=False),
-        StepKind("wait", Arg.EVENT, "read() from a pipe", "ordering: wait until this event is signalled", api=False),
+        StepKind("unguard", Arg.NONE, "PEP 788: release the guard"),
+        StepKind("lock", Arg.LOCK, "take a plain C mutex"),
+        StepKind("unlock", Arg.LOCK, "release a plain C mutex"),
+        StepKind("signal", Arg.EVENT, "ordering: let the waiters of this event go", api=False),
+        StepKind("wait", Arg.EVENT, "ordering: wait until this event is signalled", api=False),
     )
 }
 
