@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what finirace's tests need, then runs them.  Safe to run again.
 #   apt (when root): gcc, g++, gdb, valgrind and Debian's debug build of 3.11,
-#   pip: finirace itself with its [test] extra.
+#   pip: finirace itself with its [test] extra,
+#   and per interpreter 3.11-3.13 (pyenv) a venv in the user cache dir with
+#   opencv-python-headless, numpy and duckdb: the real programs the exit
+#   guard's tests crash at exit (skipped when an interpreter is missing).
 # Extra arguments go to pytest (e.g. ./test.sh -k model).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,4 +24,20 @@ fi
 
 # a failed install must fail here, not show up later as tests of a stale copy
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q -e '.[test]'
+
+venvs="${FINIRACE_TEST_VENVS:-${XDG_CACHE_HOME:-$HOME/.cache}/finirace/test-venvs}"
+wheels="opencv-python-headless numpy duckdb"
+for ver in 3.11.7 3.12.1 3.13.0; do
+  py="/root/.pyenv/versions/$ver/bin/python${ver%.*}"
+  [ -x "$py" ] || continue
+  venv="$venvs/$ver"
+  if [ "$(cat "$venv/.finirace-stamp" 2>/dev/null)" != "$wheels" ]; then
+    rm -rf "$venv"
+    "$py" -m venv "$venv"
+    PIP_ROOT_USER_ACTION=ignore "$venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: $wheels
+    echo "$wheels" > "$venv/.finirace-stamp"
+  fi
+done
+export FINIRACE_TEST_VENVS="$venvs"
+
 exec python3 -m pytest "$@"

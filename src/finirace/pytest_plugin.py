@@ -11,6 +11,9 @@ whose reruns crash or hang at exit gets its own report turned into a failure,
 whose text is the bucketed signatures and their reproduction commands, so it
 counts, and shows, like any other failed test.  ``--finirace-audit`` lists
 the threads still alive at session end with what each CPython era does to them.
+``--finirace-guard [stop|park]`` installs the exit guard (``finirace.guard``)
+in the pytest process, so daemon threads the tests left behind are stopped
+(or parked) before finalization.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def pytest_addoption(parser):
                     help="time limit of one rerun; a rerun still running then counts as a hang (default 120)")
     group.addoption("--finirace-audit", action="store_true", default=False,
                     help="report threads alive at session end, with what each CPython era does to them")
+    group.addoption("--finirace-guard", nargs="?", const="stop", default=None, choices=("stop", "park"),
+                    help="install the exit guard for this session: daemon threads stopped (or parked) before finalization")
 
 
 def pytest_configure(config):
@@ -37,6 +42,10 @@ def pytest_configure(config):
         raise pytest.UsageError(f"--finirace-runs must be at least 0, got {runs}")
     if config.getoption("finirace_timeout") <= 0:
         raise pytest.UsageError(f"--finirace-timeout must be positive, got {config.getoption('finirace_timeout')}")
+    if config.getoption("finirace_guard"):
+        from finirace.guard import install
+
+        install(mode=config.getoption("finirace_guard"))
     if runs or config.getoption("finirace_audit"):
         config.pluginmanager.register(_Finirace(config, runs), "finirace-active")
 

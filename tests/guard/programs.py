@@ -36,3 +36,84 @@ def run_python(python: str, code: str, env: dict[str, str] | None = None, timeou
         script = Path(tmp) / "prog.py"
         script.write_text(prelude + code)
         return subprocess.run([python, str(script)], capture_output=True, text=True, env=full, timeout=timeout)
+
+
+# --- real programs that abort at exit, and the one line that fixes them ---
+
+VENVS = Path(os.environ.get("FINIRACE_TEST_VENVS") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+             / "finirace" / "test-venvs")
+WHEEL_VERSIONS = ("3.11.7", "3.12.1", "3.13.0")  # test.sh makes a venv with the wheels for each
+
+# the fix, as an application adds it (the sys.path line only because finirace
+# is not installed in these interpreters)
+GUARD_LINE = f"import sys; sys.path.insert(0, {SRC!r})\nimport finirace.guard; finirace.guard.install()\n"
+
+OPENCV = """
+import threading
+import numpy as np, cv2
+img = np.random.randint(0, 255, (480, 640, 3), dtype=np.uint8)
+def blur():
+    while True:
+        cv2.GaussianBlur(img, (31, 31), 0)
+for _ in range(4):
+    threading.Thread(target=blur, daemon=True).start()
+"""
+
+DUCKDB = """
+import threading
+import duckdb
+def query():
+    con = duckdb.connect()
+    while True:
+        con.execute("select sum(i * i) from range(2000000) t(i)").fetchall()
+for _ in range(4):
+    threading.Thread(target=query, daemon=True).start()
+"""
+
+# The lab's cxx-noexcept program as an extension module: the GIL is taken back
+# inside a C++ noexcept frame, the lab's FR_NOEXCEPT idiom (pybind11's
+# gil_scoped_release destructor does the same).
+NOEXCEPT_EXT = r"""
+#include <Python.h>
+#include <time.h>
+#define FR_NOEXCEPT(stmt) [&]() noexcept { stmt; }()  /* a C++ noexcept frame around the call */
+
+static PyObject *blocking_call(PyObject *self, PyObject *arg) {
+    long us = PyLong_AsLong(arg);
+    if (us < 0 && PyErr_Occurred()) return NULL;
+    PyThreadState *save = PyEval_SaveThread();
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000L};
+    nanosleep(&ts, NULL);
+    FR_NOEXCEPT(PyEval_RestoreThread(save));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {{"blocking_call", blocking_call, METH_O, "sleep in C, take the GIL back noexcept"}, {NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "fr_noexcept", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_fr_noexcept(void) { return PyModule_Create(&module); }
+"""
+
+NOEXCEPT = """
+import threading
+import fr_noexcept
+def work():
+    while True:
+        fr_noexcept.blocking_call(500)
+for _ in range(4):
+    threading.Thread(target=work, daemon=True).start()
+"""
+
+
+def venv_python(version: str) -> Path:
+    return VENVS / version / "bin" / "python"
+
+
+def build_noexcept_ext(python: str, out_dir: Path) -> None:
+    """Build ``fr_noexcept`` for ``python`` into ``out_dir`` with g++ and the interpreter's headers."""
+    info = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['include']); "
+                           "print(sysconfig.get_config_var('EXT_SUFFIX'))"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    src = out_dir / "fr_noexcept.cpp"
+    src.write_text(NOEXCEPT_EXT)
+    subprocess.run(["g++", "-O1", "-shared", "-fPIC", f"-I{info[0]}", str(src), "-o", str(out_dir / f"fr_noexcept{info[1]}")],
+                   check=True, capture_output=True)

@@ -21,6 +21,7 @@ from typing import Sequence
 
 from finirace import proc
 from finirace.detectors.backtrace import NativeThread, parse_backtraces
+from finirace.guard.advice import FIX
 
 _EVAL = ("_PyEval_EvalFrameDefault", "PyEval_EvalFrameEx", "_PyEval_EvalFrame")
 
@@ -37,6 +38,7 @@ class ThreadAudit:
     cxx: bool  # C++ frames on its stack
     predictions: tuple[tuple[str, str, str], ...]
     flags: tuple[str, ...]
+    fix: str = ""  # the exit guard's line, for a daemon thread in C or C++ at finalization
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ def _assess(entry: dict, native: NativeThread | None) -> ThreadAudit:
         flags.append("C++ frames on its stack")
     if daemon and any("acquire" in f or "lock" in f.lower() for f in entry["python_stack"][-1:]):
         flags.append("holds or waits on a lock the exit path may need")
-    return ThreadAudit(entry["name"], daemon, tuple(entry["python_stack"]), tuple(top[:6]), in_c, cxx, predictions, tuple(flags))
+    fix = FIX if daemon and (in_c or cxx) else ""
+    return ThreadAudit(entry["name"], daemon, tuple(entry["python_stack"]), tuple(top[:6]), in_c, cxx, predictions,
+                       tuple(flags), fix)
 
 
 def audit(argv: Sequence[str], timeout: float = 120.0, gdb: bool = True) -> AuditReport:

@@ -46,4 +46,6 @@ def run(args: argparse.Namespace) -> int:
         for flag in t.flags:
             dangerous += 1
             console.print(f"  [red]danger[/red]: {escape(flag)}")
+        if t.fix:
+            console.print(f"  [green]{escape(t.fix)}[/green]", soft_wrap=True)
     return 1 if dangerous else 0

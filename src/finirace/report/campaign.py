@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from finirace.guard.advice import FIX, guard_fixes
 from finirace.report import junit
 from finirace.store import Bucket, Campaign, CampaignSummary, Store
 
@@ -46,7 +47,7 @@ def campaign_data(store: Store, campaign: Campaign) -> dict[str, Any]:
         "runs": store.run_count(campaign.id),
         "kinds": store.kind_counts(campaign.id),
         "buckets": [
-            {
+            _with_fix({
                 "signature": b.signature,
                 "kind": b.kind,
                 "count": b.count,
@@ -55,10 +56,18 @@ def campaign_data(store: Store, campaign: Campaign) -> dict[str, Any]:
                 "repro": b.repro,
                 "native_backtrace": b.native_backtrace,
                 "example": _example(store, campaign, b),
-            }
+            })
             for b in buckets
         ],
     }
+
+
+def _with_fix(bucket: dict[str, Any]) -> dict[str, Any]:
+    """The bucket with ``fix``: the exit guard's line when the guard prevents this failure, else ''."""
+    ex = bucket["example"]
+    fixes = guard_fixes(bucket["kind"], ex.get("reason") or "", bucket["signature"], bucket["native_backtrace"] or "",
+                        ex.get("stderr_tail") or "")
+    return {**bucket, "fix": FIX if fixes else ""}
 
 
 def _example(store: Store, campaign: Campaign, bucket: Bucket) -> dict[str, Any]:
@@ -94,6 +103,8 @@ def buckets_table(data: dict[str, Any], console: Console) -> None:
     for b in data["buckets"]:
         console.print(f"\n[bold]{escape(b['signature'])}[/bold]  (reproduced {b['count']}/{runs} times)")
         ex = b["example"]
+        if b.get("fix"):
+            console.print(f"[green]{escape(b['fix'])}[/green]", soft_wrap=True)
         if ex.get("memory_errors"):
             console.print(escape(ex["memory_errors"]))
         if b["native_backtrace"]:
@@ -110,7 +121,7 @@ def write_junit(data: dict[str, Any], path: str) -> None:
             name=b["signature"],
             failure=f"{b['kind']}: reproduced {b['count']}/{data['runs']} times",
             details="\n".join(
-                [f"reproduce: {b['repro']}", b["native_backtrace"], b["example"].get("python_tracebacks", ""),
+                [f"reproduce: {b['repro']}", b.get("fix", ""), b["native_backtrace"], b["example"].get("python_tracebacks", ""),
                  b["example"].get("memory_errors", "")]
             ),
             output=b["example"].get("stderr_tail", ""),
