@@ -95,3 +95,13 @@ def test_emit_c_with_html_refuses_instead_of_ignoring(cli, env, tmp_path):
                              env=env))
     assert "--emit-c" in line and "--html" in line
     assert not (tmp_path / "x.c").exists() and not (tmp_path / "y.html").exists()
+
+
+@pytest.mark.parametrize("command", ["", "check", "lab", "pythons", "stress", "audit", "runs", "report"])
+def test_help_is_written_for_users(cli, command):
+    p = cli(*([command] if command else []), "--help")
+    assert p.returncode == 0, p.stderr
+    text = p.stdout
+    assert "usage: finirace" in text
+    for raw in ("``", ":func:", ":class:", ":mod:", "finirace.commands", "sub-command per module", "register("):
+        assert raw not in text, (command, raw)

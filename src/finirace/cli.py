@@ -15,6 +15,9 @@ import sys
 from finirace import __version__
 from finirace.errors import UsageError
 
+DESCRIPTION = ("Find, reproduce and explain interpreter-finalization races in CPython and its C extensions. "
+               "Run 'finirace COMMAND --help' for a command's options.")
+
 # Command modules, in the order ``finirace --help`` lists them.  A module that
 # fails to import (an optional dependency missing) is skipped, never fatal.
 COMMANDS = ("check", "lab", "pythons", "stress", "audit", "runs", "report", "guard")
@@ -30,7 +33,7 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser(only: str | None = None) -> Parser:
     """The parser; with ``only`` (a command name), just that command's module is imported."""
-    parser = Parser(prog="finirace", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = Parser(prog="finirace", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"finirace {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS if only not in COMMANDS else (only,):

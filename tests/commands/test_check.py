@@ -159,7 +159,8 @@ def test_json_has_every_field_and_counterexamples_replay(capsys, late):
         assert again[0]["counterexamples"][0]["trace"] == cx["trace"]
 
 
-def test_expectations_written_back_match_and_wrong_ones_fail(capsys, late):
+def test_expectations_written_back_match_and_wrong_ones_fail(capsys, late, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # one table, each label on one line of its cell
     _, results = check_json(capsys, str(late))
     reached = {r["variant"]: [o["label"] for o in r["outcomes"]] for r in results}
     with_expect(late, reached)

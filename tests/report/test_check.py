@@ -87,11 +87,15 @@ def test_long_notes_wrap_and_preemptions_are_marked():
     cx = replay(Chatty(), "v1.abab")
     lines = trace_lines(cx, Chatty.threads)
     body = "\n".join(lines)
-    assert body.count("↯ preempts") == 2
-    assert [ln for ln in lines if "↯" in ln][0].endswith("↯ preempts main")
+    marked = [ln for ln in lines if "↯" in ln]
+    assert len(marked) == 2 and all(ln.split()[1] == "↯" for ln in marked)  # in the margin, after the step number
+    assert "(preempts main)" in marked[0]
     # no note is cut: every word of each note is there
     assert body.replace("\n", " ").split().count("runtime") == 4
-    assert max(len(ln.split("   ↯")[0]) for ln in lines) <= 2 + 2 + 2 * 46
+    assert max(len(ln) for ln in lines) <= 100
+    narrow = trace_lines(cx, Chatty.threads, width=60)
+    assert max(len(ln) for ln in narrow) <= 60
+    assert "\n".join(narrow).replace("\n", " ").split().count("runtime") == 4
 
 
 def test_memory_errors_are_worded_like_valgrind():

@@ -12,7 +12,8 @@ from finirace.errors import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("audit", help="threads alive at interpreter finalization", description=__doc__)
+    p = subparsers.add_parser("audit", help="threads alive at interpreter finalization", description="Run a Python program once and show the threads alive when its finalization "
+                              "starts, their stacks, and what each CPython era does to them.")
     p.add_argument("--no-gdb", action="store_true", help="do not attach gdb for native stacks")
     p.add_argument("--timeout", type=float, default=120.0, help="time limit of the run (seconds)")
     p.add_argument("target", nargs=argparse.REMAINDER, help="-- CMD ARGS…")

@@ -134,14 +134,15 @@ def _present(args, verdicts, variants, threads_of, refs) -> None:
     out = sys.stdout
     from finirace.report.console import console
 
-    # piped (CI logs), the table keeps its columns rather than wrapping at 80
-    width = None if out.isatty() else max(100, 24 + 34 * len(variants))
-    console(width=width, highlight=False).print(report.table(verdicts, variants))
+    screen = console(highlight=False)
+    for table in report.tables(verdicts, variants, screen.width):
+        screen.print(table)
     for v in verdicts:
         if v.matches is False or args.verbose:
             for cx in v.counterexamples:
                 if args.verbose or not any(_fits(e, cx.outcome.label) for e in v.expected or ()):
-                    out.write("\n" + "\n".join(report.counterexample_lines(v, cx, threads_of[v.scenario], refs[v.scenario])) + "\n")
+                    out.write("\n" + "\n".join(report.counterexample_lines(v, cx, threads_of[v.scenario], refs[v.scenario],
+                                                                            screen.width)) + "\n")
             if v.matches is False:
                 for e in v.expected or ():
                     if not any(_fits(e, label) for label in v.labels):
@@ -179,5 +180,8 @@ def _replay(args, scenarios, variants) -> int:
         json.dump(report.to_json([v]), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write("\n".join(report.counterexample_lines(v, v.counterexamples[0], sc.thread_names, _ref(sc, args.scenarios))) + "\n")
+        from finirace.report.console import fit_width
+
+        sys.stdout.write("\n".join(report.counterexample_lines(v, v.counterexamples[0], sc.thread_names,
+                                                              _ref(sc, args.scenarios), fit_width())) + "\n")
     return 0

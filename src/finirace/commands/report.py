@@ -21,7 +21,8 @@ from finirace.store import LAB
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("report", help="show a campaign: crash buckets, or a lab conformance table", description=__doc__)
+    p = subparsers.add_parser("report", help="show a campaign: crash buckets, or a lab conformance table", description="Show a stored campaign: a stress campaign's crash buckets with their "
+                              "backtraces and reproduction commands, or a lab campaign's conformance table.")
     p.add_argument("campaign", help="campaign name (see finirace runs)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--junit", metavar="FILE", help="also write the buckets (or lab rows) as JUnit XML to FILE")

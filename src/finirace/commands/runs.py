@@ -40,7 +40,9 @@ def open_store(args: argparse.Namespace) -> Store:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("runs", help="list stress and lab campaigns", description=__doc__)
+    p = subparsers.add_parser("runs", help="list stress and lab campaigns", description="List the stress and lab campaigns in the result store. For a stress "
+                              "campaign 'failed' counts crashes, aborts, hangs and memory errors; for a lab campaign, runs "
+                              "the model does not predict.")
     add_db_option(p)
     p.set_defaults(run=run)
 
@@ -65,7 +67,8 @@ def _table(summaries, out) -> None:
 
     table = Table(title="finirace campaigns")
     for col in ("campaign", "kind", "runs", "failed", "buckets", "last run", "command"):
-        table.add_column(col, justify="right" if col in ("runs", "failed", "buckets") else "left")
+        table.add_column(col, justify="right" if col in ("runs", "failed", "buckets") else "left",
+                         no_wrap=col in ("kind", "runs", "last run"))
     for s in summaries:
         c = s.campaign
         target = f"/{c.target_runs}" if c.target_runs else ""

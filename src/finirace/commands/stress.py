@@ -22,7 +22,9 @@ DETECTORS = tuple(sorted(registry.names(stress=True)))
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "stress", help="run a command many times, catch crashes and hangs at exit", description=__doc__
+        "stress", help="run a command many times, catch crashes and hangs at exit", description="Run a command many times in parallel with shutdown perturbation, catch "
+        "crashes, aborts, memory errors and hangs at exit, and group them by signature, each with a "
+        "reproduction command. Every run is stored as it ends: --campaign NAME resumes.",
     )
     p.add_argument("--runs", type=positive, metavar="N", help="number of runs (default 100)")
     p.add_argument("--time", type=duration, metavar="T", help="run for this long instead (90, 5m, 1h)")
@@ -129,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
         from finirace.report.campaign import buckets_table, campaign_data
 
         data = campaign_data(store, campaign)
-    buckets_table(data, Console())
+    from finirace.report.console import console as stdout_console
+
+    buckets_table(data, stdout_console())
     return 1 if final.failures else 0
 
 

@@ -86,6 +86,9 @@ def write_json(data: dict[str, Any], out: IO[str]) -> None:
 
 
 def buckets_table(data: dict[str, Any], console: Console) -> None:
+    """The buckets as a table, then each bucket's reproduction command (whole, on its own line) and stacks."""
+    from finirace.report.console import command_line
+
     runs = data["runs"]
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(data["kinds"].items()))
     console.print(f"[bold]{escape(data['campaign'])}[/bold]: {runs} runs ({escape(kinds) or 'none'})")
@@ -93,24 +96,31 @@ def buckets_table(data: dict[str, Any], console: Console) -> None:
         console.print("no crash, abort, memory error or hang recorded")
         return
     table = Table(show_lines=True)
-    for col in ("count", "signature", "runs", "reproduce"):
-        table.add_column(col, justify="right" if col == "count" else "left", overflow="fold")
-    for b in data["buckets"]:
-        table.add_row(
-            f"{b['count']}/{runs}", escape(b["signature"]), f"{b['first_run']}…{b['last_run']}", escape(b["repro"])
-        )
+    for col in ("#", "count", "signature", "runs"):
+        table.add_column(col, justify="right" if col in ("#", "count") else "left", overflow="fold")
+    for n, b in enumerate(data["buckets"], 1):
+        table.add_row(str(n), f"{b['count']}/{runs}", escape(b["signature"]), f"{b['first_run']}…{b['last_run']}")
     console.print(table)
-    for b in data["buckets"]:
-        console.print(f"\n[bold]{escape(b['signature'])}[/bold]  (reproduced {b['count']}/{runs} times)")
+    for n, b in enumerate(data["buckets"], 1):
+        console.print(f"\n[bold]#{n} {escape(b['signature'])}[/bold]  (reproduced {b['count']}/{runs} times)")
+        command_line(console, "reproduce", b["repro"])
         ex = b["example"]
         if b.get("fix"):
             console.print(f"[green]{escape(b['fix'])}[/green]", soft_wrap=True)
         if ex.get("memory_errors"):
             console.print(escape(ex["memory_errors"]))
         if b["native_backtrace"]:
-            console.print(escape(b["native_backtrace"][-3000:]))
+            console.print(escape(_tail(b["native_backtrace"])))
         if ex.get("python_tracebacks"):
-            console.print(escape(ex["python_tracebacks"][-3000:]))
+            console.print(escape(_tail(ex["python_tracebacks"])))
+
+
+def _tail(text: str, size: int = 3000) -> str:
+    """The end of a long text, from a line start (a stack cut mid-frame reads as garbage)."""
+    if len(text) <= size:
+        return text
+    cut = text[-size:]
+    return "…\n" + cut[cut.find("\n") + 1:] if "\n" in cut else cut
 
 
 def write_junit(data: dict[str, Any], path: str) -> None:

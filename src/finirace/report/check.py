@@ -42,14 +42,31 @@ def cell_lines(v: Verdict) -> list[str]:
     return lines or ["(nothing reached)"]
 
 
-def table(verdicts: list[Verdict], variants: list[str]):
+_VARIANT_COLUMN = 18  # room for "✓ memory-error" and the words of a thread clause, with borders
+
+
+def tables(verdicts: list[Verdict], variants: list[str], width: int) -> list:
+    """The scenario × variant table, split into as many tables as it takes to fit ``width`` columns.
+
+    A cell is never cut: a label that does not fit its column wraps at its
+    words.  Rather than squeeze seven variants into a log's 100 columns, the
+    variants go into consecutive tables of the same rows.
+    """
+    name_width = max([len("scenario")] + [len(v.scenario) for v in verdicts]) + 3
+    per_table = max(1, (width - name_width - 1) // _VARIANT_COLUMN)
+    chunks = [variants[i:i + per_table] for i in range(0, len(variants), per_table)] or [[]]
+    return [table(verdicts, chunk, title="outcomes reachable under each model variant" if n == 0 else None)
+            for n, chunk in enumerate(chunks)]
+
+
+def table(verdicts: list[Verdict], variants: list[str], title: str | None = "outcomes reachable under each model variant"):
     """A rich Table, scenario × variant (rich is imported only when a table is drawn)."""
     from rich.table import Table
 
-    t = Table(show_lines=True, title="outcomes reachable under each model variant")
+    t = Table(show_lines=True, title=title)
     t.add_column("scenario", no_wrap=True)
     for var in variants:
-        t.add_column(var)
+        t.add_column(var, overflow="fold")
     cells: dict[str, dict[str, Verdict]] = {}
     for v in verdicts:
         cells.setdefault(v.scenario, {})[v.variant] = v
@@ -58,16 +75,17 @@ def table(verdicts: list[Verdict], variants: list[str]):
     return t
 
 
-def trace_lines(cx: Counterexample, threads: tuple[str, ...]) -> list[str]:
-    """The trace as a table: one column per thread, one row per atomic step.
+def trace_lines(cx: Counterexample, threads: tuple[str, ...], width: int = 100) -> list[str]:
+    """The trace as a table: one column per thread, one row per atomic step, within ``width`` columns.
 
     A thread's cell names the scenario step when it starts one, then the C
     function and the model's note, wrapped (never cut: the note is the point).
-    ``↯`` marks a preemption, with the thread that could have gone on.
+    ``↯`` in the margin marks a preemption; the cell says which thread could
+    have gone on.
     """
     import textwrap
 
-    rows: list[tuple[str, str, list[str]]] = []
+    rows: list[tuple[str, bool, list[str]]] = []
     current: dict[str, object] = {}
     for n, st in enumerate(cx.trace, 1):
         tr = st.transition
@@ -75,20 +93,24 @@ def trace_lines(cx: Counterexample, threads: tuple[str, ...]) -> list[str]:
         if tr.step is not None and current.get(tr.thread) != tr.step:
             current[tr.thread] = tr.step
             text = f"{tr.step.text} › {text}"
+        if st.preemption:
+            text = f"(preempts {st.preempted}) {text}"
         cells = ["" for _ in threads]
         cells[threads.index(tr.thread) if tr.thread in threads else 0] = text
-        mark = f"{PREEMPT} preempts {st.preempted}" if st.preemption else ""
-        rows.append((str(n), mark, cells))
-    widths = [min(_CELL, max([len(t)] + [len(r[2][i]) for r in rows])) for i, t in enumerate(threads)]
+        rows.append((str(n), bool(st.preemption), cells))
     num = max(2, len(str(len(rows))))
-    header = (f"{'#':>{num}}  " + "  ".join(f"{t:<{w}}" for t, w in zip(threads, widths))).rstrip()
-    out = [header, "-" * len(header)]
-    for n, mark, cells in rows:
+    margin = num + 3  # "13 ↯ "
+    room = max(len(threads) * 12, width - margin - 2 * (len(threads) - 1))
+    cell = max(12, min(_CELL, room // max(len(threads), 1)))
+    widths = [min(cell, max([len(t)] + [len(r[2][i]) for r in rows])) for i, t in enumerate(threads)]
+    header = (" " * margin + "  ".join(f"{t:<{w}}" for t, w in zip(threads, widths))).rstrip()
+    out = [f"{'#':>{num}}" + header[num:], "-" * len(header)]
+    for n, preempted, cells in rows:
         wrapped = [textwrap.wrap(c, w) or [""] for c, w in zip(cells, widths)]
         for k in range(max(len(w) for w in wrapped)):
             parts = [(w[k] if k < len(w) else "") for w in wrapped]
-            line = f"{n if k == 0 else '':>{num}}  " + "  ".join(f"{p:<{w}}" for p, w in zip(parts, widths))
-            out.append(line + "   " + mark if mark and k == 0 else line.rstrip())
+            lead = f"{n:>{num}} {PREEMPT if preempted else ' '} " if k == 0 else " " * margin
+            out.append((lead + "  ".join(f"{p:<{w}}" for p, w in zip(parts, widths))).rstrip())
     return out
 
 
@@ -114,17 +136,40 @@ def outcome_lines(o: RunOutcome) -> list[str]:
     return out
 
 
-def counterexample_lines(v: Verdict, cx: Counterexample, threads: tuple[str, ...], ref: str | None = None) -> list[str]:
-    """A counterexample in full; ``ref`` is how the scenario is named on a command line (a path or a bundled name)."""
+def replay_command(v: Verdict, cx: Counterexample, ref: str | None = None) -> str:
+    """The command that replays a counterexample exactly."""
+    return f"finirace check {ref or v.scenario} --variant {v.variant} --replay {cx.schedule}"
+
+
+def counterexample_lines(v: Verdict, cx: Counterexample, threads: tuple[str, ...], ref: str | None = None,
+                         width: int = 100) -> list[str]:
+    """A counterexample in full; ``ref`` is how the scenario is named on a command line (a path or a bundled name).
+
+    The replay command gets a line of its own, whole, so it can be pasted.
+    """
     p = cx.preemptions
-    head = (
-        f"{v.scenario} under {v.variant}: {cx.outcome.label}  "
-        f"({p} preemption{'s' if p != 1 else ''}, {cx.steps} steps)"
-    )
-    out = [head, f"schedule {cx.schedule}   replay: finirace check {ref or v.scenario} --variant {v.variant} --replay {cx.schedule}", ""]
-    out.extend(trace_lines(cx, threads))
+    out = [f"{v.scenario} under {v.variant}: {cx.outcome.label}",
+           f"{p} preemption{'s' if p != 1 else ''}, {cx.steps} steps, schedule {cx.schedule}",
+           f"replay: {replay_command(v, cx, ref)}", ""]
+    out.extend(trace_lines(cx, threads, width))
     out.append("")
-    out.extend(outcome_lines(cx.outcome))
+    out.extend(_fit(outcome_lines(cx.outcome), width))
+    return out
+
+
+def _fit(lines: list[str], width: int) -> list[str]:
+    """Lines wrapped at ``width``, a continuation indented under its line's own prefix (``==finirace==``)."""
+    import re
+    import textwrap
+
+    out = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead = re.match(r"(==finirace==)?\s*", line).group(0)
+        out.extend(textwrap.wrap(line, width, initial_indent="", subsequent_indent=lead + "    ",
+                                 break_on_hyphens=False) or [line])
     return out
 
 
