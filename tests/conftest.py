@@ -1,15 +1,24 @@
-"""What every test package shares: running the real ``finirace`` command."""
+"""What every test package shares: running the real ``finirace`` command, and the one catalog sweep.
+
+The sweep is the suite's most expensive run: ``tests/commands/test_lab.py``
+checks it as a user sees it (the command, its exit status, the store) and
+``tests/golden/test_golden.py`` compares its outcomes with the golden file.
+Both read the same run, made once per session.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
+LAB_SCENARIOS = Path(__file__).resolve().parent / "lab" / "scenarios"
 
 
 class Cli:
@@ -41,3 +50,31 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path) -> Cli:
     return Cli(tmp_path / "finirace-store.db")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """``finirace lab --catalog seed-hang.toml --all --jobs 2 --timeout 3 --json``, as it ended."""
+
+    env: dict[str, str]  # its private build cache and result store: later commands read the same store
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def data(self) -> dict:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture(scope="session")
+def catalog_sweep(tmp_path_factory) -> Sweep:
+    """The bundled catalog and one scenario of the lab's own, on every interpreter found, plain detector."""
+    env = dict(os.environ)
+    env["FINIRACE_CACHE_DIR"] = str(tmp_path_factory.mktemp("sweep-cache"))
+    env["FINIRACE_DB"] = str(tmp_path_factory.mktemp("sweep-store") / "finirace.db")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH", "")) if p)
+    env["COLUMNS"] = "200"
+    r = subprocess.run([sys.executable, "-m", "finirace", "lab", "--catalog", str(LAB_SCENARIOS / "seed-hang.toml"),
+                        "--all", "--jobs", "2", "--timeout", "3", "--json"],
+                       env=env, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+    return Sweep(env, r.returncode, r.stdout, r.stderr)

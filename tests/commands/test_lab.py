@@ -33,12 +33,11 @@ def need(path):
         pytest.skip(f"{path} is not installed")
 
 
-def test_whole_catalog_on_every_interpreter_with_two_workers(env):
-    """The sweep: the bundled catalog and one scenario of the lab's own, every interpreter found, plain detector."""
-    r = finirace(env, "lab", "--catalog", str(SCENARIOS / "seed-hang.toml"), "--all", "--jobs", "2",
-                 "--timeout", "3", "--json")
+def test_whole_catalog_on_every_interpreter_with_two_workers(catalog_sweep):
+    """The sweep (tests/conftest.py): the bundled catalog and one scenario of the lab's own, every interpreter found."""
+    r, env = catalog_sweep, catalog_sweep.env
     assert r.returncode in (0, 1), r.stderr
-    data = json.loads(r.stdout)
+    data = r.data
     runs = data["runs"]
     versions = {run["version"] for run in runs}
     for v in ("3.6.15", "3.7.16", "3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0"):
