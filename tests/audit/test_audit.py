@@ -28,3 +28,23 @@ def test_daemon_thread_in_c_is_flagged(tmp_path):
 def test_program_with_no_threads(tmp_path):
     report = audit([PY, "-c", "pass"], gdb=False)
     assert report.recorded and report.threads == ()
+
+
+def test_predictions_are_the_released_eras_of_the_model_with_their_fates():
+    from finirace.audit import _assess
+    from finirace.detectors.backtrace import NativeFrame, NativeThread
+    from finirace.model.variants import released
+
+    frames = tuple(NativeFrame(f) for f in ("take_gil", "PyEval_RestoreThread", "worker::run", "start_thread"))
+    entry = {"name": "w", "daemon": True, "python_stack": []}
+    plain = _assess(entry, None)
+    cxx = _assess(entry, NativeThread(1, 7, "w", frames))
+    assert [(e, v) for e, v, _ in plain.predictions] == [(v.name, v.versions) for v in released()]
+    for (era, _, fate), (_, _, with_cxx) in zip(plain.predictions, cxx.predictions):
+        v = next(v for v in released() if v.name == era)
+        assert fate == v.fate.daemon
+        # C++ frames change the prediction exactly where the era's fate says so (pthread_exit unwinding)
+        assert with_cxx == (f"{v.fate.daemon}; {v.fate.cxx}" if v.fate.cxx else v.fate.daemon)
+    assert [e for e, _, f in cxx.predictions if "std::terminate" in f] == ["exit"]
+    joined = _assess({**entry, "daemon": False}, None)
+    assert all("non-daemon" in f for _, _, f in joined.predictions)
