@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from finirace import conformance
-from finirace.conformance import NA, NO, SKIPPED, WEAK, YES, Prediction, grade
+from finirace.conformance import ERROR, NA, NO, SKIPPED, WEAK, YES, Prediction, grade
 from finirace.lab.runner import LabRun
 from finirace.outcome import Access, MemoryErrorReport, RunKind, RunOutcome, StepRef, ThreadOutcome, ThreadResult
 
@@ -50,6 +50,12 @@ def test_run_in_a_set_of_several_predictions():
 def test_no_prediction_and_skipped_runs():
     assert grade(_run(EXITED), Prediction(None, note="no model era")).match == NA
     assert grade(_run(EXITED, skipped=True), Prediction("exit", (EXITED,))).match == SKIPPED
+
+
+def test_a_program_that_did_not_build_is_an_error_never_clean():
+    failed = RunOutcome(RunKind.BUILD_FAILED, reason="does not build for 3.11.7: x")
+    c = grade(_run(failed), Prediction("exit", (RunOutcome(RunKind.CLEAN),)))
+    assert (c.match, c.why) == (ERROR, "does not build for 3.11.7: x")
 
 
 def test_model_predicts_the_seed_for_each_installed_era():

@@ -16,6 +16,8 @@ How a match is graded (``Comparison.match``):
   registry's ``memory_errors``) a crash, an abort or even a clean exit all fit,
   so the run confirms nothing.  Under such a detector a memory error is a ``yes``;
 * ``no``: a finding, about the model or about the interpreter (docs/lab.md);
+* ``error``: the program did not build, so nothing ran (a ``build-failed``
+  outcome, the compiler's words as its reason);
 * ``n/a``: no prediction (the model has no variant for that version, or is
   not installed); ``skipped``: the run was not made (detector unusable there).
 
@@ -36,7 +38,7 @@ from finirace.lab.runner import LabRun
 from finirace.outcome import RunKind, RunOutcome, StepRef, parse_label
 from finirace.scenario.format import Scenario
 
-YES, WEAK, NO, NA, SKIPPED = "yes", "weak", "no", "n/a", "skipped"
+YES, WEAK, NO, ERROR, NA, SKIPPED = "yes", "weak", "no", "error", "n/a", "skipped"
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Comparison:
 
     run: LabRun
     predicted: Prediction
-    match: str  # YES, WEAK, NO, NA or SKIPPED
+    match: str  # YES, WEAK, NO, ERROR, NA or SKIPPED
     why: str = ""
 
 
@@ -117,6 +119,8 @@ def grade(run: LabRun, predicted: Prediction) -> Comparison:
     """How well one run's outcome fits the prediction (see the module docstring)."""
     if run.skipped:
         return Comparison(run, predicted, SKIPPED, run.note)
+    if run.outcome.kind is RunKind.BUILD_FAILED:
+        return Comparison(run, predicted, ERROR, run.outcome.reason)
     if not predicted.outcomes:
         return Comparison(run, predicted, NA, predicted.note)
     got = run.outcome

@@ -6,7 +6,9 @@ so they can be compared field by field.  The words follow DESIGN.md:
 * per thread: ``finished``, ``exited`` (killed inside the runtime by
   ``pthread_exit``), ``hung`` (parked for ever inside the runtime after
   finalization), ``deadlocked`` (waiting on something nobody will ever give it);
-* per run: ``clean``, ``crash``, ``abort``, ``memory-error``, ``timeout``.
+* per run: ``clean``, ``crash``, ``abort``, ``memory-error``, ``timeout``, and
+  ``build-failed`` (the lab's program did not build, so nothing ran: never a
+  model outcome, never a clean run).
 
 Outcomes are compared through their *label*: the run kind followed by one
 clause per thread that did not finish normally, e.g. ``"clean, worker hung"``.
@@ -44,6 +46,7 @@ class RunKind(str, enum.Enum):
     ABORT = "abort"
     MEMORY_ERROR = "memory-error"
     TIMEOUT = "timeout"
+    BUILD_FAILED = "build-failed"  # nothing ran: the lab's program did not build (reason: the compiler's words)
 
     def __str__(self) -> str:
         return self.value

@@ -21,6 +21,12 @@ keeps every run it finished and resumes with the missing indices.  A lab row
 holds the whole :class:`~finirace.outcome.RunOutcome` (and the predicted
 ones) as JSON that :func:`~finirace.outcome.outcome_from_dict` turns back into the same value,
 so a report rebuilt from the store is the table the sweep printed.
+
+A stress row holds its whole outcome the same way (the ``outcome`` column);
+rows written before that column existed read back from their flat columns
+(kind, signal, reason, exit code).  The records themselves, one form for both
+kinds, are :mod:`finirace.records`; opening and resuming a campaign is
+:mod:`finirace.campaign`.
 """
 
 from __future__ import annotations
@@ -29,11 +35,12 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from finirace.outcome import RunOutcome, outcome_from_dict, outcome_to_dict
+from finirace.outcome import RunKind, RunOutcome, outcome_from_dict, outcome_to_dict
+from finirace.records import LabRunRecord, RunRecord, StressRunRecord
 
 DB_ENV = "FINIRACE_DB"
 
@@ -78,6 +85,7 @@ CREATE TABLE IF NOT EXISTS runs (
     leftovers INTEGER NOT NULL DEFAULT 0,
     worker TEXT NOT NULL DEFAULT '',
     finished REAL NOT NULL,
+    outcome TEXT,                  -- JSON: the whole RunOutcome (NULL in rows written before it was kept)
     UNIQUE (campaign_id, idx)
 );
 CREATE INDEX IF NOT EXISTS runs_by_bucket ON runs(bucket_id);
@@ -97,7 +105,7 @@ CREATE TABLE IF NOT EXISTS lab_runs (
     predicted TEXT NOT NULL,       -- JSON list of the predicted RunOutcomes
     predicted_labels TEXT NOT NULL,  -- JSON list of their labels, for queries
     predicted_note TEXT NOT NULL DEFAULT '',
-    grade TEXT NOT NULL,           -- yes, weak (shown "weak (UB)"), no, n/a, skipped
+    grade TEXT NOT NULL,           -- yes, weak (shown "weak (UB)"), no, error, n/a, skipped
     why TEXT NOT NULL DEFAULT '',
     skipped INTEGER NOT NULL DEFAULT 0,
     note TEXT NOT NULL DEFAULT '',
@@ -136,65 +144,15 @@ class Campaign:
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    """One finished run as stored: how it ended and the evidence, bounded."""
-
-    index: int
-    seed: int
-    kind: str  # a RunKind value
-    duration: float
-    signal: str | None = None
-    reason: str = ""
-    exit_code: int | None = None
-    signature: str = ""  # empty for a clean run
-    stdout_tail: str = ""
-    stderr_tail: str = ""
-    python_tracebacks: str = ""
-    native_backtrace: str = ""
-    memory_errors: str = ""  # valgrind-style text of every memory error
-    leftovers: int = 0
-    worker: str = ""
-    finished: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True)
 class Bucket:
     id: int
     signature: str
-    kind: str
+    kind: RunKind
     count: int
     first_run: int
     last_run: int
     repro: str
     native_backtrace: str
-
-
-@dataclass(frozen=True)
-class LabRunRecord:
-    """One graded lab run as stored: what ran, how it ended, what the model said."""
-
-    index: int
-    scenario: str
-    python: str
-    version: str
-    detector: str
-    outcome: RunOutcome
-    predicted: tuple[RunOutcome, ...]
-    grade: str  # a conformance grade: yes, weak, no, n/a, skipped
-    repetition: int = 0
-    scenario_path: str | None = None
-    variant: str | None = None
-    predicted_note: str = ""
-    why: str = ""
-    skipped: bool = False
-    note: str = ""
-    schedule: str | None = None
-    html: str | None = None
-    duration: float = 0.0
-    stdout_tail: str = ""
-    stderr_tail: str = ""
-    backtraces: str = ""
-    finished: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -220,15 +178,18 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a killed process
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        self._add_kind_column()
+        # stores made before lab campaigns have no ``kind``: every campaign there is a stress one
+        self._add_column("campaigns", "kind", f"TEXT NOT NULL DEFAULT '{STRESS}'")
+        # stores made before stress runs kept their whole outcome: those rows read from their flat columns
+        self._add_column("runs", "outcome", "TEXT")
 
-    def _add_kind_column(self) -> None:
-        """Stores made before lab campaigns have no ``kind``: every campaign there is a stress one."""
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(campaigns)")}
-        if "kind" in columns:
+    def _add_column(self, table: str, column: str, decl: str) -> None:
+        """Bring a store written by an earlier finirace up to this schema (no-op when it is)."""
+        columns = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+        if column in columns:
             return
         try:
-            self._db.execute(f"ALTER TABLE campaigns ADD COLUMN kind TEXT NOT NULL DEFAULT '{STRESS}'")
+            self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         except sqlite3.OperationalError as exc:  # another process added it first
             if "duplicate column" not in str(exc):
                 raise
@@ -272,13 +233,13 @@ class Store:
                       (SELECT COUNT(*) FROM buckets b WHERE b.campaign_id = c.id),
                       (SELECT MAX(finished) FROM runs r WHERE r.campaign_id = c.id),
                       (SELECT COUNT(*) FROM lab_runs l WHERE l.campaign_id = c.id),
-                      (SELECT COUNT(*) FROM lab_runs l WHERE l.campaign_id = c.id AND l.grade = 'no'),
+                      (SELECT COUNT(*) FROM lab_runs l WHERE l.campaign_id = c.id AND l.grade IN ('no', 'error')),
                       (SELECT MAX(finished) FROM lab_runs l WHERE l.campaign_id = c.id)
                FROM campaigns c ORDER BY c.created"""
         ).fetchall()
         out = []
         for r in rows:
-            if r[6] == LAB:  # runs are lab runs; a failure is a run the model does not predict
+            if r[6] == LAB:  # runs are lab runs; a failure: the model does not predict it, or it did not build
                 out.append(CampaignSummary(_campaign(r[:7]), r[11], r[12], 0, r[13]))
             else:
                 out.append(CampaignSummary(_campaign(r[:7]), r[7], r[8], r[9], r[10]))
@@ -292,24 +253,25 @@ class Store:
     def run_count(self, campaign_id: int) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM runs WHERE campaign_id = ?", (campaign_id,)).fetchone()[0])
 
-    def record_run(self, campaign_id: int, run: RunRecord, repro: str = "") -> Bucket | None:
+    def record_run(self, campaign_id: int, run: StressRunRecord, repro: str = "") -> Bucket | None:
         """Store one finished run (and count it in its bucket) in one transaction.
 
         Returns the run's bucket (None for a clean run, or a run already stored,
         which is then left as it was).
         """
         db = self._db
+        o = run.outcome
         db.execute("BEGIN IMMEDIATE")
         try:
             cur = db.execute(
                 """INSERT OR IGNORE INTO runs (campaign_id, idx, seed, kind, signal, reason, exit_code, duration,
                        signature, stdout_tail, stderr_tail, python_tracebacks, native_backtrace, memory_errors,
-                       leftovers, worker, finished)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       leftovers, worker, finished, outcome)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
-                    campaign_id, run.index, run.seed, run.kind, run.signal, run.reason, run.exit_code, run.duration,
+                    campaign_id, run.index, run.seed, run.kind.value, o.signal, o.reason, o.exit_code, run.duration,
                     run.signature, run.stdout_tail, run.stderr_tail, run.python_tracebacks, run.native_backtrace,
-                    run.memory_errors, run.leftovers, run.worker, run.finished,
+                    run.memory_error_text, run.leftovers, run.worker, run.finished, json.dumps(outcome_to_dict(o)),
                 ),
             )
             if cur.rowcount != 1 or not run.signature:
@@ -325,7 +287,7 @@ class Store:
                        last_run = MAX(last_run, excluded.last_run),
                        native_backtrace = CASE WHEN native_backtrace = '' THEN excluded.native_backtrace
                                                ELSE native_backtrace END""",
-                (campaign_id, run.signature, run.kind, run.index, run.index, repro, run.native_backtrace),
+                (campaign_id, run.signature, run.kind.value, run.index, run.index, repro, run.native_backtrace),
             )
             row = db.execute(
                 "SELECT id, signature, kind, count, first_run, last_run, repro, native_backtrace FROM buckets"
@@ -334,7 +296,7 @@ class Store:
             ).fetchone()
             db.execute("UPDATE runs SET bucket_id = ? WHERE id = ?", (row[0], run_id))
             db.execute("COMMIT")
-            return Bucket(*row)
+            return _bucket(row)
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -348,20 +310,28 @@ class Store:
             " WHERE campaign_id = ? ORDER BY count DESC, first_run",
             (campaign_id,),
         ).fetchall()
-        return [Bucket(*r) for r in rows]
+        return [_bucket(r) for r in rows]
 
-    def runs(self, campaign_id: int, bucket_id: int | None = None) -> Iterator[RunRecord]:
+    def runs(self, campaign_id: int, bucket_id: int | None = None) -> Iterator[StressRunRecord]:
         sql = (
             "SELECT idx, seed, kind, duration, signal, reason, exit_code, signature, stdout_tail, stderr_tail,"
-            " python_tracebacks, native_backtrace, memory_errors, leftovers, worker, finished FROM runs"
+            " python_tracebacks, native_backtrace, memory_errors, leftovers, worker, finished, outcome FROM runs"
             " WHERE campaign_id = ?"
         )
         args: tuple[Any, ...] = (campaign_id,)
         if bucket_id is not None:
             sql += " AND bucket_id = ?"
             args += (bucket_id,)
-        for row in self._db.execute(sql + " ORDER BY idx", args):
-            yield RunRecord(*row)
+        for r in self._db.execute(sql + " ORDER BY idx", args):
+            if r[16] is not None:
+                outcome = outcome_from_dict(json.loads(r[16]))
+            else:  # written before the whole outcome was kept
+                outcome = RunOutcome(RunKind(r[2]), signal=r[4], reason=r[5], exit_code=r[6])
+            yield StressRunRecord(
+                index=r[0], seed=r[1], outcome=outcome, duration=r[3], signature=r[7], stdout_tail=r[8],
+                stderr_tail=r[9], python_tracebacks=r[10], native_backtrace=r[11], memory_error_text=r[12],
+                leftovers=r[13], worker=r[14], finished=r[15],
+            )
 
     def kind_counts(self, campaign_id: int) -> dict[str, int]:
         return dict(
@@ -405,12 +375,30 @@ class Store:
         ).fetchall()
         return [
             LabRunRecord(
-                r[0], r[1], r[2], r[3], r[4], outcome_from_dict(json.loads(r[5])),
-                tuple(outcome_from_dict(p) for p in json.loads(r[6])), r[7], r[8], r[9], r[10], r[11], r[12],
-                bool(r[13]), r[14], r[15], r[16], r[17], r[18], r[19], r[20], r[21],
+                index=r[0], scenario=r[1], python=r[2], version=r[3], detector=r[4],
+                outcome=outcome_from_dict(json.loads(r[5])),
+                predicted=tuple(outcome_from_dict(p) for p in json.loads(r[6])), grade=r[7], repetition=r[8],
+                scenario_path=r[9], variant=r[10], predicted_note=r[11], why=r[12], skipped=bool(r[13]), note=r[14],
+                schedule=r[15], html=r[16], duration=r[17], stdout_tail=r[18], stderr_tail=r[19], backtraces=r[20],
+                finished=r[21],
             )
             for r in rows
         ]
+
+    # either kind: what a campaign's runs are, wherever its kind keeps them (recording is
+    # record_run or record_lab_run: a stress run also counts in its bucket)
+
+    def done(self, campaign: Campaign) -> set[int]:
+        """The indices ``campaign`` holds a run for: a resume runs every other one."""
+        return self.done_lab_indices(campaign.id) if campaign.kind == LAB else self.done_indices(campaign.id)
+
+    def records(self, campaign: Campaign) -> list[RunRecord]:
+        """Every run ``campaign`` holds, in index order, as it was stored."""
+        return list(self.lab_runs(campaign.id) if campaign.kind == LAB else self.runs(campaign.id))
+
+
+def _bucket(row: tuple[Any, ...]) -> Bucket:
+    return Bucket(row[0], row[1], RunKind(row[2]), *row[3:])
 
 
 def _campaign(row: tuple[Any, ...]) -> Campaign:

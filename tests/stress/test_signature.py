@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from finirace.outcome import RunKind, RunOutcome
 from finirace.stress import signature as sig
+
+SEGV = RunOutcome(RunKind.CRASH, signal="SIGSEGV")
 
 
 def test_crash_in_take_gil_is_one_bucket_whichever_extension_released_the_gil():
@@ -11,23 +14,31 @@ def test_crash_in_take_gil_is_one_bucket_whichever_extension_released_the_gil():
     tail = ["_PyEval_EvalFrameDefault", "_PyFunction_Vectorcall", "thread_run", "start_thread"]
     from_zlib = ["??", "??", "take_gil", "PyEval_RestoreThread", "zlib_Compress_compress", "cfunction_vectorcall_O", *tail]
     from_hashlib = ["??", "take_gil", "PyEval_RestoreThread", "EVP_hash", "EVP_update", "method_vectorcall_O", *tail]
-    a = sig.signature("crash", "SIGSEGV", "", from_zlib)
-    b = sig.signature("crash", "SIGSEGV", "", from_hashlib)
+    a = sig.signature(SEGV, from_zlib)
+    b = sig.signature(SEGV, from_hashlib)
     assert a == b == "crash SIGSEGV | take_gil | PyEval_RestoreThread"
 
 
 def test_frames_below_ordinary_functions_still_tell_bugs_apart():
-    one = sig.signature("crash", "SIGSEGV", "", ["??", "subtype_dealloc", "list_dealloc", "frame_dealloc", "x"])
-    two = sig.signature("crash", "SIGSEGV", "", ["??", "subtype_dealloc", "dict_dealloc", "frame_dealloc", "x"])
+    one = sig.signature(SEGV, ["??", "subtype_dealloc", "list_dealloc", "frame_dealloc", "x"])
+    two = sig.signature(SEGV, ["??", "subtype_dealloc", "dict_dealloc", "frame_dealloc", "x"])
     assert one != two
     assert one == "crash SIGSEGV | subtype_dealloc | list_dealloc | frame_dealloc"
 
 
 def test_prefix_frames_do_not_count_towards_the_depth():
-    s = sig.signature("abort", "SIGABRT", "", ["os_abort_impl", "cfunction_vectorcall_NOARGS", "atexit_callfuncs", "Py_FinalizeEx", "x"])
+    s = sig.signature(RunOutcome(RunKind.ABORT, signal="SIGABRT"), ["os_abort_impl", "cfunction_vectorcall_NOARGS", "atexit_callfuncs", "Py_FinalizeEx", "x"])
     assert s == "abort SIGABRT | os_abort_impl | cfunction_vectorcall_NOARGS | atexit_callfuncs | Py_FinalizeEx"
 
 
 def test_python_frames_are_used_when_there_are_no_native_ones():
     dump = 'Current thread 0x00007f (most recent call first):\n  File "/a/b/prog.py", line 3 in worker\n  File "/a/b/prog.py", line 9 in <module>\n'
-    assert sig.signature("crash", "SIGSEGV", "", [], sig.python_frames(dump)) == "crash SIGSEGV | py:prog.py:worker | py:prog.py:<module>"
+    assert sig.signature(SEGV, [], sig.python_frames(dump)) == "crash SIGSEGV | py:prog.py:worker | py:prog.py:<module>"
+
+
+def test_crash_types_follow_the_run_kind():
+    assert sig.crash_type(RunOutcome(RunKind.ABORT, signal="SIGABRT", reason="Fatal Python error: x")) == "abort Fatal Python error: x"
+    mem = RunOutcome(RunKind.MEMORY_ERROR, reason="Invalid read in take_gil")
+    assert sig.crash_type(mem) == "memory-error Invalid read"
+    assert sig.crash_type(RunOutcome(RunKind.TIMEOUT, signal="SIGKILL")) == "timeout"
+    assert sig.signature(RunOutcome(RunKind.TIMEOUT), ["??", "take_gil", "x"]) == "timeout | take_gil | x"

@@ -48,11 +48,13 @@ def test_kill_9_mid_campaign_then_resume_counts_exactly(db, tmp_path):
 
 
 def test_recording_a_run_twice_counts_it_once(db):
-    from finirace.store import RunRecord
+    from finirace.outcome import RunKind, RunOutcome
+    from finirace.store import StressRunRecord
 
     with Store(db) as store:
         c = store.create_campaign("twice", ("x",), {}, 2)
-        rec = RunRecord(index=0, seed=1, kind="crash", duration=0.1, signal="SIGSEGV", signature="crash SIGSEGV | f")
+        rec = StressRunRecord(index=0, seed=1, outcome=RunOutcome(RunKind.CRASH, signal="SIGSEGV"), duration=0.1,
+                              signature="crash SIGSEGV | f")
         assert store.record_run(c.id, rec).count == 1
         assert store.record_run(c.id, rec) is None
         assert store.buckets(c.id)[0].count == 1 and store.run_count(c.id) == 1

@@ -1,9 +1,10 @@
 """``finirace lab``: run scenarios on real interpreters under real detectors, compare with the model.
 
 Exit status: 0 when every run fits the model's prediction (or there is none),
-1 when one does not (a finding: see docs/lab.md), 2 for bad input (a scenario
-that does not parse, a missing ``--python``, an unknown detector, a program
-that does not build, a store that cannot be opened).
+1 when one does not (a finding: see docs/lab.md) or a program of a sweep did
+not build (its runs are ``build-failed``, graded ``error``), 2 for bad input (a
+scenario that does not parse, a missing ``--python``, an unknown detector, the
+one program asked for that does not build, a store that cannot be opened).
 
 Every run goes into the result store (the one ``finirace stress`` uses) the
 moment it ends: one campaign of kind ``lab`` per invocation, named by
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 from finirace.commands.arguments import campaign_name, duration, positive
 from finirace.detectors import registry
@@ -141,19 +141,38 @@ def run(args) -> int:
             stored.store.close()
 
 
+def _open_campaign(args, jobs):
+    """The sweep's lab campaign in the store (``finirace.campaign``): new, or resumed."""
+    from finirace.campaign import open_lab
+    from finirace.commands.runs import open_store
+
+    store = open_store(args)
+    try:
+        return open_lab(store, args.campaign, jobs, repeat=args.repeat, timeout=args.timeout, schedule=args.schedule)
+    except BaseException:
+        store.close()
+        raise
+
+
 def _sweep(args, jobs, stored, prediction, by_name, orderings) -> int:
     """Run the jobs still to make, grade and store each as it ends, then show the whole campaign."""
     from finirace import conformance
+    from finirace.campaign import lab_record
     from finirace.lab import session
+    from finirace.outcome import RunKind
 
-    todo = list(range(len(jobs))) if stored is None else stored.pending
+    todo = list(range(len(jobs))) if stored is None else stored.pending(len(jobs))
+    earlier = {} if stored is None else stored.earlier()
     graded: dict = {}
+    made: dict = {}  # the live runs, for --html (the store keeps no markers)
 
     def on_run(n, job, run):
-        c = conformance.grade(run, prediction(run))
-        graded[todo[n]] = c
+        path = job.scenario.path
+        record = lab_record(todo[n], conformance.grade(run, prediction(run)), repetition=job.repetition,
+                            scenario_path=str(path) if path else None, schedule=args.schedule)
+        graded[todo[n]], made[todo[n]] = record, run
         if stored is not None:
-            stored.save(todo[n], job, c, args.schedule)
+            stored.record_lab(record)
 
     progress, stop = _progress(len(todo))
     try:
@@ -161,104 +180,37 @@ def _sweep(args, jobs, stored, prediction, by_name, orderings) -> int:
                         progress=progress, on_run=on_run)
     finally:
         stop()
-    runs = [graded[i].run for i in todo]
-    if len(jobs) == 1 and runs and runs[0].skipped and "does not build" in runs[0].note:
-        raise UsageError(runs[0].note)
-    every = {**(stored.earlier if stored is not None else {}), **graded}
-    comparisons = [every[i] for i in sorted(every)]
+    runs = [made[i] for i in todo]
+    if len(jobs) == 1 and runs and runs[0].outcome.kind is RunKind.BUILD_FAILED:
+        raise UsageError(runs[0].outcome.reason)
+    every = {**earlier, **graded}
+    records = [every[i] for i in sorted(every)]
 
     if args.html:
         drawn = _write_html(args.html, runs, by_name, orderings)
         if stored is not None:
             stored.store.set_lab_run_html(stored.campaign.id, todo[drawn], str(args.html))
     if args.junit:
-        _write_junit(args.junit, comparisons)
+        _write_junit(args.junit, records)
     if args.json:
         from finirace.report.lab import to_json
 
-        data = to_json(comparisons)
+        data = to_json(records)
         if stored is not None:
-            data = {"campaign": stored.campaign.name, "db": str(stored.store.path), **data}
+            data = {"campaign": stored.name, "db": str(stored.store.path), **data}
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         from finirace.report.console import console
 
         from finirace.report.lab import render
 
-        render(console(), comparisons, verbose=args.verbose)
+        render(console(), records, verbose=args.verbose)
     if stored is not None:
-        resumed = f", {len(stored.earlier)} of them from before" if stored.earlier else ""
+        resumed = f", {len(earlier)} of them from before" if earlier else ""
         out = sys.stderr if args.json else sys.stdout
-        out.write(f"stored {len(comparisons)} runs{resumed} as lab campaign {stored.campaign.name} in "
-                  f"{stored.store.path}: finirace report {stored.campaign.name}\n")
-    return 1 if any(c.match == conformance.NO for c in comparisons) else 0
-
-
-class _Stored:
-    """The lab campaign this invocation writes to: the runs still to make, those stored before."""
-
-    def __init__(self, store, campaign, pending: list[int], earlier: dict) -> None:
-        self.store, self.campaign, self.pending, self.earlier = store, campaign, pending, earlier
-
-    def save(self, index: int, job, comparison, schedule: str | None) -> None:
-        from finirace.report.lab import record
-
-        import sqlite3
-
-        path = job.scenario.path
-        try:
-            self.store.record_lab_run(self.campaign.id, record(
-                index, comparison, repetition=job.repetition, scenario_path=str(path) if path else None,
-                schedule=schedule))
-        except sqlite3.Error as exc:  # a full disk, a store deleted under us: one line, the runs before are kept
-            raise UsageError(f"cannot store run {index} in {self.store.path}: {exc}") from None
-
-
-def _plan_key(jobs) -> list[str]:
-    """What a resume must find unchanged: every job's scenario, interpreter, detector and repetition."""
-    return [f"{j.scenario.name}|{j.interpreter.path}|{j.detector}|{j.repetition}" for j in jobs]
-
-
-def _open_campaign(args, jobs) -> _Stored:
-    """Create the lab campaign, or open it to resume; a usage error when the name holds something else."""
-    from finirace.commands.runs import open_store
-    from finirace.report.lab import from_records
-    from finirace.store import LAB
-
-    store = open_store(args)
-    try:
-        plan = _plan_key(jobs)
-        name = args.campaign
-        if name is not None:
-            if not name.strip():
-                raise UsageError("--campaign: the name is empty")
-            existing = store.campaign(name)
-        else:
-            base = time.strftime("lab-%Y%m%d-%H%M%S")
-            name, n = base, 1
-            while store.campaign(name) is not None:
-                n += 1
-                name = f"{base}-{n}"
-            existing = None
-        if existing is None:
-            options = {"scenarios": [j for j in dict.fromkeys(j.scenario.name for j in jobs)],
-                       "pythons": list(dict.fromkeys(j.interpreter.path for j in jobs)),
-                       "detectors": list(dict.fromkeys(j.detector for j in jobs)), "repeat": args.repeat,
-                       "timeout": args.timeout, "schedule": args.schedule, "plan": plan}
-            campaign = store.create_campaign(name, ["lab", *options["scenarios"]], options, len(jobs), kind=LAB)
-            return _Stored(store, campaign, list(range(len(jobs))), {})
-        if existing.kind != LAB:
-            raise UsageError(f"campaign {name!r} is a {existing.kind} campaign; pick another name for a lab sweep")
-        if existing.options.get("plan") != plan or existing.options.get("schedule") != args.schedule:
-            raise UsageError(f"lab campaign {name!r} holds another sweep (scenarios, interpreters, detectors or "
-                             "repeat differ); pick a new name to run this one")
-        records = store.lab_runs(existing.id)
-        earlier = dict(zip((r.index for r in records), from_records(records)))
-        pending = [i for i in range(len(jobs)) if i not in earlier]
-        return _Stored(store, existing, pending, earlier)
-    except BaseException:
-        store.close()
-        raise
+        out.write(f"stored {len(records)} runs{resumed} as lab campaign {stored.name} in "
+                  f"{stored.store.path}: finirace report {stored.name}\n")
+    return 1 if any(r.grade in (conformance.NO, conformance.ERROR) for r in records) else 0
 
 
 def _interp(interps, path):
@@ -280,9 +232,10 @@ def _progress(total: int):
 
 def _write_html(path: str, runs, by_name, orderings) -> None:
     from finirace.lab.codegen import generate
+    from finirace.outcome import RunKind
     from finirace.report.html import timeline
 
-    drawn = next((n for n, r in enumerate(runs) if not r.skipped), None)
+    drawn = next((n for n, r in enumerate(runs) if not r.skipped and r.outcome.kind is not RunKind.BUILD_FAILED), None)
     if drawn is None:
         raise UsageError(f"--html {path}: no run was made, nothing to draw")
     first = runs[drawn]
@@ -295,10 +248,10 @@ def _write_html(path: str, runs, by_name, orderings) -> None:
     return drawn
 
 
-def _write_junit(path: str, comparisons) -> None:
+def _write_junit(path: str, records) -> None:
     from finirace.report.lab import write_junit
 
     try:
-        write_junit(path, comparisons)
+        write_junit(path, records)
     except OSError as exc:
         raise UsageError(f"--junit {path}: cannot write: {exc.strerror or exc}") from None

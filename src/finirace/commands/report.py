@@ -55,20 +55,20 @@ def run(args: argparse.Namespace) -> int:
 def _lab(args: argparse.Namespace, store, campaign) -> int:
     from finirace.report import lab
 
-    comparisons = lab.from_records(store.lab_runs(campaign.id))
+    records = store.lab_runs(campaign.id)  # as graded when they ran: a later model changes nothing
     if args.junit:
         try:
-            lab.write_junit(args.junit, comparisons, f"finirace lab {campaign.name}")
+            lab.write_junit(args.junit, records, f"finirace lab {campaign.name}")
         except OSError as exc:
             raise UsageError(f"cannot write {args.junit}: {exc.strerror}") from None
     if args.json:
         data = {"campaign": campaign.name, "kind": campaign.kind, "target_runs": campaign.target_runs,
-                "options": {k: v for k, v in campaign.options.items() if k != "plan"}, **lab.to_json(comparisons)}
+                "options": {k: v for k, v in campaign.options.items() if k != "plan"}, **lab.to_json(records)}
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     out = console()
-    done = f"{len(comparisons)}/{campaign.target_runs}" if campaign.target_runs else str(len(comparisons))
+    done = f"{len(records)}/{campaign.target_runs}" if campaign.target_runs else str(len(records))
     out.print(f"lab campaign {campaign.name}: {done} runs", markup=False, highlight=False)
-    lab.render(out, comparisons, verbose=args.verbose)
+    lab.render(out, records, verbose=args.verbose)
     return 0

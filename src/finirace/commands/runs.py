@@ -2,7 +2,8 @@
 
 For a stress campaign "failed" counts runs that crashed, aborted, hung or
 hit a memory error; for a lab campaign it counts runs the model does not
-predict (graded ``no``), and "buckets" does not apply.
+predict (graded ``no``) and programs that did not build (``error``), and
+"buckets" does not apply.
 """
 
 from __future__ import annotations

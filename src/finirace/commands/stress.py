@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
+    from finirace.campaign import new_name
     from finirace.commands.runs import open_store
     from finirace.stress.perturb import Perturbation, ShimError, build_shim
     from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
@@ -105,20 +106,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed if args.seed is not None else int.from_bytes(os.urandom(3), "big") * 1000,
         dask=args.dask,
     )
-    name = args.campaign or time.strftime("stress-%Y%m%d-%H%M%S")
     with open_store(args) as store:
-        existing = store.campaign(name)
-        if existing is None and not argv:
-            raise UsageError(f"no campaign named {name!r} to resume, and no command after --")
-        if existing is not None and getattr(existing, "kind", "stress") != "stress":
-            raise UsageError(f"campaign {name!r} is a {existing.kind} campaign, not a stress one; pick another name")
-        if existing is not None and argv and tuple(argv) != existing.argv:
-            raise UsageError(f"campaign {name!r} runs {' '.join(existing.argv)!r}; resume it without a command or pick a new name")
-        if existing is None and settings.runs is None and settings.seconds is None:
-            settings = CampaignSettings(**{**settings.__dict__, "runs": 100})
+        name = args.campaign or new_name(store, "stress")
         campaign, settings = open_campaign(store, name, settings)
-        if settings.runs is None and settings.seconds is None:
-            settings = CampaignSettings(**{**settings.__dict__, "runs": 100})
         console = Console(stderr=True)
         show = _Display(console, name)
         resumed = store.run_count(campaign.id)

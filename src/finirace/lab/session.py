@@ -5,8 +5,8 @@ program, valgrind), so a thread pool of ``jobs`` workers keeps that many
 processes busy without pickling anything.  Each program is built once per
 interpreter (the cache makes a second build a lookup) before its runs start.
 Results are returned in a stable order whatever order they finished in; a
-build error becomes a run with the error as its note, never an exception that
-stops the others.
+build error becomes a run whose outcome is ``build-failed`` with the
+compiler's words as its reason, never an exception that stops the others.
 
 ``on_run`` is called in the calling thread the moment each run ends, in the
 order they end: that is where ``finirace lab`` grades and stores a run, so a
@@ -76,7 +76,7 @@ def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAUL
             program = programs[id(job.scenario)]
             if isinstance(built, str):
                 return runner.LabRun(job.scenario.name, job.interpreter.path, job.interpreter.label, job.detector,
-                                     RunOutcome(RunKind.CLEAN), note=built, skipped=True)
+                                     RunOutcome(RunKind.BUILD_FAILED, reason=built))
             return runner.run(program, built, job.interpreter, job.detector, timeout=timeout)
 
         results: list[runner.LabRun | None] = [None] * total

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from finirace.guard.advice import FIX, guard_fixes
+from finirace.outcome import outcome_to_dict
 from finirace.report import junit
 from finirace.store import Bucket, Campaign, CampaignSummary, Store
 
@@ -72,10 +73,11 @@ def _with_fix(bucket: dict[str, Any]) -> dict[str, Any]:
 
 def _example(store: Store, campaign: Campaign, bucket: Bucket) -> dict[str, Any]:
     for run in store.runs(campaign.id, bucket.id):
+        o = run.outcome
         return {
-            "run": run.index, "seed": run.seed, "signal": run.signal, "reason": run.reason,
-            "exit_code": run.exit_code, "python_tracebacks": run.python_tracebacks,
-            "memory_errors": run.memory_errors, "stderr_tail": run.stderr_tail[-2000:],
+            "run": run.index, "seed": run.seed, "signal": o.signal, "reason": o.reason,
+            "exit_code": o.exit_code, "outcome": outcome_to_dict(o), "python_tracebacks": run.python_tracebacks,
+            "memory_errors": run.memory_error_text, "stderr_tail": run.stderr_tail[-2000:],
         }
     return {}
 

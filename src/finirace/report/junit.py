@@ -20,13 +20,18 @@ def _clean(text: str) -> str:
 
 @dataclass(frozen=True)
 class Case:
-    """One test case: a failure message makes it fail, a skip message skips it."""
+    """One test case: a failure message makes it fail, an error message makes it err, a skip message skips it.
+
+    Why errors apart from failures: CI shows "could not be tested" (a program
+    that did not build) apart from "tested and wrong".
+    """
 
     classname: str
     name: str
     seconds: float = 0.0
     failure: str | None = None
     details: str = ""
+    error: str | None = None
     skipped: str | None = None
     output: str = ""
 
@@ -35,12 +40,13 @@ def write(path: str | Path, suite: str, cases: list[Case]) -> None:
     """Write one ``<testsuite>`` holding ``cases`` to ``path``."""
     failures = sum(1 for c in cases if c.failure is not None)
     skipped = sum(1 for c in cases if c.skipped is not None)
+    errors = sum(1 for c in cases if c.error is not None)
     root = ET.Element(
         "testsuite",
         name=_clean(suite),
         tests=str(len(cases)),
         failures=str(failures),
-        errors="0",
+        errors=str(errors),
         skipped=str(skipped),
         time=f"{sum(c.seconds for c in cases):.3f}",
     )
@@ -51,6 +57,8 @@ def write(path: str | Path, suite: str, cases: list[Case]) -> None:
         if case.failure is not None:
             fail = ET.SubElement(el, "failure", message=_clean(case.failure))
             fail.text = _clean(case.details)
+        if case.error is not None:
+            ET.SubElement(el, "error", message=_clean(case.error))
         if case.skipped is not None:
             ET.SubElement(el, "skipped", message=_clean(case.skipped))
         if case.output:

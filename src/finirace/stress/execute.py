@@ -1,7 +1,8 @@
 """One stress run, start to stored record: the unit of work shipped to a worker.
 
 :func:`execute_run` takes a picklable :class:`RunSpec` and returns a
-:class:`~finirace.store.RunRecord`, so the same function runs in a local
+:class:`~finirace.records.StressRunRecord` holding the run's whole
+:class:`~finirace.outcome.RunOutcome`, so the same function runs in a local
 thread or on a Dask worker on another machine; everything that depends on
 the machine (building the shim, symbolizing frames) happens where the run
 happened.
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from finirace import detectors, proc
 from finirace.detectors.backtrace import parse_backtraces
 from finirace.outcome import RunKind
-from finirace.store import RunRecord
+from finirace.records import StressRunRecord
 from finirace.stress import signature as sig
 from finirace.stress.perturb import Perturbation, ShimError, build_shim, join_path, sitecustomize_dir
 
@@ -69,7 +70,7 @@ def _tail(text: str) -> str:
     return text[-TAIL:]
 
 
-def execute_run(spec: RunSpec) -> RunRecord:
+def execute_run(spec: RunSpec) -> StressRunRecord:
     """Run the target once under its detector and return the finished record."""
     det = detectors.get(spec.detector)
     with tempfile.TemporaryDirectory(prefix="finirace-run-") as work:
@@ -83,7 +84,6 @@ def execute_run(spec: RunSpec) -> RunRecord:
         )
         detection = det.interpret(prepared, result)
     outcome = detection.outcome
-    kind = outcome.kind.value
     native_text = ""
     native: list[str] = []
     shim = sig.shim_frames(result.stderr)
@@ -102,21 +102,18 @@ def execute_run(spec: RunSpec) -> RunRecord:
         native = list(outcome.memory_errors[0].access.frames)
     signature = ""
     if outcome.kind is not RunKind.CLEAN:
-        signature = sig.signature(kind, outcome.signal, outcome.reason, native, sig.python_frames(detection.python_tracebacks))
-    return RunRecord(
+        signature = sig.signature(outcome, native, sig.python_frames(detection.python_tracebacks))
+    return StressRunRecord(
         index=spec.index,
         seed=spec.seed,
-        kind=kind,
+        outcome=outcome,
         duration=result.duration,
-        signal=outcome.signal,
-        reason=outcome.reason,
-        exit_code=outcome.exit_code,
         signature=signature,
         stdout_tail=_tail(result.stdout),
         stderr_tail=_tail(result.stderr),
         python_tracebacks=sig.without_shim_block(detection.python_tracebacks)[-TAIL * 4 :],
         native_backtrace=native_text[-TAIL * 4 :],
-        memory_errors="\n\n".join("\n".join(e.lines()) for e in outcome.memory_errors)[-TAIL * 4 :],
+        memory_error_text="\n\n".join("\n".join(e.lines()) for e in outcome.memory_errors)[-TAIL * 4 :],
         leftovers=result.leftovers_killed,
         worker=socket.gethostname(),
     )

@@ -9,7 +9,9 @@ is submitted to the cluster and results flow back here, into the same store.
 Resume: run indices are ``0 .. N-1``; the pending ones are those without a
 row in the store, so a campaign killed with ``kill -9`` resumes with exactly
 the missing runs.  A time-bounded campaign (``--time``) continues from its
-highest index for the new time budget.
+highest index for the new time budget.  Opening and resuming follow the one
+shape every campaign has (:mod:`finirace.campaign`); each run comes back as a
+:class:`~finirace.records.StressRunRecord` holding its whole outcome.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
-from finirace.store import Bucket, Campaign, RunRecord, Store
+from finirace import campaign as campaigns
+from finirace.errors import UsageError
+from finirace.records import StressRunRecord
+from finirace.store import STRESS, Bucket, Campaign, Store
 from finirace.stress.execute import RunSpec, execute_run
 from finirace.stress.perturb import Perturbation
 
@@ -56,7 +61,7 @@ class Progress:
     elapsed: float
     failures: int
     buckets: tuple[tuple[str, int], ...]  # (signature, count), most frequent first
-    last: RunRecord | None = None
+    last: StressRunRecord | None = None
     new_bucket: Bucket | None = None
 
     @property
@@ -75,11 +80,32 @@ def repro_command(campaign: Campaign, seed: int) -> str:
     return shlex.join([*parts, "--", *campaign.argv])
 
 
+DEFAULT_RUNS = 100  # a new campaign given neither --runs nor --time
+
+
 def open_campaign(store: Store, name: str, settings: CampaignSettings) -> tuple[Campaign, CampaignSettings]:
-    """Create the campaign, or load it to resume (its stored command and options win)."""
-    existing = store.campaign(name)
-    if existing is None:
-        return store.create_campaign(name, settings.argv, settings.options(), settings.runs), settings
+    """Create the campaign, or load it to resume (its stored command and options win).
+
+    A usage error when ``name`` is another kind's campaign, runs another
+    command, or does not exist and ``settings`` gives no command to start it.
+    """
+    if store.campaign(name) is None:
+        if not settings.argv:
+            raise UsageError(f"no campaign named {name!r} to resume, and no command after --")
+        if settings.runs is None and settings.seconds is None:
+            settings = replace(settings, runs=DEFAULT_RUNS)
+
+    def fits(existing: Campaign) -> str | None:
+        if settings.argv and tuple(settings.argv) != existing.argv:
+            return (f"campaign {name!r} runs {' '.join(existing.argv)!r}; resume it without a command or pick a "
+                    "new name")
+        return None
+
+    opened = campaigns.open_campaign(store, name, STRESS, argv=settings.argv, options=settings.options(),
+                                     target_runs=settings.runs, fits=fits)
+    if not opened.resumed:
+        return opened.campaign, settings
+    existing = opened.campaign
     o = existing.options
     resumed = replace(
         settings,
@@ -92,12 +118,12 @@ def open_campaign(store: Store, name: str, settings: CampaignSettings) -> tuple[
     if settings.runs is not None and settings.seconds is None and existing.target_runs != settings.runs:
         store.set_target_runs(existing.id, settings.runs)
     if settings.runs is None and settings.seconds is None:
-        resumed = replace(resumed, runs=existing.target_runs)
+        resumed = replace(resumed, runs=existing.target_runs or DEFAULT_RUNS)
     return existing, resumed
 
 
 def _indices(store: Store, campaign: Campaign, settings: CampaignSettings) -> Iterator[int]:
-    done = store.done_indices(campaign.id)
+    done = store.done(campaign)
     if settings.runs is not None and settings.seconds is None:
         yield from (i for i in range(settings.runs) if i not in done)
         return
@@ -133,7 +159,7 @@ def run_campaign(
             cwd=settings.cwd,
         )
 
-    def handle(record: RunRecord) -> Progress:
+    def handle(record: StressRunRecord) -> Progress:
         nonlocal done, failures
         before = record.signature and record.signature not in counts
         bucket = store.record_run(campaign.id, record, repro_command(campaign, record.seed) if record.signature else "")
@@ -156,7 +182,7 @@ def run_campaign(
             last = handle(record)
         return last
     with cf.ThreadPoolExecutor(max_workers=settings.jobs, thread_name_prefix="finirace-run") as pool:
-        inflight: set[cf.Future[RunRecord]] = set()
+        inflight: set[cf.Future[StressRunRecord]] = set()
         exhausted = False
         try:
             while True:
@@ -182,15 +208,12 @@ DASK_CONNECT_SECONDS = 5  # distributed waits 30 s by default: a typo in an addr
 
 def _dask_results(
     settings: CampaignSettings, pending: Iterator[int], spec: Callable[[int], RunSpec], more: Callable[[], bool]
-) -> Iterator[RunRecord]:
+) -> Iterator[StressRunRecord]:
     """Run on a Dask cluster, keeping every worker thread busy; yield records as they end."""
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the install
-        from finirace.errors import UsageError
-
         raise UsageError("--dask needs the dask extra: pip install 'finirace[dask]'") from exc
-    from finirace.errors import UsageError
 
     try:
         client = Client(settings.dask, timeout=DASK_CONNECT_SECONDS)

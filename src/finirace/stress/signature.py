@@ -28,6 +28,8 @@ import subprocess
 from importlib import resources
 from typing import Iterable, Sequence
 
+from finirace.outcome import RunKind, RunOutcome
+
 DEPTH = 3
 _SHIM_BLOCK = re.compile(r"==finirace-native-backtrace==\n(.*?)==finirace-native-backtrace-end==", re.S)
 _SHIM_LINE = re.compile(r"^(?P<lib>[^()\[\]]*)\((?P<fn>[^+()]*)(?P<off>\+0x[0-9a-fA-F]+)?\)\s*\[(?P<addr>0x[0-9a-fA-F]+)\]")
@@ -141,27 +143,19 @@ def top_frames(frames: Iterable[str], depth: int = DEPTH) -> list[str]:
     return kept
 
 
-def crash_type(kind: str, signal: str | None, reason: str) -> str:
-    """``crash SIGSEGV``, ``abort Fatal Python error: …``, ``memory-error Invalid read …``."""
-    if kind == "crash":
+def crash_type(outcome: RunOutcome) -> str:
+    """``crash SIGSEGV``, ``abort Fatal Python error: …``, ``memory-error Invalid read …``, ``timeout``."""
+    kind, signal, reason = outcome.kind, outcome.signal, outcome.reason
+    if kind is RunKind.CRASH:
         return f"crash {signal or ''}".strip()
-    if kind == "abort":
+    if kind is RunKind.ABORT:
         return f"abort {reason or signal or ''}".strip()
-    if kind == "memory-error":
+    if kind is RunKind.MEMORY_ERROR:
         return f"memory-error {reason.split(' in ')[0] if reason else ''}".strip()
-    if kind == "timeout":
-        return "timeout"
-    return kind
+    return kind.value  # timeout, and any kind with nothing more to say
 
 
-def signature(
-    kind: str,
-    signal: str | None,
-    reason: str,
-    native: Sequence[str] = (),
-    python: Sequence[str] = (),
-    depth: int = DEPTH,
-) -> str:
+def signature(outcome: RunOutcome, native: Sequence[str] = (), python: Sequence[str] = (), depth: int = DEPTH) -> str:
     """The bucket key of one failed run: crash type, then ``|``-joined top frames."""
     frames = top_frames(native, depth) or top_frames(python, depth)
-    return " | ".join([crash_type(kind, signal, reason), *frames])
+    return " | ".join([crash_type(outcome), *frames])
