@@ -30,13 +30,15 @@ def _record(index, job):
 def test_a_lab_campaign_resumes_with_exactly_the_missing_runs(tmp_path, jobs):
     with Store(tmp_path / "c.db") as store:
         first = campaign.open_lab(store, None, jobs, repeat=1, timeout=3.0, schedule=None)
-        assert first.name.startswith("lab-") and not first.resumed and first.pending(len(jobs)) == [0, 1, 2, 3]
+        assert first.name.startswith("lab-") and not first.resumed and list(first.pending(len(jobs))) == [0, 1, 2, 3]
         kept = [_record(i, jobs[i]) for i in (0, 2)]
         assert [first.record_lab(r) for r in kept] == [True, True]
         assert first.record_lab(kept[0]) is False  # stored once
         again = campaign.open_lab(store, first.name, jobs, repeat=1, timeout=3.0, schedule=None)
-        assert again.resumed and again.pending(len(jobs)) == [1, 3]
+        assert again.resumed and list(again.pending(len(jobs))) == [1, 3]
         assert again.earlier() == {0: kept[0], 2: kept[1]}
+        timed = again.pending(None)  # bounded by time: on from the highest index stored
+        assert [next(timed) for _ in range(3)] == [3, 4, 5]
 
 
 def test_a_generated_name_never_takes_an_existing_one(tmp_path, monkeypatch):

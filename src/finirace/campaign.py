@@ -22,9 +22,10 @@ and model.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from finirace.errors import UsageError
 from finirace.records import BACKTRACE_TAIL, LabRunRecord, RunRecord
@@ -47,10 +48,17 @@ class OpenCampaign:
     def name(self) -> str:
         return self.campaign.name
 
-    def pending(self, total: int) -> list[int]:
-        """The indices below ``total`` with no stored run, in order: what is left to make."""
+    def pending(self, total: int | None) -> Iterator[int]:
+        """The indices still to make, in order: those below ``total`` with no stored run.
+
+        With no ``total`` (a campaign bounded by time, not by runs) the indices
+        go on from the highest one stored, for as long as the caller asks.
+        """
         done = self.store.done(self.campaign)
-        return [i for i in range(total) if i not in done]
+        if total is not None:
+            yield from (i for i in range(total) if i not in done)
+            return
+        yield from itertools.count(max(done, default=-1) + 1)
 
     def earlier(self) -> dict[int, RunRecord]:
         """The runs stored before this invocation, by index (nothing for a new campaign)."""

@@ -161,7 +161,7 @@ def _sweep(args, jobs, stored, prediction, by_name, orderings) -> int:
     from finirace.lab import session
     from finirace.outcome import RunKind
 
-    todo = list(range(len(jobs))) if stored is None else stored.pending(len(jobs))
+    todo = list(range(len(jobs))) if stored is None else list(stored.pending(len(jobs)))
     earlier = {} if stored is None else stored.earlier()
     graded: dict = {}
     made: dict = {}  # the live runs, for --html (the store keeps no markers)

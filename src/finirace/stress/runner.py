@@ -122,17 +122,6 @@ def open_campaign(store: Store, name: str, settings: CampaignSettings) -> tuple[
     return existing, resumed
 
 
-def _indices(store: Store, campaign: Campaign, settings: CampaignSettings) -> Iterator[int]:
-    done = store.done(campaign)
-    if settings.runs is not None and settings.seconds is None:
-        yield from (i for i in range(settings.runs) if i not in done)
-        return
-    i = max(done, default=-1) + 1
-    while True:  # time-bounded: the caller stops asking
-        yield i
-        i += 1
-
-
 def run_campaign(
     store: Store,
     campaign: Campaign,
@@ -142,7 +131,8 @@ def run_campaign(
     """Run the pending runs of a campaign; each result is stored the moment it arrives."""
     start = time.monotonic()
     deadline = start + settings.seconds if settings.seconds is not None else None
-    pending = _indices(store, campaign, settings)
+    # the indices below the run count without a stored run; with --time, on from the highest stored
+    pending = campaigns.OpenCampaign(store, campaign, True).pending(settings.runs if settings.seconds is None else None)
     counts: dict[str, int] = {b.signature: b.count for b in store.buckets(campaign.id)}
     done = store.run_count(campaign.id)
     failures = sum(counts.values())
