@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what finirace's tests need, then runs them.  Safe to run again.
-#   apt (when root): gcc, g++, gdb, valgrind and Debian's debug build of 3.11,
+#   apt (when root): gcc, g++, gdb, valgrind, Debian's debug build of 3.11 and chromium
+#   (the HTML reports are rendered headless in a test),
 #   pip: finirace itself with its [test] extra,
 #   and per interpreter 3.11-3.13 (pyenv) a venv in the user cache dir with
 #   opencv-python-headless, numpy and duckdb: the real programs the exit
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 need=()
-for pkg in gcc g++ gdb valgrind python3.11-dbg libpython3.11-dbg; do
+for pkg in gcc g++ gdb valgrind python3.11-dbg libpython3.11-dbg chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

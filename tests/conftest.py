@@ -33,6 +33,7 @@ class Cli:
                  **kw) -> subprocess.CompletedProcess:
         """Run it; ``env`` replaces the environment whole (start from ``dict(cli.env)``)."""
         return subprocess.run([sys.executable, "-m", "finirace", *map(str, args)], capture_output=True, text=True,
+                              errors="replace",
                               env=self.env if env is None else env, cwd=cwd, timeout=timeout, stdin=subprocess.DEVNULL,
                               **kw)
 

@@ -15,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("audit", help="threads alive at interpreter finalization", description="Run a Python program once and show the threads alive when its finalization "
                               "starts, their stacks, and what each CPython era does to them.")
     p.add_argument("--no-gdb", action="store_true", help="do not attach gdb for native stacks")
+    p.add_argument("--html", metavar="FILE", help="also write the audit as one self-contained HTML page")
     p.add_argument("--timeout", type=float, default=120.0, help="time limit of the run (seconds)")
     p.add_argument("target", nargs=argparse.REMAINDER, help="-- CMD ARGS…")
     p.set_defaults(run=run)
@@ -30,6 +31,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("nothing to run: give a Python command after -- (finirace audit -- python prog.py)")
     _check_command(argv)
     report = audit(argv, timeout=args.timeout, gdb=not args.no_gdb)
+    if args.html:
+        from finirace.report import audit_html, page
+
+        try:
+            page.write(args.html, audit_html.document(report, argv))
+        except OSError as exc:
+            raise UsageError(f"--html {args.html}: cannot write: {exc.strerror or exc}") from None
     console = make_console()
     if not report.recorded:
         console.print(f"no finalization recorded ({escape(report.exit.describe())}): is it a Python 3 program?")

@@ -24,6 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--variant", action="append", metavar="V", help="a model variant (repeatable; default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object with a list 'results'")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report, one case per scenario × variant")
+    p.add_argument("--html", metavar="FILE", help="write every counterexample as one HTML page (lanes per thread)")
     p.add_argument("--replay", metavar="SCHEDULE", help="replay one schedule token and print its trace")
     p.add_argument("--preemptions", type=natural, metavar="K", help="explore only runs with at most K preemptions")
     p.add_argument("--reduction", choices=("sleep", "dpor", "none"), default=None,
@@ -127,6 +128,13 @@ def _present(args, verdicts, variants, threads_of, refs) -> None:
             write(args.junit, "finirace check", report.junit_cases(verdicts, threads_of, refs))
         except OSError as exc:
             raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from None
+    if args.html:
+        from finirace.report import check_html, page
+
+        try:
+            page.write(args.html, check_html.document(verdicts, variants, threads_of, refs))
+        except OSError as exc:
+            raise UsageError(f"--html {args.html}: cannot write: {exc.strerror or exc}") from None
     if args.json:
         json.dump(report.to_json(verdicts), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")

@@ -169,7 +169,7 @@ def _sweep(args, jobs, stored, prediction, by_name, orderings) -> int:
     def on_run(n, job, run):
         path = job.scenario.path
         record = lab_record(todo[n], conformance.grade(run, prediction(run)), repetition=job.repetition,
-                            scenario_path=str(path) if path else None, schedule=args.schedule)
+                            scenario_path=_storable(path) if path else None, schedule=args.schedule)
         graded[todo[n]], made[todo[n]] = record, run
         if stored is not None:
             stored.record_lab(record)
@@ -211,6 +211,13 @@ def _sweep(args, jobs, stored, prediction, by_name, orderings) -> int:
         out.write(f"stored {len(records)} runs{resumed} as lab campaign {stored.name} in "
                   f"{stored.store.path}: finirace report {stored.name}\n")
     return 1 if any(r.grade in (conformance.NO, conformance.ERROR) for r in records) else 0
+
+
+def _storable(path) -> str:
+    """A path as text SQLite can hold: a byte that is not UTF-8 is written as ``\\xff``."""
+    import os
+
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _interp(interps, path):

@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--junit", metavar="FILE", help="also write the buckets (or lab rows) as JUnit XML to FILE")
     p.add_argument("-v", "--verbose", action="store_true", help="lab campaigns: show every memory error")
+    p.add_argument("--html", metavar="FILE", help="also write the report as one self-contained HTML page")
     add_db_option(p)
     p.set_defaults(run=run)
 
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         if campaign is None:
             known = ", ".join(s.campaign.name for s in store.campaigns()) or "none"
             raise UsageError(f"no campaign named {args.campaign!r} in {store.path} (known: {known})")
+        if args.html:
+            _write_html(args.html, store, campaign)
         if campaign.kind == LAB:
             return _lab(args, store, campaign)
         data = campaign_report.campaign_data(store, campaign)
@@ -72,3 +75,12 @@ def _lab(args: argparse.Namespace, store, campaign) -> int:
     out.print(f"lab campaign {campaign.name}: {done} runs", markup=False, highlight=False)
     lab.render(out, records, verbose=args.verbose)
     return 0
+
+
+def _write_html(path: str, store, campaign) -> None:
+    from finirace.report import campaign_html, page
+
+    try:
+        page.write(path, campaign_html.campaign_document(store, campaign))
+    except OSError as exc:
+        raise UsageError(f"--html {path}: cannot write: {exc.strerror or exc}") from None

@@ -16,19 +16,15 @@ microseconds next to a 100 ms settle.  Each bar's tooltip gives real times.
 
 from __future__ import annotations
 
-import html
-
 from finirace.lab.codegen import AFTER, BEFORE, Program
 from finirace.lab.runner import LabRun
+from finirace.report.page import esc as _e
+from finirace.report.page import page
 
 _LANE = 120
 _TOP = 90
 _LEFT = 150
 _WIDTH = 900
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def timeline(run: LabRun, program: Program) -> str:
@@ -77,16 +73,12 @@ def timeline(run: LabRun, program: Program) -> str:
                f", last step {_e(t.last_step)}{(' in ' + _e(t.where)) if t.where else ''}</li>" for t in o.threads]
     errors = "".join(f"<pre>{_e(chr(10).join(e.lines()))}</pre>" for e in o.memory_errors[:20])
     title = f"{run.scenario} on {run.version} ({run.detector})"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
-<style>
-body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
-.lane {{ font-weight: bold; font-size: 13px; }} .state {{ font-size: 11px; fill: #555; }}
-.axis {{ stroke: #ccc; }} .step {{ fill: #6a9fd8; }} .open {{ fill: url(#hatch); stroke: #c33; }}
-.bar-label {{ font-size: 10px; }} .ev-E {{ fill: #333; }} .ev-S {{ fill: #3a3; }} .ev-F {{ fill: #36c; }}
-pre {{ background: #f6f6f6; padding: .6em; overflow-x: auto; }}
-</style></head><body>
-<h1>{_e(title)}</h1>
+    style = """
+.lane { font-weight: bold; font-size: 13px; } .state { font-size: 11px; fill: #555; }
+.axis { stroke: #ccc; } .step { fill: #6a9fd8; } .open { fill: url(#hatch); stroke: #c33; }
+.bar-label { font-size: 10px; } .ev-E { fill: #333; } .ev-S { fill: #3a3; } .ev-F { fill: #36c; }
+"""
+    body = f"""<h1>{_e(title)}</h1>
 <p>outcome: <b>{_e(o.label)}</b>{(' — signal ' + _e(o.signal)) if o.signal else ''}{(' — ' + _e(o.reason)) if o.reason else ''}
 ; run took {run.duration * 1000:.1f} ms; {span / 1e6:.3f} ms from the first marker to the last.
 The axis is marker order, not to scale: hover a bar for its times.</p>
@@ -97,9 +89,8 @@ The axis is marker order, not to scale: hover a bar for its times.</p>
 </svg>
 <h2>Threads</h2><ul>{''.join(details)}</ul>
 {('<h2>Memory errors</h2>' + errors) if errors else ''}
-{('<h2>stderr</h2><pre>' + _e(run.stderr[-4000:]) + '</pre>') if run.stderr.strip() else ''}
-</body></html>
-"""
+{('<h2>stderr</h2><pre>' + _e(run.stderr[-4000:]) + '</pre>') if run.stderr.strip() else ''}"""
+    return page(title, body, style)
 
 
 def _bar(x0: float, x1: float, y: int, text: str, cls: str, when: str) -> str:
