@@ -18,8 +18,8 @@ How a match is graded (``Comparison.match``):
 * ``no``: a finding, about the model or about the interpreter (docs/lab.md);
 * ``error``: the program did not build, so nothing ran (a ``build-failed``
   outcome, the compiler's words as its reason);
-* ``n/a``: no prediction (the model has no variant for that version, or is
-  not installed); ``skipped``: the run was not made (detector unusable there).
+* ``n/a``: no prediction (the model has no era for that version);
+  ``skipped``: the run was not made (detector unusable there).
 
 A schedule token found by the explorer (``finirace check``) is projected onto
 API-call boundaries by :func:`project_schedule`: the order in which the
@@ -32,9 +32,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from finirace.detectors import registry
+from finirace.explore import check, replay
 from finirace.lab.codegen import Ordering
 from finirace.lab.interpreters import Interpreter
 from finirace.lab.runner import LabRun
+from finirace.model import build_system, variant_for_version
 from finirace.outcome import RunKind, RunOutcome, StepRef, parse_label
 from finirace.scenario.format import Scenario
 
@@ -70,10 +72,6 @@ class Comparison:
 
 def variant_for(interp: Interpreter) -> str | None:
     """The model's behaviour era of a real interpreter; None when the model has none."""
-    try:
-        from finirace.model import variant_for_version  # type: ignore[attr-defined]
-    except ImportError:
-        return None
     if interp.version == (0, 0, 0):
         return None
     return variant_for_version(interp.version[0], interp.version[1])
@@ -90,10 +88,6 @@ def _predict_cached(scenario: Scenario, variant: str) -> Prediction:
 
 
 def _predict(scenario: Scenario, variant: str) -> Prediction:
-    try:
-        from finirace.explore import check
-    except ImportError as exc:
-        return Prediction(variant, note=f"the model is not available ({exc})")
     verdict = check(scenario, variant)
     note = "" if verdict.complete else "model exploration incomplete"
     return Prediction(variant, tuple(verdict.outcomes), note)
@@ -104,10 +98,7 @@ def predict(scenario: Scenario, interp: Interpreter) -> Prediction:
     variant = variant_for(interp)
     if variant is None:
         return Prediction(None, note=f"no model era for {interp.version_text}")
-    try:
-        return _predict_cached(scenario, variant)
-    except ImportError as exc:  # model package present but incomplete
-        return Prediction(variant, note=f"the model is not available ({exc})")
+    return _predict_cached(scenario, variant)
 
 
 def _same_label(a: str, b: str) -> bool:
@@ -195,12 +186,8 @@ def project_schedule(scenario: Scenario, variant: str, token: str) -> Projection
     A projection cannot stop a thread *inside* one C call, so a schedule that
     needs that (the residual race of the wrapper patch) is approximated.
     """
-    from finirace.explore import replay
-    from finirace.model import build_system  # type: ignore[attr-defined]
-
-    system = build_system(scenario, variant)
-    cx = replay(system, token)
-    refs = [_step_of(t) for t in _transitions(cx)]
+    cx = replay(build_system(scenario, variant), token)
+    refs = [s.transition.step for s in cx.trace]
     first: dict[StepRef, int] = {}
     last: dict[StepRef, int] = {}
     for n, ref in enumerate(refs):
@@ -208,8 +195,7 @@ def project_schedule(scenario: Scenario, variant: str, token: str) -> Projection
             first.setdefault(ref, n)
             last[ref] = n
     ended_at: dict[str, int | None] = {}
-    outcome = getattr(cx, "outcome", None)
-    for t in getattr(outcome, "threads", ()):
+    for t in cx.outcome.threads:
         finished = t.outcome is not None and t.outcome.value == "finished"
         ended_at[t.name] = None if finished else (t.last_step.index if t.last_step else -1)
 
@@ -224,20 +210,4 @@ def project_schedule(scenario: Scenario, variant: str, token: str) -> Projection
             out.append(Ordering(first=a, then=b, done=returned(a)))
     split = tuple(r for r in first if any(o is not None and o.thread != r.thread
                                           for o in refs[first[r]:last[r] + 1]))
-    return Projection(variant, token.strip(), tuple(out), outcome, split)
-
-
-def _transitions(trace) -> list:
-    """The transitions of whatever ``replay`` returned (a trace, a counterexample or a list)."""
-    items = getattr(trace, "trace", trace)
-    if isinstance(items, tuple) and len(items) == 2 and not hasattr(items[0], "transition"):
-        items = items[1]  # (state, trace)
-    return [getattr(t, "transition", t) for t in items]
-
-
-def _step_of(transition) -> StepRef | None:
-    step = getattr(transition, "step", None)
-    if isinstance(step, StepRef):
-        return step
-    ref = getattr(step, "ref", None)
-    return ref if isinstance(ref, StepRef) else None
+    return Projection(variant, token.strip(), tuple(out), cx.outcome, split)

@@ -1,10 +1,4 @@
-"""``finirace check`` end to end: table, JSON, JUnit, replay, exit statuses.
-
-The command runs on the real model (``finirace.model``).  Where the model is not
-built yet, a stand-in that gives every scenario step one atomic transition
-(orderings block, nothing else does) takes its place, so the command's own
-plumbing is still tested; the stand-in is never used once the model exists.
-"""
+"""``finirace check`` end to end on the real model: table, JSON, JUnit, replay, exit statuses."""
 
 from __future__ import annotations
 
@@ -16,86 +10,6 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from finirace import cli
-from finirace.model.system import Transition
-from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
-
-try:
-    from finirace.model import VARIANTS, build_system  # noqa: F401
-
-    REAL_MODEL = True
-except ImportError:
-    REAL_MODEL = False
-
-
-class StepPerStep:
-    """Stand-in model: one transition per step; wait/block-until/join block, spawn starts."""
-
-    def __init__(self, scenario, variant):
-        self.sc = scenario
-        self.threads = scenario.thread_names
-
-    def initial(self):
-        return tuple(0 for _ in self.threads), frozenset({"main"}), frozenset()  # pcs, started, events
-
-    def _next(self, state, i):
-        pcs, _, _ = state
-        steps = self.sc.threads[i].steps
-        return steps[pcs[i]] if pcs[i] < len(steps) else None
-
-    def _runnable(self, state, i):
-        pcs, started, events = state
-        s = self._next(state, i)
-        if s is None or self.threads[i] not in started:
-            return False
-        if s.kind == "wait" or (s.kind == "block" and s.arg):
-            return s.arg in events
-        if s.kind == "join":
-            j = self.threads.index(s.arg)
-            return pcs[j] >= len(self.sc.threads[j].steps)
-        return True
-
-    def enabled(self, state):
-        return tuple(t for i, t in enumerate(self.threads) if self._runnable(state, i))
-
-    def step(self, state, thread):
-        pcs, started, events = state
-        i = self.threads.index(thread)
-        s = self._next(state, i)
-        reads, writes = set(), set()
-        if s.kind == "signal":
-            events, writes = events | {s.arg}, {f"event:{s.arg}"}
-        elif s.kind in ("wait", "block") and s.arg:
-            reads = {f"event:{s.arg}"}
-        elif s.kind in ("spawn", "start_thread"):
-            started, writes = started | {s.arg}, {f"thread:{s.arg}"}
-        elif s.kind == "join":
-            reads = {f"thread:{s.arg}"}
-        else:
-            writes = {"runtime"}
-        pcs = pcs[:i] + (pcs[i] + 1,) + pcs[i + 1 :]
-        writes.add(f"thread:{thread}") if pcs[i] == len(self.sc.threads[i].steps) else None
-        return (pcs, started, events), Transition(thread, s.kind, s.ref, "", frozenset(reads), frozenset(writes))
-
-    def outcome(self, state):
-        if self.enabled(state):
-            return None
-        pcs, started, _ = state
-        done = [pc >= len(t.steps) for pc, t in zip(pcs, self.sc.threads)]
-        if not done[0]:
-            return RunOutcome(RunKind.TIMEOUT, (ThreadResult("main", ThreadOutcome.DEADLOCKED),))
-        return RunOutcome(
-            RunKind.CLEAN,
-            tuple(ThreadResult(t, ThreadOutcome.FINISHED if d else ThreadOutcome.HUNG) for t, d in zip(self.threads, done)),
-        )
-
-
-@pytest.fixture(autouse=True)
-def model(monkeypatch):
-    if not REAL_MODEL:
-        import finirace.model as m
-
-        monkeypatch.setattr(m, "VARIANTS", {"plain": StepPerStep, "other": StepPerStep}, raising=False)
-        monkeypatch.setattr(m, "build_system", lambda sc, v: StepPerStep(sc, v), raising=False)
 
 
 def variants() -> list[str]:
@@ -256,7 +170,6 @@ def test_bad_numbers_are_usage_errors(capsys, late, opt):
     assert exc.value.code == 2
 
 
-@pytest.mark.skipif(not REAL_MODEL, reason="needs the real model (a child process cannot use the stand-in)")
 def test_end_to_end_in_a_child_process(late, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "finirace", "check", "seed", "--json"], capture_output=True, text=True, timeout=120

@@ -292,9 +292,6 @@ def test_pythons_lists_every_interpreter_with_reasons(env):
 def test_a_model_counterexample_becomes_a_deterministic_reproducer(env):
     """`finirace check` finds a schedule; `lab --schedule` orders the real program the same way."""
     need(PY311)
-    model = pytest.importorskip("finirace.model")
-    if not hasattr(model, "build_system"):
-        pytest.skip("the model does not export build_system yet")
     from finirace.explore import check
     from finirace.scenario.format import load
 
@@ -321,8 +318,5 @@ def test_a_model_counterexample_becomes_a_deterministic_reproducer(env):
 
 def test_a_schedule_that_does_not_fit_is_one_line(env):
     need(PY311)
-    model = pytest.importorskip("finirace.model")
-    if not hasattr(model, "build_system"):
-        pytest.skip("the model does not export build_system yet")
     r = finirace(env, "lab", str(SCENARIOS / "free-wake.toml"), "--python", PY311, "--schedule", "v1.zz")
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
