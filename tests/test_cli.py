@@ -2,7 +2,8 @@
 
 Each case is something a new user typed or a file someone handed them; the
 command must name the problem in one line on stderr, print no traceback,
-write nothing to stdout and leave nothing behind.
+write nothing to stdout and leave nothing behind.  Then the help: written for
+users, and ``finirace --help`` imports none of what the commands run on.
 """
 
 from __future__ import annotations
@@ -105,3 +106,27 @@ def test_help_is_written_for_users(cli, command):
     assert "usage: finirace" in text
     for raw in ("``", ":func:", ":class:", ":mod:", "finirace.commands", "sub-command per module", "register("):
         assert raw not in text, (command, raw)
+
+
+# What a command imports when it runs, never to build its parser (bench/startup.py measures the cost).
+# The detector registry is read for the --detector choices, and stays light for that reason.
+HEAVY = ("rich", "sqlite3", "finirace.store", "finirace.outcome", "finirace.model", "finirace.explore",
+         "finirace.lab", "finirace.report", "finirace.stress", "finirace.audit", "finirace.scenario",
+         "finirace.campaign", "finirace.conformance", "finirace.proc", "finirace.detectors.base",
+         "finirace.detectors.valgrind", "finirace.detectors.gdb", "distributed")
+
+
+def test_help_lists_every_command_and_imports_nothing_heavy():
+    from finirace.cli import COMMANDS
+
+    code = (
+        "import sys\n"
+        "from finirace import cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in sys.modules if m in {HEAVY!r} or m.startswith(tuple(h + '.' for h in {HEAVY!r}))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    lines = out.strip().splitlines()
+    listed = {line.split()[0] for line in lines if line.startswith("    ") and line.split()}
+    assert set(COMMANDS) <= listed
+    assert lines[-1] == "[]"

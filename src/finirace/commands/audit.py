@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from finirace.report.console import console as make_console
-from rich.markup import escape
-
 from finirace.commands.stress import _check_command
 from finirace.errors import UsageError
 
@@ -22,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from finirace.audit import audit
+    from finirace.report.console import console as make_console
 
     argv = list(args.target)
     if argv and argv[0] == "--":

@@ -12,12 +12,8 @@ import argparse
 import json
 import sys
 
-from finirace.report.console import console
-
 from finirace.commands.runs import add_db_option, open_store
 from finirace.errors import UsageError
-from finirace.report import campaign as campaign_report
-from finirace.store import LAB
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from finirace.report import campaign as campaign_report
+    from finirace.report.console import console
+    from finirace.store import LAB
+
     with open_store(args) as store:
         campaign = store.campaign(args.campaign)
         if campaign is None:
@@ -70,6 +70,8 @@ def _lab(args: argparse.Namespace, store, campaign) -> int:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    from finirace.report.console import console
+
     out = console()
     done = f"{len(records)}/{campaign.target_runs}" if campaign.target_runs else str(len(records))
     out.print(f"lab campaign {campaign.name}: {done} runs", markup=False, highlight=False)

@@ -11,22 +11,26 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from finirace.report.console import console
+from typing import TYPE_CHECKING
 
 from finirace.errors import UsageError
-from finirace.store import DB_ENV, Store
+
+if TYPE_CHECKING:
+    from finirace.store import Store
+
+# rich and the store (sqlite3) are imported where a command runs, not to build
+# the parser: ``finirace --help`` lists every command (bench/startup.py).
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="PATH", help=f"result store (default: ${DB_ENV} or the per-user data dir)")
+    parser.add_argument("--db", metavar="PATH", help="result store (default: $FINIRACE_DB or the per-user data dir)")
 
 
 def open_store(args: argparse.Namespace) -> Store:
     """The store named by ``--db``, ``$FINIRACE_DB`` or the per-user default; a bad one is one line."""
     import os
 
-    from finirace.store import default_path
+    from finirace.store import DB_ENV, Store, default_path
 
     given = getattr(args, "db", None)
     path = Path(given) if given else None
@@ -49,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from finirace.report.console import console
+
     with open_store(args) as store:
         summaries = store.campaigns()
         if not summaries:
