@@ -70,3 +70,17 @@ def test_a_read_through_a_null_pointer_is_called_so(cli, programs, tmp_path):
     text = bucket["example"]["memory_errors"]
     assert "NULL+0x28: a NULL pointer dereference" in text and "heap block" not in text
     assert "free'd" not in text and "alloc'd" not in text
+
+
+def test_ensure_after_under_valgrind_is_a_null_pointer_crash(cli):
+    """The catalog's ensure-after reads NULL+0x28 in new_threadstate: a crash, named so, not a heap error."""
+    import json
+
+    p = cli("lab", "ensure-after", "--detector", "valgrind", "--no-store", "--json")
+    assert p.returncode == 0, p.stderr
+    (run,) = json.loads(p.stdout)["runs"]
+    o = run["outcome"]
+    assert o["kind"] == "crash" and o["signal"] == "SIGSEGV" and run["match"] == "yes"
+    assert o["reason"].startswith("NULL pointer dereference in ") and "NULL+0x28" in o["reason"]
+    text = "\n".join(o["memory_errors"][0]["text"])
+    assert "heap block" not in text and "free'd" not in text and "NULL+0x28" in text
