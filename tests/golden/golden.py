@@ -32,9 +32,10 @@ on purpose, and the diff shows what it changed)::
 
 ``lab`` runs the whole catalog twice (``finirace lab --catalog --all --json``),
 then every scenario whose outcome varied anywhere again with ``--repeat 12``,
-and keeps every outcome seen.  ``lab --keep`` adds to the file instead of
-replacing it: the fix when a run of the suite meets a rare outcome of a
-free-running scenario that the file has not seen yet.
+and keeps every outcome seen.  ``lab --keep`` adds what it sees to the file
+instead of replacing it (a free-running cell that met a grade the file lacks;
+``--sweeps 0 --add FILE`` merges saved ``finirace lab --catalog --all --json``
+output without running anything).
 """
 
 from __future__ import annotations
