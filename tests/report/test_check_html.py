@@ -65,3 +65,16 @@ def test_the_seed_page_in_headless_chromium(cli, tmp_path, elements):
                          stdin=subprocess.DEVNULL)
     assert dom.returncode == 0, dom.stderr[-2000:]
     _check_structure(elements(dom.stdout))
+
+
+def test_a_replayed_schedule_gets_its_page_too(cli, tmp_path, elements):
+    import re
+
+    listing = cli("check", "seed", "--variant", "prefix", "-v").stdout
+    token = re.search(r"--replay (v1\.\S+)", listing).group(1)
+    out = tmp_path / "replay.html"
+    p = cli("check", "seed", "--variant", "prefix", "--replay", token, "--html", out)
+    assert p.returncode == 0, p.stderr
+    page = elements(out.read_text(encoding="utf-8"))
+    page.assert_inert()
+    assert token in "".join(page.text) and page.with_class("bad-access")

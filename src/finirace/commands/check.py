@@ -129,12 +129,7 @@ def _present(args, verdicts, variants, threads_of, refs) -> None:
         except OSError as exc:
             raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from None
     if args.html:
-        from finirace.report import check_html, page
-
-        try:
-            page.write(args.html, check_html.document(verdicts, variants, threads_of, refs))
-        except OSError as exc:
-            raise UsageError(f"--html {args.html}: cannot write: {exc.strerror or exc}") from None
+        _write_html(args.html, verdicts, variants, threads_of, refs)
     if args.json:
         json.dump(report.to_json(verdicts), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -184,6 +179,8 @@ def _replay(args, scenarios, variants) -> int:
         raise UsageError("--replay needs exactly one SCENARIO and one --variant (a schedule fits one of each)")
     sc, var = scenarios[0], variants[0]
     v = check(sc, var, strategy=Replay(args.replay))
+    if args.html:
+        _write_html(args.html, [v], [var], {sc.name: sc.thread_names}, {sc.name: _ref(sc, args.scenarios)})
     if args.json:
         json.dump(report.to_json([v]), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -193,3 +190,12 @@ def _replay(args, scenarios, variants) -> int:
         sys.stdout.write("\n".join(report.counterexample_lines(v, v.counterexamples[0], sc.thread_names,
                                                               _ref(sc, args.scenarios), fit_width())) + "\n")
     return 0
+
+
+def _write_html(path: str, verdicts, variants, threads_of, refs) -> None:
+    from finirace.report import check_html, page
+
+    try:
+        page.write(path, check_html.document(verdicts, variants, threads_of, refs))
+    except OSError as exc:
+        raise UsageError(f"--html {path}: cannot write: {exc.strerror or exc}") from None
