@@ -40,6 +40,23 @@ def workers(n: int):
     return loads(text)
 
 
+def seed_shaped(n: int):
+    """The bundled ``seed`` with ``n`` workers: each attaches, signals its own event,
+    blocks with the GIL released and comes back; ``main`` waits for every signal,
+    then finalizes.  The workers are alike up to renaming (w1 signals b1, w2 b2)."""
+    names = [f"w{i}" for i in range(1, n + 1)]
+    main = ["init", "save", *(f"spawn {w}" for w in names), *(f"wait b{i}" for i in range(1, n + 1)),
+            "restore", "finalize"]
+    text = f'name = "seed-{n}"\n[threads]\nmain = {_toml(main)}\n'
+    for i, w in enumerate(names, 1):
+        text += f'{w} = {_toml(["ensure", "save", f"signal b{i}", "block", "restore", "release"])}\n'
+    return loads(text)
+
+
+def _toml(steps: list[str]) -> str:
+    return "[" + ", ".join(f'"{s}"' for s in steps) + "]"
+
+
 def run(system, reduction: str, budget: int):
     strategy = DPOR(budget) if reduction == "dpor" else Exhaustive(reduction)
     t = time.perf_counter()

@@ -15,7 +15,7 @@ the reduction for the bound.
 
 from __future__ import annotations
 
-from finirace.explore.exploration import Exploration, ProgressFn, Recorder
+from finirace.explore.exploration import Exploration, ProgressFn, Recorder, collector_paused, state_key
 from finirace.explore.replay import ModelError
 from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System
@@ -28,23 +28,25 @@ class PreemptionBounded:
         self.bound = bound
         self.name = f"preemptions<={bound}"
 
+    @collector_paused()
     def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
         rec = Recorder(progress)
         index = {t: i for i, t in enumerate(system.threads)}
-        best: dict[tuple[State, str | None], int] = {}
-        seen: set[State] = set()
+        key = state_key(system)
+        best: dict[tuple[object, str | None], int] = {}
+        seen: set = set()
         hit_bound = False
         # (state, previous thread, preemptions used, choices so far)
         stack: list[tuple[State, str | None, int, tuple[int, ...]]] = [(system.initial(), None, 0, ())]
         while stack:
             state, previous, used, choices = stack.pop()
-            key = (state, previous)
-            old = best.get(key)
+            k = key(state)
+            old = best.get((k, previous))
             if old is not None and old <= used:
                 continue
-            best[key] = used
-            if state not in seen:
-                seen.add(state)
+            best[(k, previous)] = used
+            if k not in seen:
+                seen.add(k)
                 rec.states += 1
             outcome = system.outcome(state)
             if outcome is not None:

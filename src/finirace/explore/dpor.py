@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from finirace.explore.exploration import Exploration, ProgressFn, Recorder
+from finirace.explore.exploration import Exploration, ProgressFn, Recorder, collector_paused, state_key
 from finirace.explore.replay import ModelError
 from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System, Transition
@@ -88,13 +88,15 @@ class DPOR:
     def __init__(self, max_transitions: int | None = None) -> None:
         self.max_transitions = max_transitions  # past it the search stops, incomplete
 
+    @collector_paused()
     def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
         if not sound_for(system):
             raise ValueError("DPOR needs System.blocked_on to see races with waiting threads")
         rec = Recorder(progress)
         threads = system.threads
         index = {t: i for i, t in enumerate(threads)}
-        seen: set[State] = set()
+        seen: set = set()
+        key = state_key(system)
         path: list[Transition] = []  # the current run's transitions
         clocks: list[dict[str, int]] = []  # per path step: per thread, last index ordered before it
         last_of: dict[str, int] = {}  # per thread, its last index on the path
@@ -148,8 +150,9 @@ class DPOR:
 
         def push(state: State, sleep: frozenset[str], previous: str | None, pre: int) -> bool:
             """Enter a state (False at the end of a run)."""
-            if state not in seen:
-                seen.add(state)
+            k = key(state)
+            if k not in seen:
+                seen.add(k)
                 rec.states += 1
             outcome = system.outcome(state)
             n = len(path)

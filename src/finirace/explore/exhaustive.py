@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 from finirace.explore.dpor import DPOR, sound_for
-from finirace.explore.exploration import Exploration, ProgressFn, Recorder
+from finirace.explore.exploration import Exploration, ProgressFn, Recorder, collector_paused, state_key
 from finirace.explore.replay import ModelError
 from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System, Transition
@@ -87,6 +87,7 @@ class Exhaustive:
         self.reduction = reduction
         self.name = "exhaustive" if reduction == DEFAULT_REDUCTION else _NAMES[reduction]
 
+    @collector_paused()
     def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
         if self.reduction == "dpor" and sound_for(system):
             return DPOR().explore(system, progress)
@@ -97,26 +98,28 @@ class Exhaustive:
     def _cached(self, system: System, progress: ProgressFn | None, sleep_sets: bool, name: str) -> Exploration:
         rec = Recorder(progress)
         index = {t: i for i, t in enumerate(system.threads)}
-        visited: dict[State, frozenset[str]] = {}
+        key = state_key(system)
+        visited: dict[object, frozenset[str]] = {}
         path: list[int] = []
         empty: frozenset[str] = frozenset()
 
         def enter(state: State, sleep: frozenset[str], previous: str | None, pre: int) -> _Frame | None:
-            stored = visited.get(state)
+            k = key(state)
+            stored = visited.get(k)
             if stored is None:
                 rec.states += 1
                 outcome = system.outcome(state)
                 if outcome is not None:
-                    visited[state] = empty  # terminal: nothing to explore, ever
+                    visited[k] = empty  # terminal: nothing to explore, ever
                     rec.reached(outcome, tuple(path), pre)
                     return None
-                visited[state] = sleep
+                visited[k] = sleep
                 only = None
             else:
                 if stored <= sleep:
                     return None
                 only = stored - sleep
-                visited[state] = stored & sleep
+                visited[k] = stored & sleep
             enabled = system.enabled(state)
             if not enabled:
                 raise ModelError(f"no thread can run and the model names no outcome (after {len(path)} steps)")

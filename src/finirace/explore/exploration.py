@@ -9,8 +9,10 @@ search that finds nothing bad proves nothing, and the verdict says so.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from finirace.model.system import System
 from finirace.outcome import RunOutcome
@@ -84,3 +86,38 @@ class Recorder:
 
     def result(self, strategy: str, complete: bool) -> Exploration:
         return Exploration(strategy, tuple(self.best.values()), self.states, self.transitions, complete)
+
+
+def state_key(system: System) -> Callable[[object], object]:
+    """What a search caches a state by: the system's ``key`` hook, else the state.
+
+    The hook (optional, see :mod:`finirace.model.system`) leaves out what cannot
+    change what happens next (histories kept for reports), so two states that
+    differ only there are one state to every strategy and one in its counts.
+    """
+    key = getattr(system, "key", None)
+    return key if key is not None else _same
+
+
+def _same(state: object) -> object:
+    return state
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the length of a search.
+
+    Why: a search allocates millions of small objects and keeps hundreds of
+    thousands alive in its cache; each full collection walks all of them, so
+    the collector took two thirds of a three-worker search (measured: 18.9 s
+    with it, 6.0 s without).  Model states are trees of immutable values and
+    make no reference cycles, so nothing piles up meanwhile; the collector is
+    switched back on (if it was on) when the search ends.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -18,13 +18,14 @@ from __future__ import annotations
 import heapq
 from itertools import count
 
-from finirace.explore.exploration import Found
+from finirace.explore.exploration import Found, collector_paused
 from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System
 
 DEFAULT_BUDGET = 200_000
 
 
+@collector_paused()
 def minimize(system: System, found: tuple[Found, ...], budget: int = DEFAULT_BUDGET) -> tuple[Found, ...]:
     """The same outcomes, each with the simplest run the budget allows to find."""
     if not found:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 
-from finirace.explore.exploration import Exploration, ProgressFn, Recorder
+from finirace.explore.exploration import Exploration, ProgressFn, Recorder, collector_paused, state_key
 from finirace.explore.replay import ModelError
 from finirace.explore.trace import is_preemption
 from finirace.model.system import System
@@ -33,11 +33,13 @@ class PCT:
         self.runs, self.seed, self.depth, self.max_steps = runs, seed, depth, max_steps
         self.name = f"pct runs={runs} seed={seed} depth={depth}"
 
+    @collector_paused()
     def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
         rec = Recorder(progress)
         rng = random.Random(self.seed)
         threads = system.threads
         seen: set = set()
+        key = state_key(system)
         k = 16
         for _ in range(self.runs):
             rec.runs += 1
@@ -48,8 +50,9 @@ class PCT:
             previous: str | None = None
             pre = 0
             for n in range(self.max_steps + 1):
-                if state not in seen:
-                    seen.add(state)
+                sk = key(state)
+                if sk not in seen:
+                    seen.add(sk)
                     rec.states += 1
                 outcome = system.outcome(state)
                 if outcome is not None:

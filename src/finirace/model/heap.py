@@ -14,11 +14,13 @@ Block ids are positions in the tuple, so the heap is a plain hashable value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from finirace.model.hashed import cached_hash, evolve
 from finirace.outcome import Access
 
 
+@cached_hash
 @dataclass(frozen=True)
 class Block:
     """One allocation: what it holds, and its history."""
@@ -42,4 +44,4 @@ def alloc(heap: Heap, name: str, by: Access) -> tuple[Heap, int]:
 
 def free(heap: Heap, block: int, by: Access) -> Heap:
     """The heap with ``block`` freed (the caller checks it was alive)."""
-    return heap[:block] + (replace(heap[block], freed_by=by),) + heap[block + 1 :]
+    return heap[:block] + (evolve(heap[block], freed_by=by),) + heap[block + 1 :]

@@ -22,7 +22,6 @@ How a run ends (the contract's ``outcome``):
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 
 from finirace.model.program import Ctx, Fault, NotReady, Program
 from finirace.model.programs import program_for
@@ -42,7 +41,10 @@ class Machine:
         self.threads: tuple[str, ...] = scenario.thread_names
         self._steps = [t.steps for t in scenario.threads]
         self._programs: dict[tuple[int, int], tuple[Program, dict[str, int], object]] = {}
-        self._attempt = lru_cache(maxsize=1 << 17)(self._attempt_uncached)
+        # every thread's next step from the last world asked about: the explorer asks
+        # outcome, enabled, then step for each thread of one state in a row
+        self._memo_world: World | None = None
+        self._memo: list = []
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):
@@ -77,10 +79,11 @@ class Machine:
     def enabled(self, state: World) -> tuple[str, ...]:
         if state.fault is not None:
             return ()
-        return tuple(t for i, t in enumerate(self.threads) if self._attempt(state, i) is not None)
+        attempts = self._attempts(state)
+        return tuple([t for t, got in zip(self.threads, attempts) if got is not None])
 
     def step(self, state: World, thread: str) -> tuple[World, Transition]:
-        got = self._attempt(state, self.threads.index(thread))
+        got = self._attempts(state)[self.threads.index(thread)]
         if got is None:
             raise ValueError(f"thread {thread} is not enabled")
         return got
@@ -97,6 +100,21 @@ class Machine:
         if main.status == EXITED and rest_ended:
             return RunOutcome(RunKind.CLEAN, self.results(state, timeout=False))
         return RunOutcome(RunKind.TIMEOUT, self.results(state, timeout=True))
+
+    def key(self, state: World):
+        """What of a state decides what can happen next (optional System hook).
+
+        Left out: the heap's histories (who allocated and freed each block: they
+        only word a report, only liveness decides a step), the GIL's
+        ``switch_number`` (only ever counted up, read by no step) and a fault's
+        details beyond its label.  Two states with one key reach the same
+        outcome labels by the same choices, so the explorer caches keys.
+        """
+        g = state.gil
+        f = state.fault
+        return (state.runtime, (g.locked, g.holder, g.drop_request, g.created), state.threads,
+                tuple([b.freed_by is None for b in state.heap]), state.events, state.locks,
+                f.label if f is not None else None)
 
     def blocked_on(self, state: World, thread: str) -> frozenset[str] | None:
         """What a waiting thread's next step looked at before it waited (optional
@@ -119,7 +137,14 @@ class Machine:
         return frozenset(c.reads | c.writes | {"process"})  # enabled after all: what its step touches
 
     # -- one atomic step ------------------------------------------------------
-    def _attempt_uncached(self, world: World, ti: int):
+    def _attempts(self, world: World) -> list:
+        """Each thread's next step from ``world`` (None: it cannot run), computed once."""
+        if world is not self._memo_world:
+            self._memo = [self._attempt(world, i) for i in range(len(self.threads))]
+            self._memo_world = world
+        return self._memo
+
+    def _attempt(self, world: World, ti: int):
         rec = world.threads[ti]
         if rec.status != RUN or world.fault is not None:
             return None

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from finirace.model import heap as heapmod
+from finirace.model.hashed import evolve
 from finirace.model.world import DONE, EXITED, HUNG, World
 from finirace.outcome import Access, MemoryErrorReport, RunKind
 
@@ -100,11 +101,11 @@ class Ctx:
         return self.threads[self.ti]
 
     def set_me(self, **fields) -> None:
-        self.threads[self.ti] = replace(self.threads[self.ti], **fields)
+        self.threads[self.ti] = evolve(self.threads[self.ti], **fields)
 
     def set_thread(self, name: str, **fields) -> None:
         i = self.machine.threads.index(name)
-        self.threads[i] = replace(self.threads[i], **fields)
+        self.threads[i] = evolve(self.threads[i], **fields)
         self.writes.add(f"thread:{name}")
 
     def holds_gil(self) -> bool:

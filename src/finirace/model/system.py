@@ -29,6 +29,11 @@ Optional (the explorer works without it, with less reduction):
   thread can never run again).  Dynamic partial-order reduction needs it to
   see a race between a step and a thread it enables; without it the explorer
   uses sleep sets.
+* ``key(state) -> Hashable``: what the explorer caches a state by, leaving out
+  what cannot change what happens next (histories kept only for reports).  Two
+  states with one key must be enabled for the same threads, step to states
+  with equal keys, and end with the same outcome label; without the hook the
+  state is its own key.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from finirace.model.hashed import cached_hash
 from finirace.model.heap import Heap
 from finirace.outcome import RunOutcome
 
@@ -32,6 +33,7 @@ EXITED = "exited"  # PyThread_exit_thread inside the runtime
 HUNG = "hung"  # PyThread_hang_thread: parked for ever
 
 
+@cached_hash
 @dataclass(frozen=True)
 class Runtime:
     """``_PyRuntime`` and the main interpreter."""
@@ -45,6 +47,7 @@ class Runtime:
     guards_closed: bool = False  # PEP 788: finalization began, no new guard
 
 
+@cached_hash
 @dataclass(frozen=True)
 class Gil:
     """The GIL's fields (``Python/ceval_gil.c``)."""
@@ -59,6 +62,7 @@ class Gil:
     created: bool = True
 
 
+@cached_hash
 @dataclass(frozen=True)
 class ThreadRec:
     """One thread: where it is, and the C locals the model needs."""
@@ -75,6 +79,7 @@ class ThreadRec:
     python: bool = False  # started by threading (has a bootstrap and a teardown)
 
 
+@cached_hash
 @dataclass(frozen=True)
 class World:
     runtime: Runtime

@@ -29,6 +29,7 @@ import difflib
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -63,7 +64,7 @@ class Step:
     noexcept: bool = False
     line: int | None = None  # 1-based line in the file, where it could be found
 
-    @property
+    @cached_property  # built once: the explorer asks for it at every step of a search
     def ref(self):
         from finirace.outcome import StepRef
 
