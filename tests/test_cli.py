@@ -130,3 +130,9 @@ def test_help_lists_every_command_and_imports_nothing_heavy():
     listed = {line.split()[0] for line in lines if line.startswith("    ") and line.split()}
     assert set(COMMANDS) <= listed
     assert lines[-1] == "[]"
+
+
+def test_emit_c_for_many_scenarios_refuses_instead_of_writing_the_first(cli, tmp_path):
+    line = cli.one_line(cli("lab", "--catalog", "--emit-c", tmp_path / "x.c"))
+    assert "--emit-c" in line and "one scenario" in line
+    assert not (tmp_path / "x.c").exists()

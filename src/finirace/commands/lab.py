@@ -83,6 +83,8 @@ def run(args) -> int:
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise UsageError(f"two scenarios are named {twice[0]!r}: rename one (the table tells them apart by name)")
+    if args.emit_c and len(scenarios) != 1:
+        raise UsageError(f"--emit-c writes one program: name one scenario, not {len(scenarios)}")
     if args.schedule and len(scenarios) != 1:
         raise UsageError("--schedule applies to one scenario; name exactly one")
 
