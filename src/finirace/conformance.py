@@ -116,6 +116,12 @@ def grade(run: LabRun, predicted: Prediction) -> Comparison:
         return Comparison(run, predicted, NA, predicted.note)
     got = run.outcome
     sees_memory = registry.spec(run.detector).memory_errors
+    if run.note.startswith("not exact"):
+        return Comparison(run, predicted, NO, f"{run.note}: an exact run that does not follow the model is a finding")
+    if run.note.startswith("exact") and run.detector == "pymalloc-debug":
+        for p in predicted.outcomes:
+            if p.kind is RunKind.MEMORY_ERROR:
+                return _grade_exact_memory_error(run, predicted, p)
     best, why = NO, f"the model never reaches {got.label!r}"
     for p in predicted.outcomes:
         if p.kind is RunKind.MEMORY_ERROR:
@@ -139,6 +145,23 @@ def grade(run: LabRun, predicted: Prediction) -> Comparison:
             # a memory checker names the invalid access behind the crash (e.g. a NULL read)
             return Comparison(run, predicted, YES, f"{run.detector} reports the invalid access behind the crash")
     return Comparison(run, predicted, best, why)
+
+
+def _grade_exact_memory_error(run: LabRun, predicted: Prediction, p: RunOutcome) -> Comparison:
+    """An exact run under ``PYTHONMALLOC=debug`` where the model reads freed memory: yes or no.
+
+    The debug allocator fills a freed block (0xdd), so the read the model names
+    faults at once in the function that makes it; anything else is a finding."""
+    got = run.outcome
+    error = p.memory_errors[0] if p.memory_errors else None
+    where = error.access.function if error is not None else ""
+    if got.kind in (RunKind.CRASH, RunKind.ABORT) and where and where in (got.reason or ""):
+        freed = error.freed_by if error is not None else None
+        by = f"; freed by {freed.function} at {freed.step}" if freed is not None else ""
+        return Comparison(run, predicted, YES, f"{got.signal or got.kind.value} in {where}, where the model "
+                          f"makes the {error.kind.lower()} of {error.block} (PYTHONMALLOC=debug filled it on free){by}")
+    return Comparison(run, predicted, NO, f"the model makes an {error.kind.lower() if error else 'invalid access'} in "
+                      f"{where or '?'}; the exact run ended {got.label!r}" + (f" in {got.reason}" if got.reason else ""))
 
 
 def _thread_difference(p: RunOutcome, got: RunOutcome) -> str:
@@ -165,6 +188,7 @@ class Projection:
     orderings: tuple[Ordering, ...]
     outcome: RunOutcome  # the model's outcome of that schedule
     split: tuple[StepRef, ...] = ()  # steps another thread ran inside of: only approximated
+    exact: object = None  # the ExactPlan that gdb follows on an interpreter with a line map (lab.exact)
 
     @property
     def prediction(self) -> Prediction:
@@ -210,4 +234,18 @@ def project_schedule(scenario: Scenario, variant: str, token: str) -> Projection
             out.append(Ordering(first=a, then=b, done=returned(a)))
     split = tuple(r for r in first if any(o is not None and o.thread != r.thread
                                           for o in refs[first[r]:last[r] + 1]))
-    return Projection(variant, token.strip(), tuple(out), cx.outcome, split)
+    return Projection(variant, token.strip(), tuple(out), cx.outcome, split,
+                      _exact_plan(scenario, variant, token, cx))
+
+
+def _exact_plan(scenario: Scenario, variant: str, token: str, cx):
+    """The gdb plan of the schedule (None when pipes order it exactly): see :mod:`finirace.exactplan`."""
+    from finirace import exactplan
+    from finirace.explore import decode
+
+    system = build_system(scenario, variant)
+    state = system.initial()
+    for c in decode(token):
+        state, _ = system.step(state, system.threads[c])
+    return exactplan.plan(scenario, [s.transition for s in cx.trace], cx.outcome, token.strip(),
+                          exactplan.pending_steps(system, state))

@@ -307,13 +307,15 @@ def test_a_model_counterexample_becomes_a_deterministic_reproducer(env):
     assert {run["outcome"]["label"] for run in runs} == {"crash"}
     assert all(run["outcome"]["signal"] == "SIGSEGV" and run["match"] == "yes" for run in runs)
     assert all(run["predicted"] == ["crash"] for run in runs)
-    # the worker is killed only when it is inside take_gil as finalization starts: a C program
-    # cannot stop it inside that call, so the schedule is approximated, said so, and still graded
+    # the worker is killed only when it comes to take_gil while main is inside finalize: pipes
+    # cannot stop main there, gdb can (lab/exact.py), so the run is exact and graded yes or no
     r = finirace(env, "lab", str(path), "--python", PY311, "--schedule", by_label["clean, worker exited"], "--json")
-    assert r.returncode in (0, 1), r.stderr
-    assert "approximated" in r.stderr and "finalize" in r.stderr
+    assert r.returncode == 0, r.stderr
+    assert "approximated" not in r.stderr
     runs = json.loads(r.stdout)["runs"]
     assert runs and all(run["predicted"] == ["clean, worker exited"] for run in runs)
+    assert all(run["note"].startswith("exact") and run["match"] == "yes" for run in runs), runs
+    assert json.loads(r.stdout)["summary"][0]["order"] == "exact"
 
 
 def test_a_schedule_that_does_not_fit_is_one_line(env):

@@ -17,6 +17,7 @@ does not hold yet are made.  ``--no-store`` keeps nothing.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from finirace.commands.arguments import campaign_name, duration, positive
@@ -100,30 +101,40 @@ def run(args) -> int:
     projection = None
     if args.schedule:
         sc = scenarios[0]
-        variant = conformance.variant_for(usable[0])
-        if variant is None:
+        variants = list(dict.fromkeys(v for v in map(conformance.variant_for, usable) if v is not None))
+        if not variants:
             raise UsageError(f"--schedule: the model has no era for {usable[0].version_text}")
-        try:
-            projection = conformance.project_schedule(sc, variant, args.schedule)
-        except ImportError as exc:
-            raise UsageError(f"--schedule needs the model and explorer: {exc}") from None
+        # the first era (in interpreter order) the token fits: a schedule belongs to one era
+        failure = None
+        for variant in variants:
+            try:
+                projection = conformance.project_schedule(sc, variant, args.schedule)
+                break
+            except ImportError as exc:
+                raise UsageError(f"--schedule needs the model and explorer: {exc}") from None
+            except UsageError as exc:
+                failure = failure or exc
+        if projection is None:
+            raise failure
         orderings[sc.name] = projection.orderings
-        if projection.split:
+        if projection.split and projection.exact is None:
             names = ", ".join(str(r) for r in projection.split)
             sys.stderr.write(f"finirace lab: schedule {projection.token} runs other threads inside {names}; "
                              "a C program can only order whole calls, so that part is approximated\n")
 
     if args.emit_c:
-        program = session.program_for(scenarios[0], orderings.get(scenarios[0].name, ()))
-        try:
-            with open(args.emit_c, "w", encoding="utf-8") as f:
-                f.write(program.source)
-        except OSError as exc:
-            raise UsageError(f"--emit-c {args.emit_c}: cannot write: {exc.strerror or exc}") from None
-        sys.stdout.write(f"wrote {program.language} program for {scenarios[0].name} to {args.emit_c}\n")
-        return 0
+        return _emit(args, scenarios[0], orderings, projection, usable[0])
 
     detectors = args.detector or ["plain"]
+    exact_plans: dict = {}
+    if projection is not None and projection.exact is not None:
+        from finirace.outcome import RunKind
+
+        if not args.detector and projection.outcome.kind is RunKind.MEMORY_ERROR:
+            detectors = ["pymalloc-debug"]  # plain cannot see a read of freed memory; the debug allocator can
+        for interp in usable:
+            if conformance.variant_for(interp) == projection.variant:
+                exact_plans[(scenarios[0].name, interp.path)] = projection.exact
     jobs = session.plan(scenarios, usable, detectors, args.repeat)
     if args.no_store and (args.campaign or args.db):
         raise UsageError("--no-store keeps nothing: drop --campaign/--db, or --no-store")
@@ -137,7 +148,7 @@ def run(args) -> int:
 
     stored = None if args.no_store else _open_campaign(args, jobs)
     try:
-        return _sweep(args, jobs, stored, prediction, by_name, orderings)
+        return _sweep(args, jobs, stored, prediction, by_name, orderings, exact_plans)
     finally:
         if stored is not None:
             stored.store.close()
@@ -156,7 +167,7 @@ def _open_campaign(args, jobs):
         raise
 
 
-def _sweep(args, jobs, stored, prediction, by_name, orderings) -> int:
+def _sweep(args, jobs, stored, prediction, by_name, orderings, exact_plans=None) -> int:
     """Run the jobs still to make, grade and store each as it ends, then show the whole campaign."""
     from finirace import conformance
     from finirace.campaign import lab_record
@@ -179,7 +190,7 @@ def _sweep(args, jobs, stored, prediction, by_name, orderings) -> int:
     progress, stop = _progress(len(todo))
     try:
         session.execute([jobs[i] for i in todo], workers=args.jobs, timeout=args.timeout, orderings=orderings,
-                        progress=progress, on_run=on_run)
+                        progress=progress, on_run=on_run, exact_plans=exact_plans)
     finally:
         stop()
     runs = [made[i] for i in todo]
@@ -220,6 +231,37 @@ def _storable(path) -> str:
     import os
 
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _emit(args, scenario, orderings, projection, interp) -> int:
+    """``--emit-c``: the program, and with an exact schedule the gdb script that orders it."""
+    from finirace.lab import exact, linemap, session
+
+    plan = projection.exact if projection is not None else None
+    lines = linemap.load(interp.version[:2]) if plan is not None else None
+    why = exact.missing(plan, lines, interp) if plan is not None else None
+    program = session.program_for(scenario, orderings.get(scenario.name, ()) if plan is None or why else ())
+    outputs = [(args.emit_c, program.source, f"{program.language} program for {scenario.name}")]
+    if plan is not None and why is None:
+        data = exact.gdb_plan(plan, program, lines, os.path.basename(args.emit_c), {"PYTHONMALLOC": "debug"})
+        gdb_path = os.path.splitext(args.emit_c)[0] + ".gdb.py"
+        binary = os.path.splitext(os.path.basename(args.emit_c))[0]
+        header = (f"finirace exact schedule {plan.token} of {scenario.name} for CPython {interp.version_text}\n"
+                  f"Build: cc -g -O0 -o {binary} {os.path.basename(args.emit_c)} $(python{interp.version[0]}."
+                  f"{interp.version[1]}-config --cflags --ldflags --embed) -lpthread\n"
+                  f"Run:   gdb -nx -batch -x {os.path.basename(gdb_path)} ./{binary}")
+        outputs.append((gdb_path, exact.script(data, header), f"gdb script that orders it ({plan.token})"))
+    elif plan is not None:
+        sys.stderr.write(f"finirace lab: no gdb script for {interp.version_text}: {why}; the program orders whole "
+                         "calls only\n")
+    for path, text, what in outputs:
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise UsageError(f"--emit-c {path}: cannot write: {exc.strerror or exc}") from None
+        sys.stdout.write(f"wrote {what} to {path}\n")
+    return 0
 
 
 def _interp(interps, path):

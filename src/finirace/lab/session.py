@@ -18,12 +18,13 @@ runs not yet started are cancelled and the error goes on up.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from finirace.lab import build as build_mod
-from finirace.lab import runner
+from finirace.lab import exact, linemap, runner
 from finirace.lab.codegen import Ordering, Program, generate
+from finirace.lab.exact import ExactPlan
 from finirace.lab.interpreters import Interpreter
 from finirace.outcome import RunKind, RunOutcome
 from finirace.scenario.format import Scenario
@@ -48,9 +49,18 @@ def plan(scenarios: list[Scenario], interps: list[Interpreter], dets: list[str],
 def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAULT_TIMEOUT,
             orderings: dict[str, tuple[Ordering, ...]] | None = None,
             progress: ProgressFn | None = None,
-            on_run: Callable[[int, Job, runner.LabRun], None] | None = None) -> list[runner.LabRun]:
-    """Run every job; results in the order of ``jobs``; ``on_run(n, jobs[n], run)`` as each one ends."""
+            on_run: Callable[[int, Job, runner.LabRun], None] | None = None,
+            exact_plans: dict[tuple[str, str], ExactPlan] | None = None) -> list[runner.LabRun]:
+    """Run every job; results in the order of ``jobs``; ``on_run(n, jobs[n], run)`` as each one ends.
+
+    ``exact_plans`` (by scenario name and interpreter path): run those jobs under
+    gdb following the plan (:mod:`finirace.lab.exact`) on the program without
+    the schedule's pipes, when the interpreter's line map has every place and
+    the detector can hold a thread; otherwise ordered by pipes, and the run's
+    note says why it is only approximated.
+    """
     orderings = orderings or {}
+    exact_plans = exact_plans or {}
     # keyed by the scenario object: two files may share a name
     programs: dict[int, Program] = {}
     for job in jobs:
@@ -59,10 +69,26 @@ def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAUL
     builds: dict[tuple[int, str], build_mod.Built | str] = {}
     pairs = list(dict.fromkeys((id(j.scenario), j.interpreter) for j in jobs))
 
+    unordered: dict[int, Program] = {}
+    why_not: dict[tuple[str, str, str], str | None] = {}
+    for job in jobs:
+        plan = exact_plans.get((job.scenario.name, job.interpreter.path))
+        if plan is None:
+            continue
+        why = exact.missing(plan, linemap.load(job.interpreter.version[:2]), job.interpreter)
+        if why is None and job.detector not in exact.EXACT_DETECTORS:
+            why = (f"the {job.detector} detector cannot hold a thread at a line (valgrind's gdbserver resumes "
+                   "every thread on continue)")
+        why_not[(job.scenario.name, job.interpreter.path, job.detector)] = why
+        if why is None and id(job.scenario) not in unordered:
+            unordered[id(job.scenario)] = generate(job.scenario)
+    pairs += [(-1 - k, i) for k, i in pairs if k in unordered]
+
     def do_build(pair: tuple[int, Interpreter]) -> None:
         key, interp = pair
+        program = programs[key] if key >= 0 else unordered[-1 - key]
         try:
-            builds[(key, interp.path)] = build_mod.build(programs[key], interp)
+            builds[(key, interp.path)] = build_mod.build(program, interp)
         except build_mod.BuildError as exc:
             builds[(key, interp.path)] = str(exc)
 
@@ -77,7 +103,17 @@ def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAUL
             if isinstance(built, str):
                 return runner.LabRun(job.scenario.name, job.interpreter.path, job.interpreter.label, job.detector,
                                      RunOutcome(RunKind.BUILD_FAILED, reason=built))
-            return runner.run(program, built, job.interpreter, job.detector, timeout=timeout)
+            key = (job.scenario.name, job.interpreter.path, job.detector)
+            if key in why_not and why_not[key] is None:
+                plain = builds[(-1 - id(job.scenario), job.interpreter.path)]
+                if not isinstance(plain, str):
+                    plan = exact_plans[key[:2]]
+                    return exact.run(unordered[id(job.scenario)], plain, job.interpreter, plan,
+                                     linemap.load(job.interpreter.version[:2]), job.detector, timeout=timeout)
+            run = runner.run(program, built, job.interpreter, job.detector, timeout=timeout)
+            if why_not.get(key):
+                run = replace(run, note=f"approximated: {why_not[key]}" + (f"; {run.note}" if run.note else ""))
+            return run
 
         results: list[runner.LabRun | None] = [None] * total
         futures = {pool.submit(do_run, j): n for n, j in enumerate(jobs)}

@@ -207,6 +207,7 @@ class Machine:
             note=c.note,
             reads=frozenset(c.reads),
             writes=frozenset(c.writes),
+            label=ins.label,
         )
 
     def _fault_outcome(self, world: World, ti: int, f: Fault) -> RunOutcome:

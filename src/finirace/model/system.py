@@ -54,6 +54,7 @@ class Transition:
     note: str = ""  # a few words: "waits for the GIL", "frees PyThreadState of worker"
     reads: frozenset[str] = frozenset()
     writes: frozenset[str] = frozenset()
+    label: str = ""  # the atomic step's identity in its C function, e.g. "take_gil.tstate"
 
     def conflicts(self, other: "Transition") -> bool:
         """Whether the two steps may not be swapped (dependent)."""

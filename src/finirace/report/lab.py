@@ -42,6 +42,15 @@ class Row:
     reproduced: int  # runs with the most frequent outcome
     runs: int
     note: str = ""
+    order: str = ""  # with --schedule: "exact" (gdb held threads at lines), "not exact", "approximated"
+
+
+def order_of(run: LabRun) -> str:
+    """How a scheduled run was ordered, from its note (kept in the store as it is)."""
+    for word in ("exact", "not exact", "approximated"):
+        if run.note.startswith(word + ":"):
+            return word
+    return ""
 
 
 def rows(records: list[LabRunRecord]) -> list[Row]:
@@ -60,7 +69,9 @@ def rows(records: list[LabRunRecord]) -> list[Row]:
         text = "; ".join(f"{o} ({n}/{len(cs)})" for o, n in counts.most_common()) if len(cs) > 1 else top
         match = min((c.grade for c in cs), key=lambda m: _RANK[m])
         note = next((c.why for c in cs if c.grade == match and c.why), "")
-        out.append(Row(scenario, python, first.version, detector, text, first.predicted_text, match, k, len(cs), note))
+        orders = sorted({order_of(c) for c in cs}, key=("not exact", "approximated", "exact", "").index)
+        out.append(Row(scenario, python, first.version, detector, text, first.predicted_text, match, k, len(cs), note,
+                       orders[0]))
     return sorted(out, key=lambda r: _RANK[r.match])  # stable: plan order within a grade
 
 
@@ -83,13 +94,14 @@ def render(console, records: list[LabRunRecord], verbose: bool = False) -> None:
     for r in rs:
         match = r.match if r.match != WEAK else "weak (UB)"
         outcome = r.outcome if r.runs == 1 or r.match == SKIPPED else f"{r.outcome}"
-        table.add_row(r.scenario, r.version, r.detector, outcome, r.predicted, match, style=_style(r.match))
+        detector = f"{r.detector} ({r.order})" if r.order else r.detector
+        table.add_row(r.scenario, r.version, detector, outcome, r.predicted, match, style=_style(r.match))
     console.print(table)
     for r in rs:
         if r.runs > 1 and r.match != SKIPPED:
             console.print(f"{r.scenario} on {r.version} ({r.detector}): reproduced {r.reproduced}/{r.runs} times",
                           markup=False, highlight=False)
-        if r.match in (NO, ERROR, SKIPPED) and r.note:
+        if (r.match in (NO, ERROR, SKIPPED) or r.order) and r.note:
             console.print(f"{r.scenario} on {r.version} ({r.detector}): {r.note}", markup=False, highlight=False)
     shown: set[tuple[str, str, str]] = set()
     for c in records:
@@ -156,7 +168,8 @@ def to_json(records: list[LabRunRecord]) -> dict:
         })
     summary = [
         {"scenario": r.scenario, "version": r.version, "detector": r.detector, "outcome": r.outcome,
-         "predicted": r.predicted, "match": r.match, "reproduced": r.reproduced, "runs": r.runs}
+         "predicted": r.predicted, "match": r.match, "reproduced": r.reproduced, "runs": r.runs,
+         "order": r.order}
         for r in rows(records)
     ]
     return {"runs": runs, "summary": summary}

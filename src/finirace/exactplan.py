@@ -1,0 +1,155 @@
+"""A model schedule as an exact plan for gdb: where each thread must stop, segment by segment.
+
+Why here, above the model and the lab (like :mod:`finirace.conformance`): the
+plan is read off the model's trace, and it is written in the lab's vocabulary
+(:class:`~finirace.lab.exact.ExactPlan`), which knows nothing of the model.
+
+The trace is cut into *segments*, maximal runs of one thread.  Each segment
+ends where the model switches away from its thread; the thread must stop
+before its next atomic step in the trace:
+
+* at the beginning of a scenario step, when that next step begins one (a call
+  boundary: a line of the generated program);
+* inside a step, before the model step ``label`` (a line of CPython, from the
+  line map), when the model preempts the thread inside a call.  If the
+  thread is not inside that scenario step yet, it is first run to the step's
+  beginning (``arm``), so an earlier call of the same C function does not
+  stop it; ``skip`` counts the times the model runs that label again first;
+* when its steps are done, when the model has it finish and it never runs again;
+* as it ends, when the model kills it (``pthread_exit``) and it never runs again.
+
+A thread that never runs again in the trace and neither finishes nor ends there (it
+parks, or waits for good) cannot be stopped anywhere: from that segment
+on every thread runs free, and the plan says what the model still does then.
+A trace with no switch inside a call needs no plan: pipes order it (see
+:func:`finirace.conformance.project_schedule`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from finirace.lab.exact import DONE, ENDED, ExactPlan, Segment, Stop
+from finirace.outcome import StepRef
+from finirace.scenario.format import Scenario
+
+
+def _steps_text(trans) -> str:
+    """The scenario steps a run of transitions goes through, for the transcript."""
+    out: list[str] = []
+    for t in trans:
+        label = str(t.step) if t.step is not None else t.function
+        if not out or out[-1] != label:
+            out.append(label)
+    return ", ".join(out)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A thread's next atomic step when the trace ends (not run): where it must be held."""
+
+    thread: str
+    step: StepRef | None
+    label: str
+    function: str = ""
+    note: str = ""
+
+
+def pending_steps(system, state) -> dict[str, Pending]:
+    """Each thread's next atomic step in the model's final ``state`` (threads still able to go on)."""
+    current = getattr(system, "current", None)
+    if current is None:
+        return {}
+    out = {}
+    for i, name in enumerate(system.threads):
+        rec = state.threads[i]
+        if getattr(rec, "status", None) != "run":
+            continue
+        ins, step = current(state, i)
+        out[name] = Pending(name, step.ref if step is not None else None, ins.label, ins.function)
+    return out
+
+
+def plan(scenario: Scenario, trace, outcome, token: str,
+         pending: dict[str, Pending] | None = None) -> ExactPlan | None:
+    """The exact plan of a replayed trace (a sequence of Transitions), or None when pipes suffice.
+
+    ``pending``: each thread's next atomic step after the trace, so a thread the
+    model leaves mid-call (cut short by another thread's fault) is held there.
+    """
+    trans = list(trace)
+    pending = pending or {}
+    last = {t.thread: t.step for t in trans}
+    ender = trans[-1].thread if trans else None  # its fault or return ends the run: nothing to hold
+    held = any(p.step is not None and last.get(name) == p.step for name, p in pending.items() if name != ender)
+    if not held and not any(_inside_switch(trans, n) for n in range(1, len(trans))):
+        return None
+    finished = {t.name for t in getattr(outcome, "threads", ()) if t.outcome is not None
+                and t.outcome.value == "finished"}
+    exited = {t.name for t in getattr(outcome, "threads", ()) if t.outcome is not None
+              and t.outcome.value == "exited"}
+    runs: list[tuple[int, int]] = []  # [a, b] index ranges of one thread
+    start = 0
+    for n in range(1, len(trans) + 1):
+        if n == len(trans) or trans[n].thread != trans[start].thread:
+            runs.append((start, n - 1))
+            start = n
+    segments: list[Segment] = []
+    tail = ""
+    for k, (a, b) in enumerate(runs):
+        thread = trans[a].thread
+        text = _steps_text(trans[a:b + 1])
+        if k == len(runs) - 1:
+            segments.append(Segment(thread, text, None))
+            break
+        nxt = next((j for j in range(b + 1, len(trans)) if trans[j].thread == thread), None)
+        if nxt is None:
+            if thread in finished:
+                segments.append(Segment(thread, text, Stop(None, DONE)))
+                continue
+            if thread in exited:
+                segments.append(Segment(thread, text, Stop(None, ENDED)))
+                continue
+            if thread in pending:
+                segments.append(Segment(thread, text, _stop([*trans[:b + 1], pending[thread]], a, b, b + 1)))
+                continue
+            segments.append(Segment(thread, text, None))
+            tail = _steps_text(trans[b + 1:])
+            break
+        segments.append(Segment(thread, text, _stop(trans, a, b, nxt)))
+    children = _python_children(scenario, trans)
+    return ExactPlan(token, tuple(segments), children, tail)
+
+
+def _stop(trans, a: int, b: int, nxt: int) -> Stop:
+    """Where the thread of ``trans[a..b]`` stops: before ``trans[nxt]``."""
+    target = trans[nxt]
+    ref: StepRef | None = target.step
+    previous = trans[b]
+    if ref is not None and previous.step != ref:
+        return Stop(ref, None)  # a call boundary
+    inside_at_start = any(trans[i].step == ref and trans[i].thread == target.thread for i in range(0, a))
+    first = a + 1 if inside_at_start else a
+    skip = sum(1 for i in range(first, b + 1) if trans[i].step == ref and trans[i].label == target.label)
+    return Stop(ref, target.label or target.function, arm=not inside_at_start and ref is not None, skip=skip,
+                note=target.note)
+
+
+def _inside_switch(trans, n: int) -> bool:
+    """Whether the switch before ``trans[n]`` leaves the previous thread inside a call."""
+    prev = trans[n - 1]
+    if prev.thread == trans[n].thread:
+        return False
+    nxt = next((t for t in trans[n:] if t.thread == prev.thread), None)
+    return nxt is not None and nxt.step is not None and nxt.step == prev.step
+
+
+def _python_children(scenario: Scenario, trans) -> tuple[str, ...]:
+    """The threads ``start_thread`` makes, in the order the trace starts them."""
+    kinds = {s.ref: s for t in scenario.threads for s in t.steps}
+    out: list[str] = []
+    for t in trans:
+        s = kinds.get(t.step) if t.step is not None else None
+        if s is not None and s.kind == "start_thread" and s.arg not in out:
+            out.append(s.arg)
+    return tuple(out)

@@ -1,0 +1,108 @@
+"""Exact schedules on real interpreters: gdb holds threads at the model's lines.
+
+The worked case (docs/exact-schedules.md): ``seed`` under the exit era,
+schedule ``v1.a4b10a8b``.  The worker is stopped in ``take_gil`` after its
+finalizing test, ``main`` finalizes until ``_PyGILState_Fini`` (after
+``_PyThreadState_DeleteExcept`` freed the worker's state), then the worker reads
+``tstate->interp`` from the freed block: with ``PYTHONMALLOC=debug`` it faults
+in ``take_gil`` on every release 3.9–3.13.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from finirace import conformance
+from finirace.lab import build, codegen, exact, linemap
+from finirace.outcome import RunKind
+from finirace.scenario import catalog
+
+from .conftest import interpreter
+
+TOKEN = "v1.a4b10a8b"
+EXIT_ERA = [(3, 9), (3, 10), (3, 11), (3, 12), (3, 13)]
+
+
+def _seed():
+    sc = catalog.resolve("seed")
+    return sc, conformance.project_schedule(sc, "exit", TOKEN)
+
+
+def _exact_run(version, detector="pymalloc-debug"):
+    sc, projection = _seed()
+    interp = interpreter(version)
+    program = codegen.generate(sc)
+    built = build.build(program, interp)
+    lines = linemap.load(version)
+    assert exact.missing(projection.exact, lines, interp) is None
+    run = exact.run(program, built, interp, projection.exact, lines, detector, timeout=10)
+    return run, conformance.grade(run, projection.prediction)
+
+
+def test_the_plan_holds_the_worker_in_take_gil_and_main_before_gilstate_fini():
+    _, projection = _seed()
+    plan = projection.exact
+    stops = [(s.thread, s.stop.step.index if s.stop else None, s.stop.label if s.stop else None) for s in plan.segments]
+    assert stops == [("main", 3, None), ("worker", 4, "take_gil.tstate"), ("main", 5, "_PyGILState_Fini"),
+                     ("worker", None, None)]
+    assert plan.segments[1].stop.arm  # the worker's first take_gil (in ensure) must not stop it
+
+
+@pytest.mark.parametrize("version", EXIT_ERA, ids=lambda v: f"{v[0]}.{v[1]}")
+def test_take_gil_reads_the_freed_thread_state_on_every_exit_era_release(version):
+    run, graded = _exact_run(version)
+    assert run.note.startswith("exact: 3 of 3 places"), run.note
+    assert run.outcome.kind is RunKind.CRASH and run.outcome.signal == "SIGSEGV"
+    assert run.outcome.reason == "take_gil"
+    worker = run.outcome.thread("worker")
+    assert worker.last_step.text == "restore" and worker.where == "take_gil"
+    assert graded.match == conformance.YES
+    assert "freed by _PyThreadState_DeleteExcept at main[5] finalize" in graded.why
+
+
+def test_ten_runs_out_of_ten_on_3_10():
+    outcomes = [_exact_run((3, 10))[0] for _ in range(10)]
+    assert [(r.outcome.kind, r.outcome.reason) for r in outcomes] == [(RunKind.CRASH, "take_gil")] * 10
+    assert all(r.note.startswith("exact") for r in outcomes)
+
+
+def test_without_the_debug_allocator_the_read_is_silent_and_grades_weak():
+    run, graded = _exact_run((3, 10), detector="plain")
+    assert run.note.startswith("exact")
+    assert run.outcome.kind is not RunKind.CRASH  # the stale interp pointer is still usable
+    assert graded.match == conformance.WEAK
+
+
+def test_a_plan_that_cannot_be_followed_is_a_finding(tmp_path):
+    sc, projection = _seed()
+    interp = interpreter((3, 10))
+    lines = linemap.load((3, 10))
+    # a place the worker never reaches in that step: drop_gil is not called inside restore here
+    wrong = linemap.LineMap((3, 10), lines.checked, {**lines.places, "take_gil.tstate": linemap.Place(
+        "take_gil.tstate", "PyThreadState_Clear", "PyThreadState_Clear")})
+    program = codegen.generate(sc)
+    run = exact.run(program, build.build(program, interp), interp, projection.exact, wrong, timeout=6)
+    assert run.note.startswith("not exact"), run.note
+    graded = conformance.grade(run, projection.prediction)
+    assert graded.match == conformance.NO and "finding" in graded.why
+
+
+def test_emitted_program_and_gdb_script_reproduce_without_finirace(tmp_path):
+    interp = interpreter((3, 10))
+    out = subprocess.run([sys.executable, "-m", "finirace", "lab", "seed", "--schedule", TOKEN, "--python", interp.path,
+                          "--emit-c", str(tmp_path / "seed.c")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    script = (tmp_path / "seed.gdb.py").read_text()
+    assert "take_gil.tstate" in script and "Python/ceval_gil.h:232" in script
+    assert "import finirace" not in script
+    cc = ["cc", "-g", "-O0", "-o", str(tmp_path / "seed"), str(tmp_path / "seed.c"), *interp.cflags, *interp.ldflags,
+          "-lpthread"]
+    subprocess.run(cc, check=True, capture_output=True, timeout=120)
+    run_env = {**interp.run_env()}
+    done = subprocess.run(["gdb", "-nx", "-batch", "-x", str(tmp_path / "seed.gdb.py"), str(tmp_path / "seed")],
+                          capture_output=True, text=True, env=run_env, cwd=tmp_path, timeout=60)
+    assert "==finirace-exact== exact: 3 place(s) reached" in done.stdout
+    assert "received signal SIGSEGV" in done.stdout and "take_gil" in done.stdout.split("SIGSEGV", 1)[1][:400]
