@@ -69,10 +69,11 @@ def test_ten_runs_out_of_ten_on_3_10():
     assert all(r.note.startswith("exact") for r in outcomes)
 
 
-def test_without_the_debug_allocator_the_read_is_silent_and_grades_weak():
+def test_without_the_debug_allocator_the_same_order_confirms_nothing():
+    # glibc's free leaves tstate->interp as it was, or not: the run may pass or crash
+    # anywhere (pthread_mutex_lock on garbage), so plain cannot grade it yes or no
     run, graded = _exact_run((3, 10), detector="plain")
     assert run.note.startswith("exact")
-    assert run.outcome.kind is not RunKind.CRASH  # the stale interp pointer is still usable
     assert graded.match == conformance.WEAK
 
 
