@@ -13,10 +13,12 @@ trace), the gdb script (the plan written into ``gdb/exact_driver.py``, which
 runs inside gdb and needs nothing of finirace, so ``--emit-c`` can ship it),
 and :func:`run`, which runs it and reads the outcome as :mod:`runner` does.
 
-What it cannot do: valgrind's gdbserver resumes every thread on ``continue``
-whatever scheduler-locking says, so a held thread runs on under memcheck and
-the order is lost; exact runs use gdb on the native process, with
-``PYTHONMALLOC=debug`` making a read of freed memory fault (docs/exact-schedules.md).
+Under valgrind the driver starts memcheck with its gdbserver (``--vgdb``) and
+connects through ``vgdb``.  That gdbserver resumes every thread on
+``continue`` whatever scheduler-locking says, so there a thread is held by
+*parking* it: gdb saves its registers, sends it to the program's ``fr_park``
+(which sleeps until let go) and puts the registers back at ``fr_park_exit``
+(docs/exact-schedules.md).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ EXACT_MARK = "==finirace-exact=="
 THREAD_START = "thread_run"  # the line-map label of where a threading thread begins
 DONE = "done"  # a Stop's label when the thread stops once its steps are done
 ENDED = "ended"  # a Stop's label when the thread stops as it ends (pthread_exit included)
-EXACT_DETECTORS = ("plain", "pymalloc-debug", "gdb")
+EXACT_DETECTORS = ("plain", "pymalloc-debug", "gdb", "valgrind")
+VGDB_ARGS = ("--vgdb=yes", "--vgdb-error=0")  # valgrind waits for gdb before the first instruction
 _DONE = re.compile(r"^==finirace-exact== exact: (\d+) place", re.M)
 _NOT = re.compile(r"^==finirace-exact== (not exact: .+)$", re.M)
 _WHY = re.compile(r"^==finirace-exact== ((?:stalled|SIG\w+ before|the program ended|cannot tell).+)$", re.M)
@@ -119,7 +122,8 @@ def _line_of(program: Program, text: str) -> int:
 
 
 def gdb_plan(plan: ExactPlan, program: Program, linemap: LineMap, source_name: str,
-             environment: dict[str, str] | None = None, stall: float = 10.0) -> dict:
+             environment: dict[str, str] | None = None, stall: float = 10.0,
+             valgrind: tuple[str, ...] = ()) -> dict:
     """The plan as the gdb driver reads it: breakpoint locations, thread by thread."""
     index = {name: i for i, name in enumerate(program.threads)}
 
@@ -155,6 +159,8 @@ def gdb_plan(plan: ExactPlan, program: Program, linemap: LineMap, source_name: s
            "stall": stall, "segments": segments}
     if plan.python_children:
         out["python_entry"] = linemap.places[THREAD_START].at
+    if valgrind:
+        out["valgrind"] = list(valgrind)  # the driver starts it and connects through vgdb
     return out
 
 
@@ -200,20 +206,39 @@ def run(program: Program, built: Built, interp: Interpreter, plan: ExactPlan, li
     if missing_tool:
         return runner.LabRun(**base, outcome=RunOutcome(RunKind.CLEAN), skipped=True, note=missing_tool)
     env_extra = {"PYTHONMALLOC": "debug"} if detector == "pymalloc-debug" else {}
+    memcheck = detectors.ValgrindDetector() if detector == "valgrind" else None
+    if memcheck is not None:
+        missing_tool = memcheck.available()
+        if missing_tool:
+            return runner.LabRun(**base, outcome=RunOutcome(RunKind.CLEAN), skipped=True, note=missing_tool)
+        env_extra = dict(memcheck.environment())
     planned = sum(1 for s in plan.segments if s.stop is not None)
+    slow = 10.0 if memcheck is not None else 1.0
     with tempfile.TemporaryDirectory(prefix="finirace-exact-", dir=workdir) as tmp:
         markers_path = Path(tmp) / "markers"
         env = interp.run_env()
         env.update(env_extra)
         env[MARKERS_ENV] = str(markers_path)
-        env[SETTLE_ENV] = str(settle_ms)
+        env[SETTLE_ENV] = str(int(settle_ms * slow))
         env[runner.STOP_ENV] = "1"
-        data = gdb_plan(plan, program, linemap, built.source.name, env_extra, stall=max(2.0, timeout / 2))
+        vg: tuple[str, ...] = ()
+        prepared_vg = None
+        if memcheck is not None:
+            prepared_vg = memcheck.prepare([str(built.binary)], env, tmp)
+            vg = (*prepared_vg.argv[:-1], *VGDB_ARGS)
+        data = gdb_plan(plan, program, linemap, built.source.name, env_extra, stall=max(2.0, timeout / 2) * slow,
+                        valgrind=vg)
         path = Path(tmp) / "schedule.py"
         path.write_text(script(data))
         argv = ("gdb", "-nx", "-batch", "-x", str(path), str(built.binary))
-        result = proc.run(argv, env={**env, "SHELL": "/bin/sh"}, cwd=tmp, timeout=timeout * 3)
+        result = proc.run(argv, env={**env, "SHELL": "/bin/sh"}, cwd=tmp, timeout=timeout * 3 * slow)
         detection = gdb.interpret(detectors.Prepared(argv, env), result)
+        if prepared_vg is not None:
+            # memcheck's report, with the signal the program took as gdb saw it
+            seen = replace(result, signal=detection.outcome.signal, exit_code=detection.outcome.exit_code)
+            checked = memcheck.interpret(prepared_vg, seen)
+            detection = replace(detection, outcome=replace(
+                checked.outcome, reason=checked.outcome.reason or detection.outcome.reason))
         try:
             marker_text = markers_path.read_text(errors="replace")
         except OSError:
@@ -232,7 +257,8 @@ def run(program: Program, built: Built, interp: Interpreter, plan: ExactPlan, li
     if where:
         threads = tuple(replace(t, where=where.get(t.name, t.where)) if t.outcome is None or t.outcome.value != "finished"
                         else t for t in threads)
-    outcome = replace(outcome, threads=threads)
+    outcome = replace(outcome, threads=threads,
+                      memory_errors=runner.map_memory_errors(outcome.memory_errors, program, built.source.name))
     if exactness.complete:
         note = f"exact: {exactness.places} of {planned} places reached under gdb ({plan.token})"
     else:

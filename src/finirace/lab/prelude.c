@@ -171,3 +171,22 @@ static void fr_setup(void)
     }
     if (pthread_key_create(&fr_end_key, fr_on_end) != 0) fr_die("finirace: pthread_key_create");
 }
+
+/* Exact schedules under valgrind (finirace/lab/exact.py): valgrind's gdbserver resumes every
+ * thread on continue, so gdb holds a thread by parking it here, its registers saved by gdb
+ * and restored at fr_park_exit once it is let go.  Never called by the program itself. */
+static volatile int fr_unpark[64];
+static FR_UNUSED __attribute__((noinline, used)) void fr_park_exit(void)
+{
+    __asm__ volatile("" ::: "memory");
+}
+
+static FR_UNUSED __attribute__((noinline, used)) void fr_park(long slot)
+{
+    struct timespec tick = {0, 1000000};
+    while (!__atomic_load_n(&fr_unpark[slot], __ATOMIC_SEQ_CST))
+        nanosleep(&tick, NULL);
+    fr_park_exit();
+    for (;;)
+        pause(); /* not reached: gdb puts the thread back where it was parked */
+}

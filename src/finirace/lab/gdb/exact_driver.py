@@ -19,6 +19,7 @@
 # program ended or took a signal first) is reported as such and the rest of
 # the plan is not run: the run is then not exact, and finirace says so.
 import json
+import os
 import subprocess
 import threading
 
@@ -61,10 +62,12 @@ class Driver:
     def __init__(self, plan):
         self.plan = plan
         self.names = plan["threads"]
-        self.gdb_thread = {}  # scenario thread index -> gdb thread number
+        self.lwp = {}  # scenario thread index -> its LWP (gdb may renumber a remote thread, not its LWP)
         self.entry_of = {}  # breakpoint number -> scenario thread index (C threads)
         self.python_entry = None  # the breakpoint where Python threads start
         self.python_children = list(plan.get("python_children", []))
+        self.parking = bool(plan.get("valgrind"))  # hold threads by parking them (see park)
+        self.parked = {}  # scenario thread index -> its saved registers
 
     # -- start ----------------------------------------------------------------
     def start(self):
@@ -76,16 +79,18 @@ class Driver:
         valgrind = self.plan.get("valgrind")
         if valgrind:
             prog = gdb.current_progspace().filename
-            self.server = subprocess.Popen([*valgrind, prog])
+            env = dict(os.environ, **self.plan.get("environment", {}))
+            self.server = subprocess.Popen([*valgrind, prog], env=env)
             say(f"valgrind started (pid {self.server.pid}); gdb connects through vgdb")
             # the libraries are this machine's: read them here, not through the remote protocol
             run("set sysroot /")
             run(f"target remote | vgdb --wait=60 --pid={self.server.pid}")
+            run("info threads")  # learn the main thread's own id now, not after its number changed
         else:
             self.server = None
             run("starti")
         run("set scheduler-locking on")
-        self.gdb_thread[0] = gdb.selected_thread().num
+        self.lwp[0] = gdb.selected_thread().ptid[1]
         for index, spec in self.plan.get("entries", {}).items():
             bp = gdb.Breakpoint(spec)
             self.entry_of[bp.number] = int(index)
@@ -99,32 +104,98 @@ class Driver:
         # thread alone (gdb 13 asserts in finish_step_over).
         for bp in event.breakpoints:
             if bp.number in self.entry_of:
-                self.gdb_thread.setdefault(self.entry_of.pop(bp.number), thread.num)
+                index = self.entry_of.pop(bp.number)
+                self.lwp.setdefault(index, thread.ptid[1])
                 bp.delete()
+                if self.parking:
+                    self.park(index)
             elif self.python_entry is not None and bp.number == self.python_entry.number:
-                known = set(self.gdb_thread.values())
-                if thread.num not in known and self.python_children:
-                    self.gdb_thread[self.python_children.pop(0)] = thread.num
+                known = set(self.lwp.values())
+                if thread.ptid[1] not in known and self.python_children:
+                    index = self.python_children.pop(0)
+                    self.lwp[index] = thread.ptid[1]
+                    if self.parking:
+                        self.park(index)
                 if not self.python_children:
                     bp.delete()
                     self.python_entry = None
 
+    def number(self, index):
+        """The gdb thread number of a scenario thread now (None: gdb does not know it yet)."""
+        run("info threads")  # a remote target tells of new threads when asked
+        for t in gdb.selected_inferior().threads():
+            if t.ptid[1] == self.lwp.get(index):
+                return t.num
+        return None
+
     def select(self, index):
-        if index not in self.gdb_thread:
-            known = set(self.gdb_thread.values())
-            run("info threads")  # a remote target tells of new threads when asked
-            new = [t.num for t in gdb.selected_inferior().threads() if t.num not in known]
+        if index not in self.lwp:
+            known = set(self.lwp.values())
+            run("info threads")
+            new = [t for t in gdb.selected_inferior().threads() if t.ptid[1] not in known]
             if len(new) != 1:
                 say(f"cannot tell which gdb thread is {self.names[index]} ({len(new)} unknown threads)")
                 return False
-            self.gdb_thread[index] = new[0]
-        run(f"thread {self.gdb_thread[index]}")
+            self.lwp[index] = new[0].ptid[1]
+        num = self.number(index)
+        if num is None:
+            say(f"{self.names[index]} is gone")
+            return False
+        run(f"thread {num}")
+        return True
+
+    def only(self, bp, index):
+        """Make ``bp`` stop ``index`` alone (natively; parked threads cannot reach it anyway)."""
+        if not self.parking and index in self.lwp:
+            bp.thread = self.number(index)
+
+    # -- parking (valgrind) ------------------------------------------------------
+    # valgrind's gdbserver resumes every thread on continue, whatever scheduler-locking
+    # says.  So a thread is held by parking it: its registers are saved here, and it is
+    # sent to the program's fr_park (below its stack, past the red zone), which sleeps
+    # until fr_unpark[slot] is set; at fr_park_exit its registers are put back, and it
+    # goes on from the very instruction where it was parked.
+    REGISTERS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
+                 "r12", "r13", "r14", "r15", "eflags", "rip")
+
+    def park(self, index):
+        self.select(index)
+        frame = gdb.newest_frame()
+        saved = {r: int(frame.read_register(r)) & 0xFFFFFFFFFFFFFFFF for r in self.REGISTERS}
+        for i in range(16):
+            halves = frame.read_register(f"xmm{i}")["v2_int64"]
+            saved[f"xmm{i}"] = (int(halves[0]), int(halves[1]))
+        self.parked[index] = saved
+        sp = ((saved["rsp"] - 512) & ~0xF) - 8  # as at a function's entry
+        run(f"set var fr_unpark[{index}] = 0")
+        run(f"set $rsp = {sp}")
+        run(f"set $rdi = {index}")
+        run("set $pc = (long) &fr_park")
+
+    def unpark(self, index):
+        saved = self.parked.pop(index)
+        run(f"set var fr_unpark[{index}] = 1")
+        bp = gdb.Breakpoint("fr_park_exit")
+        ok = self.until(index, bp, "its parking exit", unpark=False)
+        bp.delete()
+        if not ok:
+            return False
+        run("frame 0")
+        for name, value in saved.items():
+            if name.startswith("xmm"):
+                run(f"set var ${name}.v2_int64[0] = {value[0]}")
+                run(f"set var ${name}.v2_int64[1] = {value[1]}")
+            elif name != "rip":
+                run(f"set ${name} = {value}")
+        run(f"set $pc = {saved['rip']}")
         return True
 
     # -- one segment --------------------------------------------------------------
-    def until(self, index, bp, what):
+    def until(self, index, bp, what, unpark=True):
         """Continue one thread alone until it hits ``bp``; False when it cannot."""
         stall = float(self.plan.get("stall", 10))
+        if unpark and index in self.parked and not self.unpark(index):
+            return False
         while True:
             if not self.select(index):
                 return False
@@ -141,11 +212,13 @@ class Driver:
                 return False
             thread = gdb.selected_thread()
             if isinstance(event, gdb.BreakpointEvent):
-                if any(b.number == bp.number for b in event.breakpoints) and thread.num == self.gdb_thread[index]:
+                if any(b.number == bp.number for b in event.breakpoints) and thread.ptid[1] == self.lwp.get(index):
                     return True
                 self.register(event, thread)
                 continue
             if isinstance(event, gdb.SignalEvent):
+                if self.parking and event.stop_signal == "SIGTRAP":
+                    continue  # vgdb reports a trap where a deleted breakpoint was; gdb does not pass it on
                 if event.stop_signal == "SIGINT":
                     say(f"stalled: {self.names[index]} did not reach {what} within {stall:g} s")
                 else:
@@ -159,14 +232,12 @@ class Driver:
         say(f"segment {number}: {name} runs {seg['runs']}; stops {stop['why']}")
         if stop.get("arm"):
             arm = gdb.Breakpoint(stop["arm"])
-            arm.thread = self.gdb_thread.get(index) or None
             ok = self.until(index, arm, f"the beginning of {stop['step']}")
             arm.delete()
             if not ok:
                 return False
         bp = gdb.Breakpoint(stop["at"])
-        if index in self.gdb_thread:
-            bp.thread = self.gdb_thread[index]
+        self.only(bp, index)
         bp.ignore_count = int(stop.get("skip", 0))
         ok = self.until(index, bp, stop["why"])
         bp.delete()
@@ -176,6 +247,8 @@ class Driver:
             where = f"{sal.symtab.filename}:{sal.line}" if sal.symtab else hex(frame.pc())
             say(f"reached: {name} in {frame.name()} at {where}")
             gdb.write(run("info threads"))
+            if self.parking:
+                self.park(index)
         return ok
 
     # -- the whole plan -------------------------------------------------------------
@@ -192,13 +265,24 @@ class Driver:
                 return
             done = number
         say(f"exact: {done} place(s) reached; every thread runs free from here")
-        self.finish(exact=True)
+        rest = segments[done] if done < len(segments) else None
+        self.finish(exact=True, first=rest["thread"] if rest else None)
 
-    def finish(self, exact):
+    def finish(self, exact, first=None):
         if state["exited"] is not None:
             return
         for bp in gdb.breakpoints():
             bp.delete()
+        if exact and self.parked:
+            # let the parked threads go, the one the plan runs next first
+            order = sorted(self.parked, key=lambda i: i != first)
+            for index in order:
+                if not self.unpark(index):
+                    say(f"could not let {self.names[index]} go")
+                    exact = False
+                    break
+                if state["exited"] is not None:
+                    return
         if exact:
             run("set scheduler-locking off")
             state["stop"] = None
