@@ -107,3 +107,21 @@ def test_emitted_program_and_gdb_script_reproduce_without_finirace(tmp_path):
                           capture_output=True, text=True, env=run_env, cwd=tmp_path, timeout=60)
     assert "==finirace-exact== exact: 3 place(s) reached" in done.stdout
     assert "received signal SIGSEGV" in done.stdout and "take_gil" in done.stdout.split("SIGSEGV", 1)[1][:400]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", EXIT_ERA, ids=lambda v: f"{v[0]}.{v[1]}")
+def test_memcheck_names_the_read_and_who_freed_the_block_on_every_exit_era_release(version):
+    # valgrind's gdbserver resumes every thread: held threads are parked in the program
+    run, graded = _exact_run(version, detector="valgrind")
+    assert run.note.startswith("exact: 3 of 3 places"), run.note
+    assert run.outcome.kind is RunKind.MEMORY_ERROR
+    error = run.outcome.memory_errors[0]
+    assert error.kind == "Invalid read" and error.access.function == "take_gil"
+    assert str(error.access.step) == "worker[4] restore"
+    assert str(error.freed_by.step) == "main[5] finalize"
+    # 3.13 split _PyThreadState_DeleteExcept into _PyThreadState_RemoveExcept and _PyThreadState_DeleteList
+    freer = "_PyThreadState_DeleteList" if version >= (3, 13) else "_PyThreadState_DeleteExcept"
+    assert any(freer in f for f in (error.freed_by.function, *error.freed_by.frames))
+    assert str(error.allocated_by.step) == "worker[0] ensure"
+    assert graded.match == conformance.YES
