@@ -136,3 +136,10 @@ def test_emit_c_for_many_scenarios_refuses_instead_of_writing_the_first(cli, tmp
     line = cli.one_line(cli("lab", "--catalog", "--emit-c", tmp_path / "x.c"))
     assert "--emit-c" in line and "one scenario" in line
     assert not (tmp_path / "x.c").exists()
+
+
+def test_a_huge_value_in_a_scenario_is_named_in_a_short_line(cli, tmp_path):
+    sc = tmp_path / "huge.toml"
+    sc.write_text('name = "' + "n" * 100_000 + '"\nsummary = "s"\n[threads]\nmain = ["init", "finalize"]\n')
+    line = cli.one_line(cli("check", sc))
+    assert "huge.toml:1: name 'nnn" in line and "more]" in line and len(line) < 400

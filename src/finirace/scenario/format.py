@@ -111,6 +111,15 @@ class Scenario:
 # --------------------------------------------------------------------------- parsing
 
 
+_LONG_QUOTE = re.compile(r"'[^'\n]{120,}'")
+
+
+def _cut_quote(m: re.Match) -> str:
+    """A quoted value too long for an error line: its start and end, and how much was left out."""
+    text = m.group(0)
+    return f"{text[:60]}…[{len(text) - 80} more]…{text[-20:]}"
+
+
 def shown(path: str | Path, limit: int = 200) -> str:
     """A path as an error line names it: cut in the middle when too long to read on one line."""
     s = str(path)
@@ -162,7 +171,7 @@ class _Builder:
     # -- error reporting --------------------------------------------------
     def fail(self, msg: str, line: int | None = None) -> ScenarioError:
         where = f"{self.source}:{line}" if line else self.source
-        return ScenarioError(f"{where}: {msg}")
+        return ScenarioError(f"{where}: {_LONG_QUOTE.sub(_cut_quote, msg)}")
 
     def key_line(self, key: str) -> int | None:
         pat = re.compile(r"^\s*(?:threads\.)?[\"']?" + re.escape(key) + r"[\"']?\s*=")
