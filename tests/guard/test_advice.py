@@ -23,6 +23,8 @@ from .programs import NOEXCEPT, build_noexcept_ext, interpreter
     [
         ("abort", "terminate called without an active exception", "", True),
         ("abort", "", "FATAL: exception not rethrown", True),
+        ("abort", "terminate called after throwing an instance of '\x03'", "", True),  # duckdb, measured
+        ("abort", "terminate called after throwing an instance of 'std::runtime_error'", "", False),
         ("crash", "", "crash SIGSEGV | COMPUTE_EVAL_BREAKER | RESET_GIL_DROP_REQUEST | take_gil", True),
         ("timeout", "no exit within 30s", "#0 PyThread_hang_thread\n#1 take_gil", True),
         ("crash", "", "crash SIGSEGV | PyGILState_Ensure | worker", False),  # a C thread: the header's case

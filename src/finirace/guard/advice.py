@@ -22,7 +22,12 @@ FIX = (
     "(without editing it: FINIRACE_GUARD=1 with the hook of `python -m finirace.guard.pth install`); "
     "see docs/fixing-applications.md (a thread created in C code needs the C guard header instead)"
 )
-_CXX_UNWIND = re.compile(r"terminate called without an active exception|FATAL: exception not rethrown")
+# the forced unwind's own words, and what it becomes when a catch (...) swallows
+# it: "FATAL: exception not rethrown", or a terminate naming no real type
+_CXX_UNWIND = re.compile(
+    r"terminate called without an active exception|terminate called recursively|FATAL: exception not rethrown"
+    r"|terminate called after throwing an instance of '(?:abi::__forced_unwind'|[^A-Za-z_])"
+)
 _BACK_FROM_C = re.compile(
     r"\b(take_gil|PyEval_RestoreThread|PyEval_AcquireThread|PyThread_hang_thread|_PyThreadState_MustExit"
     r"|tstate_must_exit)\b"

@@ -93,12 +93,23 @@ def settings_from_environment(environ=None):
     return mode, timeout, env.get("FINIRACE_GUARD_VERBOSE", "") not in ("", "0")
 
 
+def _daemons_alive():
+    """Whether ``threading`` is imported and some thread other than this one is a daemon."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return False
+    me = threading.current_thread()
+    return any(t.daemon and t is not me for t in threading.enumerate())
+
+
 def _at_exit():
     global last_outcome
     settings = _settings
     if settings is None:
         return
     mode, timeout, verbose = settings
+    if not verbose and not _daemons_alive():
+        return  # the common exit: nothing to import, nothing to wait for
     try:
         from finirace.guard.safepoint import bring_to_safe_point
 
