@@ -15,9 +15,9 @@ EVERY = loads('''name = "every"
 [threads]
 main = ["init", "python \\"x = 1\\"", "save", "spawn w", "lock L", "signal go", "unlock L", "wait done",
         "join w", "restore", "start_thread p", "guard", "unguard", "new_tstate", "clear_tstate",
-        "delete_tstate", "block", "finalize"]
+        "delete_tstate", "block", "exit_guard", "exit_guard_park", "finalize"]
 w = ["noexcept ensure", "lock L", "unlock L", "block until go", "release", "signal done"]
-p = ["save", "restore"]
+p = ["save", "restore", "python \\"pass\\""]
 ''')
 NAMES = Names(threads={"main": 0, "w": 1}, events={"go": 0}, locks={"L": 0}, waiters={"go": 2})
 ARG = {Arg.NONE: None, Arg.THREAD: "w", Arg.EVENT: "go", Arg.LOCK: "L", Arg.CODE: "x = 1", Arg.OPTIONAL_UNTIL: "go"}

@@ -71,6 +71,9 @@ class Emitter:
             self.edge_after.setdefault((o.first.thread, o.first.index), []).append((i, o.done))
             self.edge_before.setdefault((o.then.thread, o.then.index), []).append(i)
         self.cxx = any(s.noexcept for t in self.scenario.threads for s in t.steps)
+        self.exit_guard = any(s.kind in ("exit_guard", "exit_guard_park") for t in self.scenario.threads for s in t.steps)
+        started = {s.arg for t in self.scenario.threads for s in t.steps if s.kind == "start_thread"}
+        self.python_threads = started
         self.names = Names(self.tindex, self.events, self.locks, self.waiters)
 
     def emit(self, text: str = "") -> None:
@@ -102,6 +105,8 @@ class Emitter:
             self.emit(f"static void *fr_thread_{i}(void *unused);")
         if self.cxx:
             self.emit("#define FR_NOEXCEPT(stmt) [&]() noexcept { stmt; }()  /* a C++ noexcept frame around the call */")
+        if self.exit_guard:
+            self.emit(_c_file("exit_guard.c"))
         if any(s.kind == "start_thread" for t in sc.threads for s in t.steps):
             self.emit_python_threads()
         self.emit()
@@ -146,6 +151,9 @@ class Emitter:
             for e in self.edge_before.get((t.name, s.index), []):
                 self.emit(f"    fr_read_byte(fr_order_{e}[0]); /* schedule order */")
             stmt = self.call(s)
+            if self.exit_guard and s.kind == "python" and t.name in self.python_threads:
+                # the exit guard meets this thread at its bytecode boundary (exit_guard.c)
+                stmt = f"if (fr_guard_point({stmt.rstrip(';')} != 0)) goto fr_stopped;"
             if s.noexcept:
                 stmt = f"FR_NOEXCEPT({stmt});"
             self.emit(f"    fr_mark({i}, {s.index}, 'b');")
@@ -158,6 +166,8 @@ class Emitter:
             for e, done in self.edge_after.get((t.name, s.index), []):
                 if done:
                     self.emit(f"    fr_write_bytes(fr_order_{e}[1], 1); /* schedule order */")
+        if self.exit_guard and t.name in self.python_threads and any(s.kind == "python" for s in t.steps):
+            self.emit("fr_stopped: /* the exit guard stopped it: its remaining steps do not run */")
         self.emit(f"    fr_mark({i}, -1, 'F');")
         self.emit("    return NULL;")
         self.emit("}")

@@ -77,6 +77,8 @@ C_STEPS: dict[str, CStep] = {
     "unlock": CStep("pthread_mutex_unlock()", lambda n, a: f"pthread_mutex_unlock(&fr_lock_{n.locks[a]});"),  # type: ignore[index]
     "signal": CStep("write() to a pipe", lambda n, a: (
         f"fr_write_bytes(fr_event_{n.events[a]}[1], {max(1, n.waiters.get(a, 0))});")),  # type: ignore[index,arg-type]
+    "exit_guard": CStep("finirace.guard (atexit handler)", lambda n, a: "fr_exit_guard(1); /* stop */"),
+    "exit_guard_park": CStep("finirace.guard (atexit handler)", lambda n, a: "fr_exit_guard(2); /* park */"),
     "wait": CStep("read() from a pipe", lambda n, a: f"fr_read_byte(fr_event_{n.events[a]}[0]);"),  # type: ignore[index]
 }
 

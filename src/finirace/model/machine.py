@@ -45,6 +45,7 @@ class Machine:
         # outcome, enabled, then step for each thread of one state in a row
         self._memo_world: World | None = None
         self._memo: list = []
+        self._objects: tuple[str, ...] | None = None
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):
@@ -70,6 +71,19 @@ class Machine:
         rec = world.threads[ti]
         prog, _, step = self.program(ti, rec.pc)
         return prog[min(rec.phase, len(prog) - 1)], step
+
+    def object_names(self) -> tuple[str, ...]:
+        """Every named object a step may read or write: threads, locks, events."""
+        if self._objects is None:
+            names = {f"thread:{t}" for t in self.threads}
+            for steps in self._steps:
+                for s in steps:
+                    if s.kind in ("lock", "unlock"):
+                        names.add(f"lock:{s.arg}")
+                    elif s.kind in ("signal", "wait") or (s.kind == "block" and s.arg):
+                        names.add(f"event:{s.arg}")
+            self._objects = tuple(sorted(names))
+        return self._objects
 
     # -- System --------------------------------------------------------------
     def initial(self) -> World:
@@ -163,6 +177,8 @@ class Machine:
         me = c.me
         if c.end is not None:
             c.set_me(status=c.end)  # stays at the step where it ended
+        elif c.unwinding:
+            c.set_me(pc=len(self._steps[ti]), phase=0)  # thread_run's end: the teardown
         elif c.jump is not None:
             c.set_me(phase=labels[c.jump])
         elif c.step_done or rec.phase + 1 >= len(prog):

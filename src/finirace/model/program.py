@@ -94,6 +94,7 @@ class Ctx:
         self.jump: str | None = None
         self.step_done = False
         self.end: str | None = None  # EXITED, HUNG or DONE: the thread ends here
+        self.unwinding = False  # an exception unwinds a Python thread: on to thread_run's end
 
     # -- the calling thread -------------------------------------------------
     @property
@@ -195,6 +196,12 @@ class Ctx:
             self.hang_thread()
         else:
             self.exit_thread()
+
+    def unwind(self) -> None:
+        """An exception unwinds this Python thread: its remaining steps do not run,
+        ``thread_run`` ends it (its teardown runs next)."""
+        self.unwinding = True
+        self.writes.add(f"thread:{self.name}")
 
     def skip_rest(self) -> None:
         """The C code returns on failure: the thread's remaining steps do not run."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from finirace.model import lifecycle, pystate, threads
+from finirace.model import exitguard, lifecycle, pystate, threads
 from finirace.model.program import Program
 from finirace.model.variant import Variant
 
@@ -52,6 +52,8 @@ OPERATIONS: dict[str, Operation] = {
     "unlock": _any_arg(threads.unlock),
     "signal": _any_arg(threads.signal),
     "wait": _any_arg(threads.wait),
+    "exit_guard": lambda variant, arg: exitguard.exit_guard(variant, exitguard.STOP),
+    "exit_guard_park": lambda variant, arg: exitguard.exit_guard(variant, exitguard.PARK),
 }
 
 

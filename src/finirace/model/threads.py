@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from finirace.model.exitguard import meets_async_exc
 from finirace.model.gil import drop_gil, init_threads, take_gil
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate, tstate_name
@@ -92,6 +93,8 @@ def _python(c: Ctx) -> None:
     # PyRun_SimpleStringFlags: needs an attached thread state
     if c.me.tstate is None or not c.holds_gil():
         c.crash("PyRun_SimpleStringFlags")  # _PyThreadState_GET() is NULL
+    if c.me.python and meets_async_exc(c):
+        return
     c.load(c.me.tstate, "tstate->interp")
     c.read("runtime")
     if c.rt.interp is None:

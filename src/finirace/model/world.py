@@ -77,6 +77,7 @@ class ThreadRec:
     guards: int = 0  # PEP 788 guards this thread holds
     scratch: int | None = None  # a value read by one atomic step for the next one
     python: bool = False  # started by threading (has a bootstrap and a teardown)
+    async_exc: str | None = None  # the exit guard's pending exception: "stop" or "park"
 
 
 @cached_hash

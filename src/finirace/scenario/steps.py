@@ -64,6 +64,11 @@ STEP_KINDS: dict[str, StepKind] = {
         StepKind("unguard", Arg.NONE, "PEP 788: release the guard"),
         StepKind("lock", Arg.LOCK, "take a plain C mutex"),
         StepKind("unlock", Arg.LOCK, "release a plain C mutex"),
+        StepKind("exit_guard", Arg.NONE,
+                 "finirace's exit guard (atexit, before finalize): Python threads stop at their next "
+                 "python step; waits, GIL released, until they ended, bounded"),
+        StepKind("exit_guard_park", Arg.NONE,
+                 "the exit guard in park mode: Python threads block for ever at their next python step"),
         StepKind("signal", Arg.EVENT, "ordering: let the waiters of this event go", api=False),
         StepKind("wait", Arg.EVENT, "ordering: wait until this event is signalled", api=False),
     )
