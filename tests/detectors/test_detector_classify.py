@@ -3,13 +3,14 @@ from __future__ import annotations
 import sys
 
 from finirace import detectors, proc
+from finirace.detectors.classify import classify
 from finirace.outcome import RunKind
 
 PY = sys.executable
 
 
 def _classify(argv, **kw):
-    return detectors.classify(proc.run(argv, timeout=kw.pop("timeout", 60), **kw))
+    return classify(proc.run(argv, timeout=kw.pop("timeout", 60), **kw))
 
 
 def test_clean_and_plain_failure_are_clean():

@@ -46,3 +46,10 @@ def test_reading_the_registry_imports_no_detector():
             "print(sorted(m for m in sys.modules if m.startswith('finirace.detectors.') or m == 'finirace.proc'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['finirace.detectors.registry']"
+
+
+def test_lazy_exports_are_what_they_name_whatever_was_imported_first():
+    code = ("import finirace.detectors.classify, finirace.detectors.gdb\nfrom finirace import detectors\n"
+            "import inspect\nprint(all(not inspect.ismodule(getattr(detectors, n)) for n in detectors.__all__))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"

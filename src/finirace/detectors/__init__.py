@@ -17,8 +17,9 @@ Python's own allocator hides every error) and turns each error into a
 :class:`~finirace.outcome.MemoryErrorReport` with its faulting, free'd and
 alloc'd stacks; ``gdb`` runs the program under gdb and takes every thread's
 backtrace when it stops on a signal.  :func:`attach_backtraces` takes the
-same backtraces from a running (hung) process.  :func:`classify` is the one
-place a finished process becomes a :class:`~finirace.outcome.RunKind`.
+same backtraces from a running (hung) process.
+:func:`finirace.detectors.classify.classify` is the one place a finished
+process becomes a :class:`~finirace.outcome.RunKind`.
 
 Frames stay strings and native stacks; mapping them to scenario steps is the
 caller's job (the lab knows its markers, stress does not).
@@ -26,7 +27,9 @@ caller's job (the lab knows its markers, stress does not).
 Which detectors exist and what each can do is :mod:`finirace.detectors.registry`.
 This package imports its modules only when one of their names is asked for
 (PEP 562), so that reading the registry (``finirace stress --help`` builds its
-choices from it) costs no more than the table itself.
+choices from it) costs no more than the table itself.  ``classify`` is not
+re-exported: a lazily exported function named like its module would turn into
+the module once anything imports that module.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ _LAZY = {
     "Detection": "base", "Detector": "base", "Prepared": "base",
     "NativeFrame": "backtrace", "NativeThread": "backtrace", "attach_backtraces": "backtrace",
     "parse_backtraces": "backtrace",
-    "classify": "classify", "python_tracebacks": "classify", "reason_from_output": "classify",
+    "python_tracebacks": "classify", "reason_from_output": "classify",
     "GdbDetector": "gdb",
     "AssertDetector": "plain", "PlainDetector": "plain", "PymallocDebugDetector": "plain",
     "ValgrindDetector": "valgrind", "parse_valgrind_xml": "valgrind",
