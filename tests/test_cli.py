@@ -143,3 +143,9 @@ def test_a_huge_value_in_a_scenario_is_named_in_a_short_line(cli, tmp_path):
     sc.write_text('name = "' + "n" * 100_000 + '"\nsummary = "s"\n[threads]\nmain = ["init", "finalize"]\n')
     line = cli.one_line(cli("check", sc))
     assert "huge.toml:1: name 'nnn" in line and "more]" in line and len(line) < 400
+
+
+def test_more_store_paths_and_limits_that_cannot_be(cli, tmp_path):
+    assert "File name too long" in cli.one_line(cli("runs", "--db", "d/" * 3000 + "x.db"))
+    assert "empty" in cli.one_line(cli("stress", "--db", "", "--runs", "1", "--", sys.executable, "-c", "pass"))
+    assert "--timeout" in cli.one_line(cli("audit", "--timeout", "-1", "--", sys.executable, "-c", "pass"))

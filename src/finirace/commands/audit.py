@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from finirace.commands.arguments import duration
 from finirace.commands.stress import _check_command
 from finirace.errors import UsageError
 
@@ -13,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "starts, their stacks, and what each CPython era does to them.")
     p.add_argument("--no-gdb", action="store_true", help="do not attach gdb for native stacks")
     p.add_argument("--html", metavar="FILE", help="also write the audit as one self-contained HTML page")
-    p.add_argument("--timeout", type=float, default=120.0, help="time limit of the run (seconds)")
+    p.add_argument("--timeout", type=duration, default=120.0, metavar="T", help="time limit of the run (default 120s)")
     p.add_argument("target", nargs=argparse.REMAINDER, help="-- CMD ARGS…")
     p.set_defaults(run=run)
 

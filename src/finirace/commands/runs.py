@@ -32,12 +32,21 @@ def open_store(args: argparse.Namespace) -> Store:
 
     from finirace.store import DB_ENV, Store, default_path
 
+    from finirace.scenario.format import shown as short
+
     given = getattr(args, "db", None)
+    if given is not None and not given.strip():
+        raise UsageError("--db: the path is empty")
     path = Path(given) if given else None
-    where = f"--db {given}" if given else f"${DB_ENV}={os.environ[DB_ENV]}" if os.environ.get(DB_ENV) else None
+    where = f"--db {short(given)}" if given else (
+        f"${DB_ENV}={short(os.environ[DB_ENV])}" if os.environ.get(DB_ENV) else None)
     shown = path or default_path()
-    if where is not None and not shown.parent.is_dir():
-        raise UsageError(f"cannot open the result store {where}: no directory {shown.parent}")
+    try:
+        missing = where is not None and not shown.parent.is_dir()
+    except OSError as exc:  # a name the system refuses (too long)
+        raise UsageError(f"cannot open the result store {where}: {exc.strerror or exc}") from None
+    if missing:
+        raise UsageError(f"cannot open the result store {where}: no directory {short(shown.parent)}")
     try:
         return Store(path)
     except Exception as exc:  # sqlite3.DatabaseError, OSError: one line, not a trace
