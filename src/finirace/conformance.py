@@ -17,7 +17,9 @@ How a match is graded (``Comparison.match``):
   so the run confirms nothing.  Under such a detector a memory error is a ``yes``;
 * ``no``: a finding, about the model or about the interpreter (docs/lab.md);
 * ``error``: the program did not build, so nothing ran (a ``build-failed``
-  outcome, the compiler's words as its reason);
+  outcome, the compiler's words as its reason), or it gave up before its end
+  (a ``failed`` outcome: it could not start, or exited non-zero, as the
+  generated program does when one of its barriers fails);
 * ``n/a``: no prediction (the model has no era for that version);
   ``skipped``: the run was not made (detector unusable there).
 
@@ -112,6 +114,8 @@ def grade(run: LabRun, predicted: Prediction) -> Comparison:
         return Comparison(run, predicted, SKIPPED, run.note)
     if run.outcome.kind is RunKind.BUILD_FAILED:
         return Comparison(run, predicted, ERROR, run.outcome.reason)
+    if run.outcome.kind is RunKind.FAILED:  # the program gave up (a barrier failed, it could not start)
+        return Comparison(run, predicted, ERROR, f"the program did not run to its end: {run.outcome.reason}")
     if not predicted.outcomes:
         return Comparison(run, predicted, NA, predicted.note)
     got = run.outcome

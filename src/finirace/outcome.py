@@ -6,9 +6,14 @@ so they can be compared field by field.  The words follow DESIGN.md:
 * per thread: ``finished``, ``exited`` (killed inside the runtime by
   ``pthread_exit``), ``hung`` (parked for ever inside the runtime after
   finalization), ``deadlocked`` (waiting on something nobody will ever give it);
-* per run: ``clean``, ``crash``, ``abort``, ``memory-error``, ``timeout``, and
-  ``build-failed`` (the lab's program did not build, so nothing ran: never a
-  model outcome, never a clean run).
+* per run: ``clean``, ``crash``, ``abort``, ``memory-error``, ``timeout``,
+  ``failed`` (the program exited with a non-zero status the ordinary way, or
+  could not start at all: no crash at exit, but not a clean run either, since
+  what it was meant to run did not run to its end; the reason says which:
+  ``exit status 2``, ``could not start: …``, or a caller's own words such as a
+  test runner's ``ran no test``), and ``build-failed`` (the lab's program did
+  not build, so nothing ran).  Neither of the last two is ever a model
+  outcome, and neither is ever a clean run.
 
 Outcomes are compared through their *label*: the run kind followed by one
 clause per thread that did not finish normally, e.g. ``"clean, worker hung"``.
@@ -46,6 +51,7 @@ class RunKind(str, enum.Enum):
     ABORT = "abort"
     MEMORY_ERROR = "memory-error"
     TIMEOUT = "timeout"
+    FAILED = "failed"  # exited non-zero the ordinary way, or could not start (reason: which; exit_code kept)
     BUILD_FAILED = "build-failed"  # nothing ran: the lab's program did not build (reason: the compiler's words)
 
     def __str__(self) -> str:
@@ -53,7 +59,7 @@ class RunKind(str, enum.Enum):
 
 
 # Worse first: when one run shows several symptoms, the report leads with this order.
-SEVERITY = (RunKind.MEMORY_ERROR, RunKind.CRASH, RunKind.ABORT, RunKind.TIMEOUT, RunKind.CLEAN)
+SEVERITY = (RunKind.MEMORY_ERROR, RunKind.CRASH, RunKind.ABORT, RunKind.TIMEOUT, RunKind.FAILED, RunKind.CLEAN)
 
 
 @dataclass(frozen=True)

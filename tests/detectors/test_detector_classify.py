@@ -13,10 +13,12 @@ def _classify(argv, **kw):
     return classify(proc.run(argv, timeout=kw.pop("timeout", 60), **kw))
 
 
-def test_clean_and_plain_failure_are_clean():
+def test_zero_exit_is_clean_and_an_ordinary_failure_is_failed():
     assert _classify([PY, "-c", "pass"]).kind is RunKind.CLEAN
     failed = _classify([PY, "-c", "raise SystemExit(4)"])
-    assert failed.kind is RunKind.CLEAN and failed.exit_code == 4
+    assert failed.kind is RunKind.FAILED and failed.exit_code == 4 and failed.reason == "exit status 4"
+    missing_script = _classify([PY, "/no/such/script.py"])
+    assert missing_script.kind is RunKind.FAILED and missing_script.exit_code == 2
 
 
 def test_segfault_is_a_crash():
@@ -44,7 +46,7 @@ def test_failed_assertion_is_an_abort(programs):
 def test_timeout_and_missing_command():
     assert _classify([PY, "-c", "import time; time.sleep(60)"], timeout=0.5).kind is RunKind.TIMEOUT
     missing = _classify(["/no/such/program"])
-    assert missing.kind is RunKind.ABORT and "could not start" in missing.reason
+    assert missing.kind is RunKind.FAILED and "could not start" in missing.reason
 
 
 def test_pymalloc_debug_catches_a_double_free(tmp_path):

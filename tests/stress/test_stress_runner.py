@@ -139,3 +139,23 @@ def test_stress_will_not_resume_a_lab_campaign(db, capsys):
     assert main(["stress", "--campaign", "sweep"]) == 2
     err = capsys.readouterr().err
     assert "is a lab campaign" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_target_that_cannot_start_or_fails_is_failed_not_clean(db, tmp_path, capsys):
+    # a script that is not there: python exits 2 every time, which tested nothing
+    assert main(["stress", "--runs", "3", "-j", "2", "--campaign", "gone", "--", PY, str(tmp_path / "nope.py")]) == 1
+    out = capsys.readouterr().out
+    assert "3 runs (failed 3)" in out and "tested nothing" in out
+    assert main(["report", "gone", "--json"]) == 0  # report's own exit status is another matter
+    data = json.loads(capsys.readouterr().out)
+    (bucket,) = data["buckets"]
+    assert bucket["kind"] == "failed" and bucket["count"] == 3
+    assert bucket["signature"].startswith("failed exit status 2 | ") and "can't open file" in bucket["signature"]
+    # an ordinary failure in some runs only: its own bucket beside the clean runs, and no "tested nothing"
+    code = "import os, sys; sys.exit('boom at 0x7f12 after 12ms') if os.environ['FINIRACE_SEED'].endswith('1') else None"
+    assert main(["stress", "--runs", "4", "--seed", "10", "-j", "2", "--campaign", "some", "--", PY, "-c", code]) == 1
+    assert "tested nothing" not in capsys.readouterr().out
+    main(["report", "some", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["kinds"] == {"clean": 3, "failed": 1}
+    assert [b["signature"] for b in data["buckets"]] == ["failed exit status 1 | boom at 0x? after Nms"]

@@ -5,8 +5,11 @@ printed; a memory error reported by the detector outranks the signal it may
 also have caused; a signal outranks text; then the text a runtime prints just
 before it aborts (``Fatal Python error``, a failed ``assert``, C++'s
 ``terminate called``), which may also come with a plain non-zero exit when the
-abort was caught.  Anything else is ``clean``, whatever its exit status:
-an ordinary failure is not a finalization crash, and the exit status is kept.
+abort was caught.  Then a non-zero exit status the ordinary way is
+``failed`` (so is a command that could not start): not a finalization crash,
+but never ``clean`` either, since a run that did not get to its end tested
+nothing (a script that is not found exits 2 every time).  Only a zero exit
+status is ``clean``.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def classify(
 ) -> RunOutcome:
     """The :class:`RunOutcome` of a finished process (threads are not known here)."""
     if not result.started:
-        return RunOutcome(RunKind.ABORT, reason=f"could not start: {result.launch_error}")
+        return RunOutcome(RunKind.FAILED, reason=f"could not start: {result.launch_error}")
     if result.timed_out:
         return RunOutcome(RunKind.TIMEOUT, reason=f"no exit within {result.duration:.0f}s", exit_code=result.exit_code)
     if result.output_limited:
@@ -93,4 +96,6 @@ def classify(
         return RunOutcome(RunKind.CRASH, signal=result.signal, reason=faulting_function or said, exit_code=None)
     if said and result.exit_code not in (0, None):
         return RunOutcome(RunKind.ABORT, reason=said, exit_code=result.exit_code)
+    if result.exit_code not in (0, None):
+        return RunOutcome(RunKind.FAILED, reason=f"exit status {result.exit_code}", exit_code=result.exit_code)
     return RunOutcome(RunKind.CLEAN, exit_code=result.exit_code)

@@ -94,6 +94,9 @@ def buckets_table(data: dict[str, Any], console: Console) -> None:
     runs = data["runs"]
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(data["kinds"].items()))
     console.print(f"[bold]{escape(data['campaign'])}[/bold]: {runs} runs ({escape(kinds) or 'none'})")
+    if runs and data["kinds"].get("failed", 0) == runs:
+        console.print(f"[red]every run exited non-zero or could not start: this campaign tested nothing[/red] "
+                      f"(see the failed bucket{'s' if len(data['buckets']) > 1 else ''} below)", soft_wrap=True)
     if not data["buckets"]:
         console.print("no crash, abort, memory error or hang recorded")
         return

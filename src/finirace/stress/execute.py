@@ -102,7 +102,8 @@ def execute_run(spec: RunSpec) -> StressRunRecord:
         native = list(outcome.memory_errors[0].access.frames)
     signature = ""
     if outcome.kind is not RunKind.CLEAN:
-        signature = sig.signature(outcome, native, sig.python_frames(detection.python_tracebacks))
+        signature = sig.signature(outcome, native, sig.python_frames(detection.python_tracebacks),
+                                  stderr=result.stderr)
     return StressRunRecord(
         index=spec.index,
         seed=spec.seed,

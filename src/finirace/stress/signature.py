@@ -143,19 +143,55 @@ def top_frames(frames: Iterable[str], depth: int = DEPTH) -> list[str]:
     return kept
 
 
+_MSG_ADDR = re.compile(r"0x[0-9a-fA-F]+|0x…")
+_MSG_NUMBER = re.compile(r"(?<![A-Za-z_])(?!0x\?)\d+")
+MESSAGE_WIDTH = 160  # characters of a message kept in a signature
+
+
+def normalize_message(text: str) -> str:
+    """A message as a signature keeps it: one line, addresses and numbers made alike.
+
+    Two wordings of one abort that differ only by an address or a count
+    (``Timeout after 1200ms``, ``after 1300ms``) are one bug, so they must be
+    one bucket; a number inside a name (``sha256``) is kept.
+    """
+    text = " ".join(text.split())
+    text = _MSG_ADDR.sub("0x?", text)
+    return _MSG_NUMBER.sub("N", text)[:MESSAGE_WIDTH]
+
+
+def failure_line(stderr: str) -> str:
+    """What a run that exited the ordinary way last said: its last non-blank line of stderr, normalized."""
+    for line in reversed(stderr.splitlines()):
+        if line.strip():
+            return normalize_message(line)
+    return ""
+
+
 def crash_type(outcome: RunOutcome) -> str:
-    """``crash SIGSEGV``, ``abort Fatal Python error: …``, ``memory-error Invalid read …``, ``timeout``."""
+    """``crash SIGSEGV``, ``abort Fatal Python error: …``, ``memory-error Invalid read …``, ``timeout``, ``failed exit status 2``."""
     kind, signal, reason = outcome.kind, outcome.signal, outcome.reason
     if kind is RunKind.CRASH:
         return f"crash {signal or ''}".strip()
     if kind is RunKind.ABORT:
-        return f"abort {reason or signal or ''}".strip()
+        return f"abort {normalize_message(reason) or signal or ''}".strip()
+    if kind is RunKind.FAILED:  # "exit status 2", "could not start: [Errno 2] …"
+        return f"failed {normalize_message(reason) if reason.startswith('could not') else reason}".strip()
     if kind is RunKind.MEMORY_ERROR:
         return f"memory-error {reason.split(' in ')[0] if reason else ''}".strip()
     return kind.value  # timeout, and any kind with nothing more to say
 
 
-def signature(outcome: RunOutcome, native: Sequence[str] = (), python: Sequence[str] = (), depth: int = DEPTH) -> str:
-    """The bucket key of one failed run: crash type, then ``|``-joined top frames."""
+def signature(outcome: RunOutcome, native: Sequence[str] = (), python: Sequence[str] = (), depth: int = DEPTH,
+              stderr: str = "") -> str:
+    """The bucket key of one failed run: crash type, then ``|``-joined top frames.
+
+    A run that exited non-zero the ordinary way has no frames to show: its
+    key is the exit status and the last line it wrote to stderr (what a
+    user reads first: ``can't open file …``, ``ValueError: …``).
+    """
+    if outcome.kind is RunKind.FAILED:
+        said = failure_line(stderr)
+        return " | ".join([crash_type(outcome), *([said] if said else [])])
     frames = top_frames(native, depth) or top_frames(python, depth)
     return " | ".join([crash_type(outcome), *frames])
