@@ -129,3 +129,30 @@ def test_settings_from_the_environment(env, expected):
 def test_bad_environment_values_name_the_variable(env):
     with pytest.raises(ValueError, match="FINIRACE_GUARD"):
         guard_exit.settings_from_environment(env)
+
+
+SWALLOWS = """
+import threading, time
+import finirace.guard
+finirace.guard.install(mode=MODE, timeout=0.5, verbose=True)
+inside = threading.Event()
+def stubborn():
+    while True:
+        try:
+            inside.set()
+            time.sleep(0.01)
+        except SystemExit:
+            pass
+threading.Thread(target=stubborn, name="stubborn", daemon=True).start()
+inside.wait()
+"""
+
+
+@pytest.mark.parametrize("python", pythons())
+def test_a_thread_that_swallows_systemexit_is_late_under_stop_and_parked_under_park(python):
+    stop = run_python(python, SWALLOWS.replace("MODE", "'stop'"), timeout=30)
+    assert stop.returncode == 0, stop.stderr
+    assert "stubborn (daemon)" in stop.stderr and "1 late" in stop.stderr, stop.stderr
+    park = run_python(python, SWALLOWS.replace("MODE", "'park'"), timeout=30)
+    assert park.returncode == 0, park.stderr
+    assert "park: 1 daemon thread(s) told, 0 ended, 1 parked" in park.stderr, park.stderr
