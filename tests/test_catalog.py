@@ -114,8 +114,9 @@ def test_seed_late_worker_is_parked(variant):
 
 def test_seed_guarded_is_clean_with_guards():
     assert verdict("seed-guarded", "guards").labels == ("clean",)
-    # the guard steps do nothing without PEP 788: the seed race is back
-    assert "memory-error" in verdict("seed-guarded", "hang").labels
+    # the guard steps do nothing without PEP 788: the seed race is back (3.9–3.13's window)
+    assert "memory-error" in verdict("seed-guarded", "exit313").labels
+    assert verdict("seed-guarded", "hang").labels == verdict("seed", "hang").labels
 
 
 def test_seed_ordered_has_one_outcome_per_variant():
@@ -239,3 +240,47 @@ def test_the_docs_state_no_catalog_count_that_is_not_true():
     for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
         for m in re.finditer(r"(\d+) (?:bundled )?(?:scenarios|cases)\b", doc.read_text()):
             assert int(m.group(1)) == n, f"{doc.name}: {m.group(0)!r}, but the catalog holds {n}"
+
+
+@pytest.mark.parametrize("name", ["seed", "wait-during-fini", "daemon-at-exit"])
+@pytest.mark.parametrize("variant", ["hang", "guards"])
+def test_refcounted_states_close_the_take_gil_window_from_3_14(name, variant):
+    """3.14 (PR #130649): the late thread's state is marked and only decref'd by finalization;
+    take_gil's check reads it and hangs: clean or hung, never a use-after-free."""
+    labels = verdict(name, variant).labels
+    assert "memory-error" not in labels and any("hung" in label for label in labels), labels
+    assert "memory-error" in verdict(name, "exit313").labels  # 3.9–3.13's window stays
+
+
+def test_ensure_during_fini_reaches_the_3_14_window():
+    o, cx = outcome("ensure-during-fini", "hang", "memory-error")
+    (err,) = o.memory_errors
+    assert err.block == "PyThreadState of worker"
+    assert err.freed_by.function == "zapthreads" and err.allocated_by.function == "new_threadstate"
+    functions = [s.transition.function for s in cx.trace]
+    assert functions.index("_PyThreadState_RemoveExcept") < functions.index("_PyThreadState_Detach") \
+        < functions.index("zapthreads")
+    # up to 3.13 the use-after-free there is the state _PyThreadState_DeleteExcept freed
+    o, _ = outcome("ensure-during-fini", "exit313", "memory-error")
+    assert o.memory_errors[0].freed_by.function == "_PyThreadState_DeleteExcept"
+
+
+def test_clear_after_is_clean_once_states_are_refcounted():
+    # the worker's state was on the list: cleared and decref'd, not freed; its own
+    # PyThreadState_Clear and PyThreadState_Delete then work on live memory
+    assert verdict("clear-after", "hang").labels == ("clean",)
+    assert verdict("clear-after", "exit313").labels == ("memory-error",)
+
+
+def test_reinit_wake_hangs_once_states_are_refcounted():
+    o, _ = outcome("reinit-wake", "hang", "timeout, main deadlocked, worker hung")
+    assert o.thread("worker").where == "take_gil"
+
+
+def test_new_tstate_after_splits_3_10_3_11_and_3_13():
+    o, _ = outcome("new-tstate-after", "exit", "memory-error")
+    assert o.memory_errors[0].block == "PyInterpreterState"
+    assert o.memory_errors[0].freed_by.function == "PyInterpreterState_Delete"
+    assert verdict("new-tstate-after", "exit311").labels == ("crash",)
+    assert verdict("new-tstate-after", "exit312").labels == ("crash",)
+    assert verdict("new-tstate-after", "exit313").labels == ("abort",)

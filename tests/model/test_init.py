@@ -12,14 +12,15 @@ SMALL = loads('name = "t"\n[threads]\nmain = ["init", "finalize"]\n')
 
 
 def test_variants_in_era_order():
-    assert list(VARIANTS) == ["legacy36", "legacy", "prefix", "wrapper", "exit", "hang", "guards"]
+    assert list(VARIANTS) == ["legacy36", "legacy", "prefix", "wrapper", "exit", "exit311", "exit312", "exit313",
+                              "hang", "guards"]
     for name, v in VARIANTS.items():
         assert isinstance(v, Variant) and v.name == name and v.title and v.versions
 
 
 @pytest.mark.parametrize(("version", "era"), [
-    ((3, 6), "legacy36"), ((3, 7), "legacy"), ((3, 8), "legacy"), ((3, 9), "exit"), ((3, 13), "exit"),
-    ((3, 14), "hang"), ((3, 15), "guards"), ((2, 7), None), ((3, 5), None), ((3, 16), None),
+    ((3, 6), "legacy36"), ((3, 7), "legacy"), ((3, 8), "legacy"), ((3, 9), "exit"), ((3, 10), "exit"),
+    ((3, 11), "exit311"), ((3, 12), "exit312"), ((3, 13), "exit313"), ((3, 14), "hang"), ((3, 15), "guards"), ((2, 7), None), ((3, 5), None), ((3, 16), None),
 ])
 def test_variant_for_version(version, era):
     assert variant_for_version(*version) == era

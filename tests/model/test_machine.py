@@ -105,8 +105,10 @@ name = "nx"
 main = ["init", "spawn w", "finalize", "signal f", "join w"]
 w = ["wait f", "new_tstate", "noexcept restore"]
 """
-    # PyThreadState_New after finalization dereferences the NULL interpreter first
-    assert labels(text, "exit") == ("crash",)
+    # PyThreadState_New on the kept interpreter after finalization fails before any restore:
+    # 3.9–3.10 read the freed interpreter, 3.11 crashes in HEAD_LOCK on the runtime's freed lock
+    assert labels(text, "exit") == ("memory-error",)
+    assert labels(text, "exit311") == ("crash",)
     text2 = """
 name = "nx2"
 [threads]
@@ -144,7 +146,8 @@ w = ["guard", "signal held", "lock L", "lock L"]
 """
     (o,) = check(loads(text), "guards").outcomes
     assert o.kind is RunKind.TIMEOUT
-    assert o.thread("main").where == "Py_FinalizeEx" and o.thread("w").outcome.value == "deadlocked"
+    # parked on finalization_guards.done in make_pre_finalization_calls, GIL released
+    assert o.thread("main").where == "_PyEvent_Wait" and o.thread("w").outcome.value == "deadlocked"
 
 
 def test_python_thread_started_in_a_restarted_runtime_runs_and_ends():

@@ -29,16 +29,32 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from finirace.model import refcount
 from finirace.model.program import Ctx, Program, instr
 from finirace.model.variant import Variant
 from finirace.model.world import Gil
 
 
 def must_exit(c: Ctx) -> bool:
-    """``tstate_must_exit``: another thread is finalizing the runtime."""
+    """``tstate_must_exit`` (3.9–3.11) / ``_PyThreadState_MustExit`` (3.12+): must this thread give up?
+
+    Until 3.13 it reads ``_PyRuntime._finalizing`` (bpo-39877): another thread is
+    finalizing.  3.14 (``tstate_refcounts``) reads the thread's own ``tstate->state``:
+    only a state ``_Py_Finalize`` marked ``_Py_THREAD_SHUTTING_DOWN`` gives up."""
+    if c.variant.tstate_refcounts:
+        return refcount.must_exit(c, c.me.tstate)
     c.read("runtime")
     fin = c.rt.finalizing
     return fin is not None and fin != c.me.tstate
+
+
+def give_up(c: Ctx) -> None:
+    """A thread that must exit: ``PyThread_exit_thread`` / ``PyThread_hang_thread``, or
+    3.14's ``_PyThreadState_HangThread`` (drops the thread's reference to its state first)."""
+    if c.variant.tstate_refcounts:
+        refcount.hang_thread(c)
+    else:
+        c.give_up()
 
 
 def drop_gil(c: Ctx) -> None:
@@ -87,9 +103,18 @@ def init_threads(c: Ctx) -> None:
 
 def _entry_check(c: Ctx) -> None:
     # take_gil: if (tstate_must_exit(tstate)) PyThread_exit_thread() / PyThread_hang_thread()
+    # 3.14: _PyThreadState_Attach reads the state first (c_stack_hard_limit), then take_gil:
+    #   if (_PyThreadState_MustExit(tstate)) _PyThreadState_HangThread(tstate);
+    if c.variant.tstate_refcounts:
+        if must_exit(c):
+            c.note = "_PyThreadState_MustExit: tstate->state is _Py_THREAD_SHUTTING_DOWN"
+            give_up(c)
+        else:
+            c.note = "_PyThreadState_MustExit: tstate->state is not shutting down"
+        return
     if must_exit(c):
         c.note = "tstate_must_exit: another thread finalizes the runtime"
-        c.give_up()
+        give_up(c)
     else:
         c.note = "tstate_must_exit: no"
 
@@ -111,8 +136,10 @@ def _wait(c: Ctx) -> None:
     if g.locked:
         if c.variant.take_gil_checks_runtime and must_exit(c):
             # the timed wait ran out: tstate_must_exit() → MUTEX_UNLOCK; give up
-            c.note = "wait timed out; tstate_must_exit: another thread finalizes"
-            c.give_up()
+            c.note = "wait timed out; " + ("tstate->state is _Py_THREAD_SHUTTING_DOWN"
+                                             if c.variant.tstate_refcounts else
+                                             "tstate_must_exit: another thread finalizes")
+            give_up(c)
             return
         if not g.drop_request and g.holder != c.name:
             # timed out with the same holder: SET_GIL_DROP_REQUEST
@@ -133,8 +160,10 @@ def _after(c: Ctx) -> None:
     #   if (finalizing && finalizing != tstate) { drop_gil(); PyThread_exit_thread(); }
     if must_exit(c):
         drop_gil(c)
-        c.note = "took the GIL while another thread finalizes: drop_gil"
-        c.give_up()
+        c.note = "took the GIL " + ("with tstate->state _Py_THREAD_SHUTTING_DOWN"
+                                    if c.variant.tstate_refcounts else
+                                    "while another thread finalizes") + ": drop_gil"
+        give_up(c)
         return
     _attached(c)
 

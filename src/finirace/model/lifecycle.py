@@ -4,24 +4,34 @@ Finalization is the writer every race is about.  Its atomic steps, in the order
 of the C code, with what the variants change:
 
 1. ``Py_FinalizeEx``: nothing to do when not initialized; needs the caller's
-   thread state.  PEP 788 (``guards``): no new guard from now on, and while
-   guards are held the GIL is dropped and finalization waits for the last one
-   to be closed, then takes the GIL back (as ``wait_for_thread_shutdown`` does
-   for threading's threads);
+   thread state.  PEP 788 (``guards``, PR #149116): at the end of
+   ``make_pre_finalization_calls`` a compare-exchange closes the guards
+   (``_PyInterpreterGuard_GUARDS_NOT_ALLOWED``) if none is held; otherwise the
+   finalizer detaches (GIL released), waits for the last ``PyInterpreterGuard_Close``,
+   re-attaches and tries again.  Guards asked for meanwhile are granted;
 2. ``_PyRuntimeState_SetFinalizing``: ``_PyRuntime._finalizing = tstate`` and the
    runtime is no longer initialized.  From here a thread that takes the GIL
-   gives up (3.8: after taking it; 3.9+: before);
-3. 3.9+ only: ``_PyThreadState_DeleteExcept`` frees every other thread state at
-   once (bpo-19466), so that daemon threads' frames are cleared early;
+   gives up (3.8: after taking it; 3.9–3.13: before);
+3. 3.9–3.13: ``_PyThreadState_DeleteExcept`` (3.13: ``_PyThreadState_RemoveExcept`` +
+   ``_PyThreadState_DeleteList``) frees every other thread state at once (bpo-19466).
+   3.14+ (gh-124878): ``_PyThreadState_RemoveExcept`` takes them off the list and
+   ``_PyThreadState_SetShuttingDown`` marks each; ``_PyThreadState_DeleteList``
+   clears and *decrefs* them: a thread that still holds its state keeps it alive
+   until ``_PyThreadState_HangThread``.  Only these states are marked: one made
+   later (``PyGILState_Ensure`` during module teardown) is not;
 4. ``_PyGILState_Fini``: ``autoInterpreterState = NULL``: ``PyGILState_Ensure``
    now finds no interpreter;
 5. the bpo-33608 wrapper proposal: ``ts = NULL`` in every thread's wrapper;
-6. ``PyInterpreterState_Delete`` → ``zapthreads``: ``tstate_delete_common`` frees
-   the thread states still linked (3.6–3.8 and the 2019 branch: all of them;
-   3.9+: the finalizer's own and any made since step 3);
-7. ``PyInterpreterState_Delete`` frees the interpreter.
+6. ``PyInterpreterState_Delete``: 3.12+ first releases the GIL
+   (``_PyEval_ReleaseLock(interp, NULL)``, 3.13+ ``_PyThreadState_Detach(tcur)``),
+   then ``zapthreads``: ``tstate_delete_common`` + ``free_threadstate`` on the
+   thread states still linked (3.6–3.8 and the 2019 branch: all of them; 3.9+:
+   the finalizer's own and any made since step 3), whatever their refcount;
+7. ``free_interpreter``: frees the interpreter, except 3.11+, where the main
+   interpreter is static (``_PyRuntime._main_interpreter``, bpo-45953).
 
-The finalizing thread never drops the GIL afterwards: it stays locked by it.
+Until 3.11 the finalizing thread never drops the GIL: it stays locked by it
+(the GIL is never destroyed: ``finalize_interp_delete``, bpo-9901).
 3.6 makes the GIL lazily: when nothing made it (no ``PyGILState_Ensure`` of a
 new thread, no threading thread), there is none to keep, and a late
 ``PyEval_RestoreThread`` neither waits nor checks ``_Py_Finalizing``.
@@ -36,6 +46,7 @@ from dataclasses import replace
 from finirace.model.gil import drop_gil, take_gil
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate
+from finirace.model.refcount import decref_threadstate
 from finirace.model.variant import Variant
 from finirace.model.world import Gil, Runtime
 
@@ -51,9 +62,25 @@ def _init_runtime(c: Ctx) -> None:
     # _PyRuntime_Initialize → _PyRuntimeState_Init: a fresh runtime (_finalizing = NULL);
     # pyinit_core → PyInterpreterState_New
     c.write("runtime", "interp")
-    interp = c.alloc("PyInterpreterState")
-    c.rt = Runtime(generation=c.rt.generation + 1, interp=interp)
-    c.note = "new runtime and interpreter"
+    old = c.rt
+    interp = _static_interp(c) if c.variant.static_main_interp else None
+    if interp is None:
+        interp = c.alloc(STATIC_INTERP if c.variant.static_main_interp else "PyInterpreterState")
+    # fields of thread-state blocks (3.14 refcounts, tstate->state) outlive the runtime
+    c.rt = Runtime(generation=old.generation + 1, interp=interp, main_interp=interp,
+                   shutting_down=old.shutting_down, refcount_one=old.refcount_one)
+    c.note = "new runtime and interpreter" + (
+        " (the main interpreter is _PyRuntime._main_interpreter, static)" if c.variant.static_main_interp else "")
+
+
+# 3.11+ (bpo-45953): the main interpreter is a field of _PyRuntime, never freed; the model
+# gives it one block that stays alive, reused by every Py_Initialize
+STATIC_INTERP = "PyInterpreterState (static, in _PyRuntime)"
+
+
+def _static_interp(c: Ctx) -> int | None:
+    c.read("heap")
+    return next((i for i, b in enumerate(c.heap) if b.name == STATIC_INTERP), None)
 
 
 def _init_tstate(c: Ctx) -> None:
@@ -99,25 +126,38 @@ def _start(c: Ctx) -> None:
             c.crash("Py_FinalizeEx")  # tstate->interp on NULL
     elif c.me.tstate is None or not c.holds_gil():
         c.crash("Py_FinalizeEx")  # tstate = _PyThreadState_GET() is NULL
-    if not c.variant.guards:
+    if c.variant.guards:
+        c.goto("make_pre_finalization_calls")
+    else:
         c.goto("_PyRuntimeState_SetFinalizing")
-        return
-    # PEP 788: no guard may be taken from now on; wait for the ones held
+
+
+def _close_guards(c: Ctx) -> None:
+    # PEP 788 (PR #149116), end of one make_pre_finalization_calls iteration (after
+    # wait_for_thread_shutdown, pending calls and atexit, none of which the model has):
+    #   if (_Py_atomic_compare_exchange_uintptr(&interp->finalization_guards, &guards_expected,
+    #                                           _PyInterpreterGuard_GUARDS_NOT_ALLOWED) == 1) break;
+    #   // Temporarily let other threads execute
+    #   _PyThreadState_Detach(tstate); ... (parks on finalization_guards.done) ... _PyThreadState_Attach(tstate);
+    c.read("interp")
     c.write("interp")
-    c.rt = replace(c.rt, guards_closed=True)
     if c.rt.guards == 0:
-        c.note = "no interpreter guard held"
+        c.rt = replace(c.rt, guards_closed=True)
+        c.note = "no interpreter guard held: guards closed (GUARDS_NOT_ALLOWED)"
         c.goto("_PyRuntimeState_SetFinalizing")
         return
     drop_gil(c)
-    c.note = f"waits for {c.rt.guards} interpreter guard(s), GIL released"
+    c.note = f"{c.rt.guards} interpreter guard(s) held: _PyThreadState_Detach (GIL released), waits"
+    c.goto("make_pre_finalization_calls.wait")
 
 
 def _wait_guards(c: Ctx) -> None:
+    # parked on interp->finalization_guards.done, notified by the last PyInterpreterGuard_Close;
+    # new guards are still granted meanwhile: the compare-exchange is tried again after
     c.read("interp")
     if c.rt.guards:
         c.wait()
-    c.note = "every guard closed"
+    c.note = "no guard held any more (finalization_guards.done): _PyThreadState_Attach"
 
 
 def _set_finalizing(c: Ctx) -> None:
@@ -143,6 +183,36 @@ def _delete_except(c: Ctx) -> None:
         c.free(t)
     c.rt = replace(c.rt, tstates=(mine,))
     c.note = "frees " + (", ".join(c.block_name(t) for t in others) or "no other thread state")
+
+
+def _remove_except(c: Ctx) -> None:
+    # 3.14+ _Py_Finalize: list = _PyThreadState_RemoveExcept(tstate) (unlink all others under
+    # HEAD_LOCK, free nothing); for (p = list; p; p = p->next) _PyThreadState_SetShuttingDown(p);
+    c.read("interp")
+    c.write("interp")
+    mine = c.me.tstate
+    others = tuple(t for t in c.rt.tstates if t != mine)
+    for t in others:
+        c.store(t, "tstate->state", 4)  # _Py_atomic_store_int(&tstate->state, _Py_THREAD_SHUTTING_DOWN)
+    c.rt = replace(c.rt, tstates=(mine,), removed=others,
+                   shutting_down=tuple(sorted(set(c.rt.shutting_down) | set(others))))
+    c.note = ("takes " + ", ".join(c.block_name(t) for t in others) + " off the list, marked _Py_THREAD_SHUTTING_DOWN"
+              if others else "no other thread state")
+
+
+def _delete_list(c: Ctx) -> None:
+    # _PyThreadState_DeleteList(list, /*is_after_fork=*/0): PyThreadState_Clear(p);
+    # decref_threadstate(p): "they may still be referenced by an OS thread"
+    c.read("interp")
+    c.write("interp")
+    notes = []
+    for t in c.rt.removed:
+        name = c.block_name(t)
+        c.store(t, "tstate->dict")  # PyThreadState_Clear
+        freed = decref_threadstate(c, t)
+        notes.append(f"{name} ({'freed: its thread already dropped its reference' if freed else 'its thread still holds a reference'})")
+    c.rt = replace(c.rt, removed=())
+    c.note = "clears and decrefs " + (", ".join(notes) if notes else "nothing")
 
 
 def _gilstate_fini(c: Ctx) -> None:
@@ -171,6 +241,14 @@ def _null_wrappers(c: Ctx) -> None:
     c.note = "nulls every wrapper's ts"
 
 
+def _detach(c: Ctx) -> None:
+    # 3.12+ PyInterpreterState_Delete: if (tcur != NULL && interp == tcur->interp)
+    #   3.12: current_fast_clear(runtime); tstate_deactivate(tcur); _PyEval_ReleaseLock(interp, NULL);
+    #   3.13+: _PyThreadState_Detach(tcur);          ... then zapthreads(interp)
+    drop_gil(c)
+    c.note = "unsets the current thread state and releases the GIL, before zapthreads"
+
+
 def _zapthreads(c: Ctx) -> None:
     # PyInterpreterState_Delete → zapthreads: tstate_delete_common on every linked state
     c.read("interp")
@@ -184,26 +262,49 @@ def _zapthreads(c: Ctx) -> None:
 
 
 def _delete_interp(c: Ctx) -> None:
-    # PyInterpreterState_Delete: PyMem_RawFree(interp)
+    # PyInterpreterState_Delete → free_interpreter(interp): PyMem_RawFree(interp), but 3.11+
+    # "The main interpreter is statically allocated so should not be freed."
     interp = c.me.scratch
-    if interp is not None:
+    static = c.variant.static_main_interp
+    if interp is not None and not static:
         c.free(interp)
     c.set_me(scratch=None)
-    c.note = "frees the PyInterpreterState; " + (
-        "the GIL stays locked by the finalizer" if c.gil.created else "no GIL was ever made")
+    c.read("gil")
+    if not c.gil.created:
+        gil = "no GIL was ever made"
+    elif c.gil.locked and c.gil.holder == c.name:
+        gil = "the GIL stays locked by the finalizer"
+    else:
+        gil = "the GIL was released"
+    # then call_ll_exitfuncs and _PyRuntime_Finalize → _PyRuntimeState_Fini (up to 3.12 it frees
+    # the runtime's locks, 3.13 deletes the gilstate TSS key): folded into this step
+    c.write("runtime")
+    c.rt = replace(c.rt, finalized=True)
+    c.note = ("free_interpreter: the main interpreter is static, nothing freed; " if static
+              else "frees the PyInterpreterState; ") + gil + "; _PyRuntime_Finalize"
     c.finish()
 
 
 def finalize(v: Variant) -> Program:
     steps = [instr("Py_FinalizeEx", _start, "Py_FinalizeEx")]
     if v.guards:
-        steps.append(instr("Py_FinalizeEx.guards", _wait_guards, "Py_FinalizeEx", waits="guards"))
-        steps.extend(take_gil(v))
+        # make_pre_finalization_calls: wait (detached) for the guards, re-attach, try again
+        # (Py_FinalizeEx's first step goes to the compare-exchange; it comes back to the wait)
+        steps.extend(call("make_pre_finalization_calls", [
+            instr("make_pre_finalization_calls.wait", _wait_guards, "_PyEvent_Wait", waits="guards"),
+            *call("_PyThreadState_Attach", take_gil(v)),
+        ]))
+        steps.append(instr("make_pre_finalization_calls", _close_guards, "make_pre_finalization_calls"))
     steps.append(instr("_PyRuntimeState_SetFinalizing", _set_finalizing, "_PyRuntimeState_SetFinalizing"))
-    if v.frees_others_early:
+    if v.tstate_refcounts:
+        steps.append(instr("_PyThreadState_RemoveExcept", _remove_except, "_PyThreadState_RemoveExcept"))
+        steps.append(instr("_PyThreadState_DeleteList", _delete_list, "_PyThreadState_DeleteList"))
+    elif v.frees_others_early:
         steps.append(instr("_PyThreadState_DeleteExcept", _delete_except, "_PyThreadState_DeleteExcept"))
     steps.append(instr("_PyGILState_Fini", _gilstate_fini, "_PyGILState_Fini"))
     delete = []
+    if v.releases_gil_before_zapthreads:
+        delete.append(instr("_PyThreadState_Detach", _detach, "_PyThreadState_Detach"))
     if v.wrapper:
         delete.append(instr("zapthreads.wrappers", _null_wrappers, "zapthreads"))
     delete.append(instr("zapthreads", _zapthreads, "zapthreads"))

@@ -58,12 +58,29 @@ def _with_tstates(c: Ctx, tstates):
 
 
 def new_threadstate(c: Ctx, thread: str, interp: int | None) -> int:
-    """``new_threadstate(interp)``: allocate and link a state (a NULL interp is a crash)."""
+    """``new_threadstate(interp)``: allocate and link a state (a NULL interp is a crash).
+
+    After ``Py_FinalizeEx`` returned, ``_PyRuntime_Finalize`` has torn down what it
+    needs (the variant's ``runtime_fini``): the lab measured SIGSEGV in
+    ``HEAD_LOCK`` on 3.11.7 and 3.12.1, "gilstate_tss_set: failed to set current
+    tstate (TSS)" on 3.13.0."""
     if interp is None:
         c.crash("new_threadstate")  # interp->runtime / HEAD_LOCK(interp->runtime) on NULL
-    c.load(interp, "interp->runtime")
+    first = c.variant.new_threadstate_reads_interp_first
+    if first:
+        c.load(interp, "interp->runtime")
+    c.read("runtime")
+    fini = c.variant.runtime_fini if c.rt.finalized else ""
+    if fini == "locks":
+        # HEAD_LOCK(runtime): PyThread_acquire_lock(runtime->interpreters.mutex) freed (NULL)
+        c.crash("PyThread_acquire_lock")
+    if not first:
+        c.load(interp, "interp->tstate_head")  # 3.6–3.8, under HEAD_LOCK
     block = c.alloc(tstate_name(thread))
     _link(c, block)
+    if fini == "tss":
+        # bind_tstate / bind_gilstate_tstate → gilstate_tss_set on the deleted autoTSSkey
+        c.abort("Fatal Python error: gilstate_tss_set: failed to set current tstate (TSS)")
     return block
 
 
@@ -258,9 +275,10 @@ def release(v: Variant) -> Program:
 # -- hand-made thread states --------------------------------------------------
 
 def _new_tstate(c: Ctx) -> None:
-    # PyThreadState_New(PyInterpreterState_Main())
+    # PyThreadState_New(interp), interp saved when Py_Initialize returned: after Py_Finalize a
+    # stale pointer (3.9–3.10: freed memory; 3.11+: the static main interpreter)
     c.read("runtime")
-    block = new_threadstate(c, c.name, c.rt.interp)
+    block = new_threadstate(c, c.name, c.rt.main_interp)
     wrapper = block if c.variant.wrapper else None
     if wrapper is not None:
         c.write(f"wrapper:{c.name}")

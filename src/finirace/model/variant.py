@@ -50,8 +50,9 @@ class Variant:
     restore_reads_tstate: bool = False
     # bpo-33608 proposal: threads hold struct {PyThreadState *ts;}, finalization nulls ts
     wrapper: bool = False
-    # bpo-39877: take_gil asks the runtime (not the tstate) whether to give up, on entry and
-    # each time its wait on the GIL's condition times out
+    # bpo-39877: take_gil asks whether to give up on entry and each time its wait on the GIL's
+    # condition times out; it asks the runtime (_PyRuntime._finalizing), not the tstate, until
+    # tstate_refcounts (3.14) makes _PyThreadState_MustExit read tstate->state
     take_gil_checks_runtime: bool = False
     # take_gil reads tstate->interp before waiting (3.9+: the GIL hangs off the interpreter)
     take_gil_reads_tstate: bool = False
@@ -63,10 +64,38 @@ class Variant:
     frees_others_early: bool = False
     # gh-124619: PyGILState_Ensure with no interpreter parks the thread instead of crashing
     ensure_parks_without_interp: bool = False
-    # PEP 788 interpreter guards; without them guard/unguard are no-ops
+    # PEP 788 as merged (gh-149101, PR #149116): interpreter guards.  make_pre_finalization_calls
+    # closes them (CAS 0 -> _PyInterpreterGuard_GUARDS_NOT_ALLOWED) only once none is held, and
+    # waits with its thread state detached (GIL released) while some are; without them
+    # guard/unguard are no-ops
     guards: bool = False
     # gh-104690: threading refuses to start a thread once the interpreter is finalizing
     refuses_thread_start: bool = False
+    # bpo-45953 (3.11+): the main interpreter (and its first thread state) live inside _PyRuntime;
+    # free_interpreter: "The main interpreter is statically allocated so should not be freed".
+    # Reads through tstate->interp after finalization read static memory, not a freed block
+    static_main_interp: bool = False
+    # 3.9+ new_threadstate starts with `_PyRuntimeState *runtime = interp->runtime;` (a stale
+    # interp is read at once); 3.6–3.8 use the global runtime and touch interp only under
+    # HEAD_LOCK (`tstate->next = interp->tstate_head`), after taking the runtime's lock
+    new_threadstate_reads_interp_first: bool = False
+    # what _PyRuntime_Finalize (the end of Py_FinalizeEx) leaves that new_threadstate trips on when
+    # a thread makes a state afterwards: "locks" (up to 3.12 _PyRuntimeState_Fini frees the
+    # runtime's PyThread locks: HEAD_LOCK on a NULL lock, SIGSEGV), "tss" (3.13: the locks are
+    # static PyMutex, but the gilstate TSS key is deleted: bind_gilstate_tstate's
+    # gilstate_tss_set fails, fatal error), "" (3.14+: only gilstate_clear(); nothing trips)
+    runtime_fini: str = "locks"
+    # gh-104341 (3.12+): PyInterpreterState_Delete releases the GIL before zapthreads
+    # (3.12 _PyEval_ReleaseLock(interp, NULL), 3.13+ _PyThreadState_Detach(tcur)); before, the
+    # finalizer kept it locked to the end
+    releases_gil_before_zapthreads: bool = False
+    # gh-124878, PR #130649 (3.14+): thread states are refcounted (the interpreter's list and the
+    # OS thread hold one each); _Py_Finalize marks the states _PyThreadState_RemoveExcept took off
+    # the list _Py_THREAD_SHUTTING_DOWN and _PyThreadState_DeleteList clears and decrefs them;
+    # _PyThreadState_MustExit reads tstate->state (not _PyRuntime._finalizing);
+    # _PyThreadState_HangThread drops the thread's reference before PyThread_hang_thread.
+    # zapthreads still frees whatever is linked, ignoring the count
+    tstate_refcounts: bool = False
     # 3.6: the GIL is made on first use (PyEval_InitThreads, from PyGILState_Ensure's new-state
     # path and thread_PyThread_start_new_thread), never by Py_Initialize, which destroys the
     # previous runtime's GIL (_PyEval_FiniThreads).  While none exists, PyEval_SaveThread and

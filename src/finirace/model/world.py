@@ -42,9 +42,21 @@ class Runtime:
     initialized: bool = False  # Py_IsInitialized()
     finalizing: int | None = None  # _PyRuntime._finalizing: the finalizer's PyThreadState block
     interp: int | None = None  # gilstate.autoInterpreterState: PyInterpreterState block
+    finalized: bool = False  # _PyRuntime_Finalize ran: Py_FinalizeEx returned
+    # the interpreter Py_Initialize made, as a program keeps it (PyInterpreterState_Head() saved
+    # after init): unlike autoInterpreterState it stays set, stale, after Py_Finalize
+    main_interp: int | None = None
     tstates: tuple[int, ...] = ()  # interp->tstate_head ... : linked PyThreadState blocks
     guards: int = 0  # PEP 788: live interpreter guards
-    guards_closed: bool = False  # PEP 788: finalization began, no new guard
+    guards_closed: bool = False  # PEP 788: finalization_guards == _PyInterpreterGuard_GUARDS_NOT_ALLOWED
+    # 3.14+ (tstate_refcounts): the list _PyThreadState_RemoveExcept returned, until
+    # _PyThreadState_DeleteList consumed it (a local of _Py_Finalize)
+    removed: tuple[int, ...] = ()
+    # 3.14+: fields of PyThreadState blocks, kept across Py_Initialize (they are the block's
+    # memory, not the runtime's): tstate->state == _Py_THREAD_SHUTTING_DOWN, and refcount == 1
+    # (one of its two references dropped; the next decref frees it)
+    shutting_down: tuple[int, ...] = ()
+    refcount_one: tuple[int, ...] = ()
 
 
 @cached_hash
