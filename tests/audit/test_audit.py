@@ -45,6 +45,6 @@ def test_predictions_are_the_released_eras_of_the_model_with_their_fates():
         assert fate == v.fate.daemon
         # C++ frames change the prediction exactly where the era's fate says so (pthread_exit unwinding)
         assert with_cxx == (f"{v.fate.daemon}; {v.fate.cxx}" if v.fate.cxx else v.fate.daemon)
-    assert [e for e, _, f in cxx.predictions if "std::terminate" in f] == ["exit"]
+    assert [e for e, _, f in cxx.predictions if "std::terminate" in f] == ["exit", "exit311", "exit312", "exit313"]
     joined = _assess({**entry, "daemon": False}, None)
     assert all("non-daemon" in f for _, _, f in joined.predictions)
