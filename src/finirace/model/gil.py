@@ -3,8 +3,11 @@
 ``take_gil`` is where every era differs, so it is built per variant:
 
 * entry: 3.9+ asks ``tstate_must_exit`` / ``_PyThreadState_MustExit``
-  (bpo-39877: it reads ``_PyRuntime._finalizing``, never the thread state) and
-  gives up at once when another thread finalizes;
+  (bpo-39877: up to 3.13 it reads ``_PyRuntime._finalizing``, never the thread
+  state) and gives up at once when another thread finalizes; 3.14 (gh-124878)
+  reads the thread's own ``tstate->state`` instead, and gives up only if
+  ``_Py_Finalize`` marked that state ``_Py_THREAD_SHUTTING_DOWN``
+  (``_PyThreadState_HangThread``: drop the thread's reference, then hang);
 * 3.9+ then reads ``tstate->interp`` to find the GIL: the one read of the thread
   state before waiting, and the window where a state freed by finalization
   between the check and the read is used anyway;
