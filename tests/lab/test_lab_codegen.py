@@ -66,6 +66,8 @@ def test_guard_steps_are_comments_before_3_15_and_bare_block_makes_no_call():
     assert "PEP 788 guards exist from 3.15 on" in body
     assert "a blocking call that returns at once" in body
     assert "PyInterpreterGuard_New(" not in body
+    # the comment names PEP 788's API as merged
+    assert "PyInterpreterGuard_FromView" in body and "PyInterpreterGuard_Close" in body
 
 
 def test_orderings_add_a_pipe_barrier_between_the_two_steps():

@@ -118,7 +118,8 @@ w = ["guard", "signal held", "ensure", "python \\"x = 1\\"", "release", "unguard
         for t in system.enabled(world):
             new, tr = system.step(world, t)
             main_ins, _ = system.current(world, 0)
-            if t == "w" and tr.function == "PyRun_SimpleStringFlags" and main_ins.label == "make_pre_finalization_calls.wait":
+            waiting = main_ins.label == "make_pre_finalization_calls.wait"
+            if t == "w" and tr.function == "PyRun_SimpleStringFlags" and waiting:
                 assert not world.runtime.guards_closed and world.runtime.finalizing is None
                 ran_while_waiting = True
             todo.append(new)

@@ -51,7 +51,9 @@ def _block(n: Names, until: str | None) -> str:
     return "/* a blocking call that returns at once */"
 
 
-_NO_GUARDS = "/* PEP 788 guards exist from 3.15 on: no call here (finirace's guard helper comes later) */"
+# PEP 788 as merged (PR #149116): PyInterpreterGuard_FromView(view) / PyInterpreterGuard_Close(guard)
+_NO_GUARDS = ("/* PEP 788 guards exist from 3.15 on (PyInterpreterGuard_FromView / PyInterpreterGuard_Close):"
+              " no call here (finirace's guard helper comes later) */")
 
 C_STEPS: dict[str, CStep] = {
     "init": CStep("Py_Initialize()",
@@ -71,7 +73,7 @@ C_STEPS: dict[str, CStep] = {
     "delete_tstate": CStep("PyThreadState_Delete()", lambda n, a: "PyThreadState_Delete(ts);"),
     "python": CStep("PyRun_SimpleString()", lambda n, a: f"PyRun_SimpleString({c_string(a or '')});"),
     "block": CStep("read()", _block),
-    "guard": CStep("PyInterpreterGuard_New()", lambda n, a: _NO_GUARDS),
+    "guard": CStep("PyInterpreterGuard_FromView()", lambda n, a: _NO_GUARDS),
     "unguard": CStep("PyInterpreterGuard_Close()", lambda n, a: _NO_GUARDS),
     "lock": CStep("pthread_mutex_lock()", lambda n, a: f"pthread_mutex_lock(&fr_lock_{n.locks[a]});"),  # type: ignore[index]
     "unlock": CStep("pthread_mutex_unlock()", lambda n, a: f"pthread_mutex_unlock(&fr_lock_{n.locks[a]});"),  # type: ignore[index]

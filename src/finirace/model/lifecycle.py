@@ -210,7 +210,8 @@ def _delete_list(c: Ctx) -> None:
         name = c.block_name(t)
         c.store(t, "tstate->dict")  # PyThreadState_Clear
         freed = decref_threadstate(c, t)
-        notes.append(f"{name} ({'freed: its thread already dropped its reference' if freed else 'its thread still holds a reference'})")
+        why = "freed: its thread already dropped its reference" if freed else "its thread still holds a reference"
+        notes.append(f"{name} ({why})")
     c.rt = replace(c.rt, removed=())
     c.note = "clears and decrefs " + (", ".join(notes) if notes else "nothing")
 

@@ -3,12 +3,14 @@
 Changed from 3.11 (gh-104341): ``PyInterpreterState_Delete`` unsets the current
 thread state and releases the GIL before it frees the remaining ones
 (``_PyEval_ReleaseLock(interp, NULL)``; 3.13 and later ``_PyThreadState_Detach(tcur)``),
-so after ``Py_Finalize`` the GIL is unlocked, no longer held by the finalizer.
-A late waiter takes it and meets the re-check (``_PyThreadState_MustExit``, which
-still reads ``_PyRuntime._finalizing`` first: 3.12.1 disassembly) and
-exits, as before: no catalog verdict moves, but this is the release that
-3.14's window needs (``hang``), so it is modelled where the source has it.  gh-104690: threading refuses to start a thread once finalizing
-(``RuntimeError: can't create new thread at interpreter shutdown``).
+so after ``Py_Finalize`` the GIL is unlocked, no longer held by the finalizer
+(3.12.1's libpython calls ``_PyEval_ReleaseLock`` there, 3.11.7's does not).  A
+late waiter takes it and meets the re-check (``_PyThreadState_MustExit``, which
+still reads ``_PyRuntime._finalizing`` first: 3.12.1 disassembly) and exits, as
+before: no catalog verdict moves, but this is the release that 3.14's window
+needs (``hang``), so it is modelled where the source has it.  gh-104690:
+threading refuses to start a thread once finalizing (``RuntimeError: can't
+create new thread at interpreter shutdown``).
 """
 
 from finirace.model.variants.exit311 import VARIANT as EXIT311
