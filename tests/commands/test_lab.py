@@ -285,6 +285,12 @@ def test_pythons_lists_every_interpreter_with_reasons(env):
     if Path("/root/.pyenv/versions/2.7.18").exists():
         assert by_version["2.7.18"]["embeds"] is False and "not supported" in by_version["2.7.18"]["reason"]
     assert by_version["3.11.7"]["embeds"] is True
+    # each installed version maps to the era whose source it is (catalog.md, "Corrections")
+    eras = {"3.6.15": "legacy36", "3.8.18": "legacy", "3.10.13": "exit", "3.11.7": "exit311", "3.12.1": "exit312",
+            "3.13.0": "exit313"}
+    for version, era in eras.items():
+        if version in by_version:
+            assert by_version[version]["era"] == era, (version, by_version[version])
     table = finirace(env, "pythons")
     assert table.returncode == 0 and "3.13.0" in table.stdout and "embeds" in table.stdout
 
