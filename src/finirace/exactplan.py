@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from finirace.lab.exact import DONE, ENDED, ExactPlan, Segment, Stop
+from finirace.lab.exact import AGAIN, DONE, ENDED, ExactPlan, Segment, Stop
 from finirace.outcome import StepRef
 from finirace.scenario.format import Scenario
 
@@ -128,11 +128,21 @@ def _stop(trans, a: int, b: int, nxt: int) -> Stop:
     previous = trans[b]
     if ref is not None and previous.step != ref:
         return Stop(ref, None)  # a call boundary
-    inside_at_start = any(trans[i].step == ref and trans[i].thread == target.thread for i in range(0, a))
+    mine = [i for i in range(b + 1) if trans[i].thread == target.thread and trans[i].step == ref]
+    inside_at_start = any(i < a for i in mine)
+    at_start = inside_at_start or trans[a].step == ref  # inside the step, or stopped at its beginning
+    label = target.label or target.function
+    again = [i for i in mine if trans[i].label == target.label]
+    if again and ref is not None:
+        # the model runs this step again: a wait that timed out and waits on (take_gil's loop).
+        # The real loop does not come back to the step's first line but to the wait itself:
+        # the place "LABEL.again", hit once per turn of the loop.
+        before = sum(1 for i in again if i < a)
+        return Stop(ref, label + AGAIN, arm=not at_start, skip=max(0, len(again) - 1 - max(0, before - 1)),
+                    note=target.note)
     first = a + 1 if inside_at_start else a
     skip = sum(1 for i in range(first, b + 1) if trans[i].step == ref and trans[i].label == target.label)
-    return Stop(ref, target.label or target.function, arm=not inside_at_start and ref is not None, skip=skip,
-                note=target.note)
+    return Stop(ref, label, arm=not at_start and ref is not None, skip=skip, note=target.note)
 
 
 def _inside_switch(trans, n: int) -> bool:

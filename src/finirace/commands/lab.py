@@ -47,6 +47,9 @@ def register(subparsers) -> None:
                    help="seconds before a run counts as a timeout (scaled up for slow detectors; default 10)")
     p.add_argument("--schedule", metavar="TOKEN",
                    help="a schedule from `finirace check`: order the program's steps as it does")
+    p.add_argument("--counterexamples", action="store_true",
+                   help="run every counterexample of `finirace check` that switches threads inside a call, "
+                   "exactly under gdb where the interpreter's line map allows (one row per counterexample)")
     p.add_argument("--emit-c", metavar="FILE", help="write the generated program (C or C++) to FILE and stop")
     p.add_argument("--html", metavar="FILE", help="write an HTML timeline of the first run to FILE")
     p.add_argument("--json", action="store_true", help="print one JSON object with a list 'runs'")
@@ -88,6 +91,8 @@ def run(args) -> int:
         raise UsageError(f"--emit-c writes one program: name one scenario, not {len(scenarios)}")
     if args.schedule and len(scenarios) != 1:
         raise UsageError("--schedule applies to one scenario; name exactly one")
+    if args.counterexamples and (args.schedule or args.emit_c):
+        raise UsageError("--counterexamples runs the model's own schedules: drop --schedule/--emit-c")
 
     interps = interpreters.resolve(args.python, args.all)
     usable = [i for i in interps if i.can_embed]
@@ -124,6 +129,8 @@ def run(args) -> int:
 
     if args.emit_c:
         return _emit(args, scenarios[0], orderings, projection, usable[0])
+    if args.counterexamples:
+        return _counterexamples(args, scenarios, usable)
 
     detectors = args.detector or ["plain"]
     exact_plans: dict = {}
@@ -149,6 +156,24 @@ def run(args) -> int:
     stored = None if args.no_store else _open_campaign(args, jobs)
     try:
         return _sweep(args, jobs, stored, prediction, by_name, orderings, exact_plans)
+    finally:
+        if stored is not None:
+            stored.store.close()
+
+
+def _counterexamples(args, scenarios, usable) -> int:
+    """``--counterexamples``: each counterexample that needs gdb, as a scenario of its own."""
+    from finirace import exactsweep
+
+    if args.no_store and (args.campaign or args.db):
+        raise UsageError("--no-store keeps nothing: drop --campaign/--db, or --no-store")
+    todo = exactsweep.plan(scenarios, usable, args.detector, args.repeat)
+    if not todo.jobs:
+        raise UsageError("no counterexample here switches threads inside a call (for the eras of these interpreters)")
+    stored = None if args.no_store else _open_campaign(args, todo.jobs)
+    try:
+        return _sweep(args, todo.jobs, stored, lambda run: todo.predictions[run.scenario], todo.scenarios,
+                      todo.orderings, todo.exact_plans)
     finally:
         if stored is not None:
             stored.store.close()

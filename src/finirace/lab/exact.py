@@ -43,6 +43,7 @@ EXACT_MARK = "==finirace-exact=="
 THREAD_START = "thread_run"  # the line-map label of where a threading thread begins
 DONE = "done"  # a Stop's label when the thread stops once its steps are done
 ENDED = "ended"  # a Stop's label when the thread stops as it ends (pthread_exit included)
+AGAIN = ".again"  # a label's suffix: the model runs the step again (a wait's next turn), see exactplan
 EXACT_DETECTORS = ("plain", "pymalloc-debug", "gdb", "valgrind")
 VGDB_ARGS = ("--vgdb=yes", "--vgdb-error=0")  # valgrind waits for gdb before the first instruction
 _DONE = re.compile(r"^==finirace-exact== exact: (\d+) place", re.M)
