@@ -14,6 +14,7 @@ which :func:`parse_backtraces` turns into :class:`NativeThread` values.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -28,19 +29,40 @@ _FRAME = re.compile(
 )
 
 
+_SYSTEM_LIBS = re.compile(r"^(libc|libpthread|libdl|libgcc_s|libstdc\+\+|ld-linux[\w-]*|finirace-shim-\w+)([.-].*)?\.so")
+
+
 @dataclass(frozen=True)
 class NativeFrame:
-    """One native frame: function (``??`` when unknown), where it is, its address."""
+    """One native frame: function (``??`` when unknown), where it is, its address.
+
+    ``guess`` marks a name that is only the nearest symbol before the address
+    (dladdr's answer, or a symbol table's for an address past every symbol's
+    end): shown in reports, never used in a signature (:attr:`signature_name`).
+    ``language`` is ``c``, ``c++`` or ``rust`` when known (from the mangled
+    name, or for an unnamed frame from its library), else empty.
+    """
 
     function: str
     address: str = ""
     file: str = ""
     line: int | None = None
     library: str = ""
+    guess: bool = False
+    language: str = ""
 
     def __str__(self) -> str:
         where = f" at {self.file}:{self.line}" if self.file else (f" from {self.library}" if self.library else "")
-        return f"{self.function}{where}"
+        return f"{self.function}{' (guess: nearest symbol)' if self.guess else ''}{where}"
+
+    @property
+    def signature_name(self) -> str:
+        """The name a signature may use: a guessed or unknown one becomes its library (``libfoo.so+?``),
+        or ``??`` (skipped) in a system library, whose internals tell no bugs apart."""
+        if not self.guess and self.function != "??":
+            return self.function
+        base = os.path.basename(self.library)
+        return "??" if not base or _SYSTEM_LIBS.match(base) else f"{base}+?"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from finirace import detectors, proc
 from finirace.detectors.backtrace import parse_backtraces
 from finirace.outcome import RunKind
 from finirace.records import StressRunRecord
+from finirace.stress import crashtrace
 from finirace.stress import signature as sig
 from finirace.stress.perturb import Perturbation, ShimError, build_shim, join_path, sitecustomize_dir
 
@@ -85,11 +86,11 @@ def execute_run(spec: RunSpec) -> StressRunRecord:
         detection = det.interpret(prepared, result)
     outcome = detection.outcome
     native_text = ""
-    native: list[str] = []
-    shim = sig.shim_frames(result.stderr)
-    if shim:
-        native = shim
-        native_text = "faulting thread (shim backtrace):\n" + "\n".join(f"  {f}" for f in shim)
+    native: list = []
+    shim = crashtrace.parse(result.stderr)
+    if shim is not None and shim.frames:
+        native = list(shim.frames)
+        native_text = shim.text()
     if detection.faulting is not None:
         native = [f.function for f in detection.faulting.frames]
         native_text = detection.raw_report

@@ -33,7 +33,6 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <execinfo.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -100,25 +99,86 @@ static void write_str(const char *s) { ssize_t n = write(2, s, strlen(s)); (void
 /* The faulting thread's return addresses, by the unwinder linked into this
  * shim (-static-libgcc): glibc's backtrace() would dlopen libgcc_s on first
  * use, which is not safe in a signal handler and, done ahead of time in every
- * target process, costs more than the rest of the shim. */
-struct unwind_state { void **frames; int n, max; };
+ * target process, costs more than the rest of the shim.  A frame a signal
+ * interrupted is one the unwinder reports with ip_before_insn set (its
+ * address is the faulting instruction, not a return address); the frames
+ * inside the last such frame are signal handling (this handler, faulthandler's,
+ * the kernel's trampolines) and are not printed. */
+struct unwind_state { void **frames; int *exact; int n, max; };
 
 static _Unwind_Reason_Code unwind_one(struct _Unwind_Context *ctx, void *arg) {
     struct unwind_state *st = arg;
     if (st->n >= st->max) return _URC_END_OF_STACK;
-    st->frames[st->n++] = (void *)_Unwind_GetIP(ctx);
+    int before = 0;
+    st->frames[st->n] = (void *)_Unwind_GetIPInfo(ctx, &before);
+    st->exact[st->n++] = before;
     return _URC_NO_REASON;
+}
+
+static void write_hex(unsigned long v) {
+    char buf[19] = "0x";
+    char digits[16];
+    int n = 0;
+    do { digits[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v && n < 16);
+    for (int i = 0; i < n; i++) buf[2 + i] = digits[n - 1 - i];
+    buf[2 + n] = 0;
+    write_str(buf);
+}
+
+static void write_dec(long v) {
+    char buf[24];
+    int n = 0;
+    if (v < 0) { write_str("-"); v = -v; }
+    do { buf[22 - n++] = (char)('0' + v % 10); v /= 10; } while (v && n < 22);
+    buf[23] = 0;
+    write_str(buf + 23 - n);
+}
+
+/* One line a frame: "frame ADDR pc|ra OFFSET LIBRARY\tSYMBOL+OFF", the
+ * offset from the library's start (dladdr's dli_fbase), and dladdr's name,
+ * which is only the nearest exported symbol: finirace names the frame from
+ * the library's own symbol tables and keeps this one as a last resort. */
+static void write_frame(void *ip, int exact) {
+    Dl_info info;
+    memset(&info, 0, sizeof info);
+    write_str("frame ");
+    write_hex((unsigned long)ip);
+    write_str(exact ? " pc " : " ra ");
+    if (dladdr(ip, &info) && info.dli_fname) {
+        write_hex((unsigned long)ip - (unsigned long)info.dli_fbase);
+        write_str(" ");
+        write_str(info.dli_fname);
+        if (info.dli_sname) {
+            write_str("\t");
+            write_str(info.dli_sname);
+            write_str("+");
+            write_hex((unsigned long)ip - (unsigned long)info.dli_saddr);
+        }
+    } else {
+        write_str("- ?");
+    }
+    write_str("\n");
 }
 
 static void on_fatal(int sig) {
     /* threads crashing together: the first one prints and kills the process */
     if (__atomic_exchange_n(&in_fatal, 1, __ATOMIC_ACQ_REL))
         for (;;) pause();
-    void *frames[64];
-    struct unwind_state st = {frames, 0, 64};
+    void *frames[96];
+    int exact[96];
+    struct unwind_state st = {frames, exact, 0, 96};
     _Unwind_Backtrace(unwind_one, &st);
-    write_str("\n==finirace-native-backtrace==\n");
-    backtrace_symbols_fd(frames, st.n, 2);
+    /* the last interrupted frame: faulthandler's handler, which re-raised
+     * the signal to us, lies between its trampoline and ours */
+    int first = 0;
+    for (int i = 0; i < st.n; i++)
+        if (exact[i]) first = i;
+    write_str("\n==finirace-native-backtrace==\nthread ");
+    write_dec((long)syscall(SYS_gettid));
+    write_str(" signal ");
+    write_dec(sig);
+    write_str("\n");
+    for (int i = first; i < st.n; i++) write_frame(frames[i], exact[i]);
     write_str("==finirace-native-backtrace-end==\n");
     signal(sig, SIG_DFL);
     raise(sig);

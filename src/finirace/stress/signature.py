@@ -12,7 +12,9 @@ regular expression a line.
 
 Frames are normalized: no addresses, offsets, argument lists, compiler clone
 suffixes (``.isra.0``, ``.cold``) or directories.  Native frames come from the
-preloaded shim's crash backtrace (symbolized with ``addr2line``) or from gdb;
+preloaded shim's crash backtrace (``crashtrace.py``: named from the libraries'
+own symbol tables; a name that is only a guess is never used, its library
+stands in: ``libfoo.so+?``) or from gdb;
 without any, the faulting thread's Python frames from faulthandler are used
 (``py:file.py:function``, no line numbers: the same bug crashes on
 neighbouring lines).
@@ -23,21 +25,18 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
-import subprocess
 from importlib import resources
 from typing import Iterable, Sequence
 
+from finirace.detectors.backtrace import NativeFrame
 from finirace.outcome import RunKind, RunOutcome
 
 DEPTH = 3
 _SHIM_BLOCK = re.compile(r"==finirace-native-backtrace==\n(.*?)==finirace-native-backtrace-end==", re.S)
-_SHIM_LINE = re.compile(r"^(?P<lib>[^()\[\]]*)\((?P<fn>[^+()]*)(?P<off>\+0x[0-9a-fA-F]+)?\)\s*\[(?P<addr>0x[0-9a-fA-F]+)\]")
 _FH_CURRENT = re.compile(r"^Current thread 0x[0-9a-f]+ \(most recent call first\):\n((?:  .*\n?)*)", re.M)
 _FH_FRAME = re.compile(r'^\s+File "(?P<file>[^"]*)", line \d+ in (?P<fn>\S+)')
 _CLONE = re.compile(r"\.(isra|part|constprop|cold|lto_priv|localalias)(\.\d+)?")
 _ARGS = re.compile(r"\(.*\)$")
-_SYSTEM_LIBS = re.compile(r"^(libc|libpthread|libdl|libgcc_s|ld-linux[\w-]*|finirace-shim-\w+)([.-].*)?\.so")
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,56 +57,6 @@ def normalize_frame(name: str) -> str:
     return re.sub(r"0x[0-9a-fA-F]+", "0x?", name)
 
 
-@functools.lru_cache(maxsize=4096)
-def _symbolize(lib: str, offset: str) -> tuple[str, ...]:
-    """The functions at ``lib+offset`` by addr2line, inlined ones first, or () when unknown.
-
-    Inlined frames are kept (as gdb shows them): the same crash reached through
-    two callers of a function that got inlined differently then still starts
-    with the same frames.
-    """
-    tool = shutil.which("addr2line")
-    if tool is None or not os.path.exists(lib):
-        return ()
-    try:
-        out = subprocess.run([tool, "-f", "-i", "-C", "-e", lib, offset], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return ()
-    names = [line.strip() for line in out.splitlines()[::2]]  # function, file:line, function, ...
-    return tuple(n for n in names if n not in ("??", ""))
-
-
-def shim_frames(stderr: str) -> list[str]:
-    """The faulting thread's native frames printed by the stress shim, innermost first.
-
-    A frame of a system library (libc, the loader, the shim) becomes ``?`` so
-    that it is skipped; an unnamed one is symbolized with addr2line, and stays
-    ``lib.so+?`` if that fails (still stable: offsets are never kept).
-    """
-    m = _SHIM_BLOCK.search(stderr)
-    if not m:
-        return []
-    frames = []
-    for line in m.group(1).splitlines():
-        f = _SHIM_LINE.match(line.strip())
-        if not f:
-            continue
-        lib = f.group("lib")
-        base = os.path.basename(lib)
-        if _SYSTEM_LIBS.match(base):
-            frames.append("??")
-            continue
-        fn = f.group("fn")
-        if not fn and f.group("off"):
-            # a return address: look up the call itself (a noreturn call may end its function)
-            names = _symbolize(lib, hex(max(int(f.group("off")[1:], 16) - 1, 0)))
-            if names:
-                frames.extend(names)
-                continue
-        frames.append(fn or f"{base}+?")
-    return frames
-
-
 def without_shim_block(text: str) -> str:
     """Text with the shim's raw backtrace block taken out (it is stored parsed)."""
     return _SHIM_BLOCK.sub("", text).replace("==finirace-native-backtrace==", "")
@@ -126,13 +75,13 @@ def python_frames(faulthandler_dump: str) -> list[str]:
     return out
 
 
-def top_frames(frames: Iterable[str], depth: int = DEPTH) -> list[str]:
+def top_frames(frames: Iterable[str | NativeFrame], depth: int = DEPTH) -> list[str]:
     """Walk past skipped frames; keep ``depth`` frames, prefix frames not counted, none past an end frame."""
     skip, prefix, end = _lists()
     kept: list[str] = []
     counted = 0
     for raw in frames:
-        name = normalize_frame(raw)
+        name = normalize_frame(raw if isinstance(raw, str) else raw.signature_name)  # never a guessed name
         if not name or any(rx.fullmatch(name) for rx in skip):
             continue
         kept.append(name)
@@ -182,7 +131,7 @@ def crash_type(outcome: RunOutcome) -> str:
     return kind.value  # timeout, and any kind with nothing more to say
 
 
-def signature(outcome: RunOutcome, native: Sequence[str] = (), python: Sequence[str] = (), depth: int = DEPTH,
+def signature(outcome: RunOutcome, native: Sequence[str | NativeFrame] = (), python: Sequence[str] = (), depth: int = DEPTH,
               stderr: str = "") -> str:
     """The bucket key of one failed run: crash type, then ``|``-joined top frames.
 
