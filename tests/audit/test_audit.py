@@ -48,3 +48,19 @@ def test_predictions_are_the_released_eras_of_the_model_with_their_fates():
     assert [e for e, _, f in cxx.predictions if "std::terminate" in f] == ["exit", "exit311", "exit312", "exit313"]
     joined = _assess({**entry, "daemon": False}, None)
     assert all("non-daemon" in f for _, _, f in joined.predictions)
+
+
+def test_many_threads_do_not_deadlock_the_audit(tmp_path):
+    # gdb's output for 200 threads is far more than a pipe holds; the process
+    # gdb stops must not be the one reading it
+    prog = tmp_path / "many.py"
+    prog.write_text(
+        "import threading, time\n"
+        "def nap():\n    while True:\n        time.sleep(0.01)\n"
+        "for i in range(200):\n    threading.Thread(target=nap, daemon=True, name='n%d' % i).start()\n"
+        "time.sleep(0.2)\n"
+    )
+    report = audit([PY, str(prog)], timeout=90)
+    assert report.recorded and not report.exit.timed_out, report.exit.describe()
+    assert len(report.threads) == 200
+    assert sum(1 for t in report.threads if t.native_top) >= 190  # gdb's stacks, matched to the threads
