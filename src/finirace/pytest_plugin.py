@@ -30,6 +30,8 @@ def pytest_addoption(parser):
                     help="rerun each selected test N times in subprocesses; fail those that crash or hang at exit")
     group.addoption("--finirace-timeout", type=float, default=120.0, metavar="SECONDS",
                     help="time limit of one rerun; a rerun still running then counts as a hang (default 120)")
+    group.addoption("--finirace-seed", type=int, default=None, metavar="SEED",
+                    help="seed of the reruns' perturbations (default: a fresh one each session, printed)")
     group.addoption("--finirace-audit", action="store_true", default=False,
                     help="report threads alive at session end, with what each CPython era does to them")
     group.addoption("--finirace-guard", nargs="?", const="stop", default=None, choices=("stop", "park"),
@@ -46,32 +48,75 @@ def pytest_configure(config):
         from finirace.guard import install
 
         install(mode=config.getoption("finirace_guard"))
+    seed = config.getoption("finirace_seed")
+    if seed is not None and seed < 0:
+        raise pytest.UsageError(f"--finirace-seed must be at least 0, got {seed}")
+    if seed is None:  # a fresh seed each session, so CI sessions do not all retry the same perturbations
+        import secrets
+
+        seed = secrets.randbelow(2**32)
     if runs or config.getoption("finirace_audit"):
-        config.pluginmanager.register(_Finirace(config, runs), "finirace-active")
+        config.pluginmanager.register(_Finirace(config, runs, seed), "finirace-active")
 
 
 class _Finirace:
-    def __init__(self, config, runs: int) -> None:
+    def __init__(self, config, runs: int, seed: int) -> None:
         self.config = config
         self.runs = runs
-        self.failures: dict[str, list[tuple[str, int, str]]] = {}  # nodeid -> (signature, count, repro)
+        self.seed = seed
+        self.rounds: list = []  # finirace.reruns.rounds.Round of every test rerun
+        self.bad: dict[str, object] = {}  # nodeid -> Round, for tests whose reruns were not clean
+        self.positions: dict[str, int] = {}  # nodeid -> its place in the session (1-based)
+        self.launch = None
 
-    def _rerun(self, item) -> list[tuple[str, int, str]]:
-        """Run the test ``self.runs`` times in fresh subprocesses; the buckets of those that failed."""
-        import uuid
+    def pytest_report_header(self, config):
+        if self.runs:
+            return [f"finirace: {self.runs} reruns of each passing test, seed {self.seed} "
+                    f"(--finirace-seed {self.seed} replays them)"]
+        return None
 
+    def pytest_collection_finish(self, session):
+        self.positions = {item.nodeid: i for i, item in enumerate(session.items, 1)}
+
+    def _launcher(self):
+        if self.launch is None:
+            from functools import partial
+
+            from finirace.reruns.target import judge
+            from finirace.stress.execute import execute_run
+
+            self.launch = partial(execute_run, judge=judge)
+        return self.launch
+
+    def _rerun(self, item):
+        """Run the test ``self.runs`` times, each alone in a real interpreter; the round."""
+        from finirace.reruns.report import mark
+        from finirace.reruns.rounds import round_seed, run_round
+        from finirace.reruns.target import target_of
         from finirace.store import Store
-        from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
 
-        argv = (sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", item.nodeid)
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        verbose = self.config.get_verbosity() > 0
+        place = f"{self.positions.get(item.nodeid, 0)}/{len(self.positions)}"
+        if tr is not None and verbose:
+            tr.write(f"finirace test {place}: ", flush=True)
+
+        def progress(i: int, record) -> None:
+            if tr is None:
+                return
+            letter, word, colour = mark(record)
+            if verbose:
+                tr.write(f"rerun {i + 1}/{self.runs} ", flush=False)
+                tr.write(word, flush=False, **{colour: True})
+                tr.write(" ", flush=True)
+            else:
+                tr.write(letter, flush=True, **{colour: True})
+
+        target = target_of(item)
         timeout = item.config.getoption("finirace_timeout")
-        settings = CampaignSettings(argv=argv, runs=self.runs, timeout=timeout, cwd=str(item.config.rootpath))
         with Store() as store:
-            # one campaign per round, so an earlier round's runs are never counted again
-            name = f"pytest:{item.nodeid}@{uuid.uuid4().hex[:8]}"
-            campaign, settings = open_campaign(store, name, settings)
-            run_campaign(store, campaign, settings)
-            return [(b.signature, b.count, b.repro) for b in store.buckets(campaign.id)]
+            return run_round(store, target, self.runs, round_seed(self.seed, item.nodeid), timeout,
+                             self._launcher(), on_run=progress)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -80,26 +125,29 @@ class _Finirace:
         # only a test that passed in this session is rerun: one that failed already says so
         if call.when != "call" or not report.passed or not self.runs:
             return
-        bad = self._rerun(item)
-        if not bad:
+        from finirace.reruns.report import failure_text
+
+        rnd = self._rerun(item)
+        self.rounds.append(rnd)
+        if rnd.clean:
             return
-        self.failures[item.nodeid] = bad
-        lines = [f"finirace: {sum(n for _, n, _ in bad)} of {self.runs} reruns of this test crashed or hung at exit"]
-        for signature, n, repro in bad:
-            lines.append(f"  {signature}  ({n}/{self.runs} runs)")
-            lines.append(f"    reproduce: {repro}")
+        self.bad[item.nodeid] = rnd
         report.outcome = "failed"
-        report.longrepr = "\n".join(lines)
+        report.longrepr = failure_text(rnd)
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
         tr = terminalreporter
         if self.runs:
-            tr.section("finirace: crashes and hangs at exit")
-            if not self.failures:
-                tr.line(f"no crash or hang at exit in {self.runs} runs of each test")
-            for nodeid, buckets in self.failures.items():
-                for sig, n, _ in buckets:
-                    tr.line(f"FAILED {nodeid}: {sig} (reproduced {n}/{self.runs} times)", red=True)
+            from finirace.reruns.report import summary_lines
+
+            tr.section("finirace: reruns (crashes and hangs at exit, flaky and order-dependent tests)")
+            tr.line(f"seed {self.seed}: --finirace-seed {self.seed} replays these reruns")
+            if not self.bad:
+                tr.line(f"no crash or hang at exit, and no failure, in {self.runs} runs of each of "
+                        f"{len(self.rounds)} tests: every rerun ran its test and exited 0")
+            for rnd in self.bad.values():
+                for line, colour in summary_lines(rnd):
+                    tr.line(line, **{colour: True})
         if config.getoption("finirace_audit"):
             tr.section("finirace: threads alive at session end")
             alive = [t for t in threading.enumerate() if t is not threading.main_thread()]
@@ -113,5 +161,5 @@ class _Finirace:
                     tr.line(f"  {v.name:8} {v.versions:9} {v.fate.text(False) if t.daemon else 'joined before finalization'}")
 
     def pytest_sessionfinish(self, session, exitstatus):
-        if self.failures:
+        if self.bad:
             session.exitstatus = 1

@@ -22,9 +22,11 @@ import os
 import socket
 import tempfile
 from dataclasses import dataclass, field
+from typing import Callable
 
 from finirace import detectors, proc
 from finirace.detectors.backtrace import parse_backtraces
+from finirace.detectors.base import Detection
 from finirace.outcome import RunKind
 from finirace.records import StressRunRecord
 from finirace.stress import crashtrace
@@ -71,8 +73,12 @@ def _tail(text: str) -> str:
     return text[-TAIL:]
 
 
-def execute_run(spec: RunSpec) -> StressRunRecord:
-    """Run the target once under its detector and return the finished record."""
+def execute_run(spec: RunSpec, judge: Callable[[proc.ProcResult, Detection], Detection] | None = None) -> StressRunRecord:
+    """Run the target once under its detector and return the finished record.
+
+    ``judge``, when given, may correct the detector's word from what only the
+    caller knows (a test runner that exited 0 but ran no test is not clean).
+    """
     det = detectors.get(spec.detector)
     with tempfile.TemporaryDirectory(prefix="finirace-run-") as work:
         prepared = det.prepare(spec.argv, run_environment(spec), work)
@@ -84,6 +90,18 @@ def execute_run(spec: RunSpec) -> StressRunRecord:
             on_timeout=det.on_timeout,
         )
         detection = det.interpret(prepared, result)
+    if judge is not None:
+        detection = judge(result, detection)
+    return finish_run(spec, result, detection)
+
+
+def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection) -> StressRunRecord:
+    """The stored record of a finished run: its outcome, signature, stacks and output tails.
+
+    Shared with runs that were not started by :func:`execute_run` (the pytest
+    plugin forks its reruns from a warm process), so every run is bucketed
+    the same way.
+    """
     outcome = detection.outcome
     native_text = ""
     native: list = []
