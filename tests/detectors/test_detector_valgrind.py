@@ -84,3 +84,46 @@ def test_ensure_after_under_valgrind_is_a_null_pointer_crash(cli):
     assert o["reason"].startswith("NULL pointer dereference in ") and "NULL+0x28" in o["reason"]
     text = "\n".join(o["memory_errors"][0]["text"])
     assert "heap block" not in text and "free'd" not in text and "NULL+0x28" in text
+
+
+LOADER_MAIN_C = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+__attribute__((noinline)) long read_freed(long *p) { return p[3]; }
+int main(int argc, char **argv) {
+    void *h = dlopen(argv[1], RTLD_NOW);  /* its RPATH is $ORIGIN: the loader's is_dst reads past a block */
+    if (!h) { fprintf(stderr, "%s\n", dlerror()); return 3; }
+    int (*top)(void) = (int (*)(void))dlsym(h, "top");
+    long r = top();
+    if (argc > 2 && strcmp(argv[2], "uaf") == 0) {
+        long *p = calloc(8, sizeof(long));
+        free(p);
+        r += read_freed(p);
+    }
+    printf("%ld\n", r);
+    return 0;
+}
+"""
+
+
+def test_the_loaders_false_positive_at_import_is_suppressed_and_hides_no_real_error(tmp_path):
+    import subprocess
+
+    (tmp_path / "dep.c").write_text("int dep(void) { return 1; }\n")
+    (tmp_path / "top.c").write_text("int dep(void);\nint top(void) { return dep() + 1; }\n")
+    (tmp_path / "main.c").write_text(LOADER_MAIN_C)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", "libdep.so", "dep.c"], cwd=tmp_path, check=True)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", "libtop.so", "top.c", "-L.", "-ldep", "-Wl,-rpath,$ORIGIN"],
+                   cwd=tmp_path, check=True)
+    subprocess.run(["gcc", "-O0", "-o", "main", "main.c", "-ldl"], cwd=tmp_path, check=True)
+    lib = str(tmp_path / "libtop.so")
+    # without finirace's suppressions memcheck reports the loader's read (the false positive is real here)
+    bare = subprocess.run(["valgrind", "-q", str(tmp_path / "main"), lib], capture_output=True, text=True, timeout=300)
+    assert "is_dst" in bare.stderr and "Invalid read" in bare.stderr
+    clean, _ = _run("valgrind", [str(tmp_path / "main"), lib], tmp_path)
+    assert clean.outcome.kind is RunKind.CLEAN, clean.outcome
+    found, _ = _run("valgrind", [str(tmp_path / "main"), lib, "uaf"], tmp_path)
+    (err,) = found.outcome.memory_errors
+    assert err.kind == "Invalid read" and err.access.function == "read_freed"

@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
+from importlib import resources
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -143,6 +144,12 @@ PYMALLOC_SUPPRESSIONS = "".join(
 )
 
 
+def shipped_suppressions() -> str:
+    """The suppression files finirace ships (``detectors/data/*.supp``: glibc's loader at import), joined."""
+    data = resources.files("finirace.detectors") / "data"
+    return "".join(f.read_text() for f in sorted(data.iterdir(), key=lambda f: f.name) if f.name.endswith(".supp"))
+
+
 class ValgrindDetector(Detector):
     """memcheck on every run; a memory error is caught even when the run survives it."""
 
@@ -166,8 +173,8 @@ class ValgrindDetector(Detector):
         base = super().prepare(argv, env, workdir)
         fd, xml = tempfile.mkstemp(prefix="valgrind-", suffix=".xml", dir=workdir)
         os.close(fd)
-        supp = Path(workdir) / "pymalloc.supp"
-        supp.write_text(PYMALLOC_SUPPRESSIONS)
+        supp = Path(workdir) / "finirace.supp"
+        supp.write_text(PYMALLOC_SUPPRESSIONS + shipped_suppressions())
         wrapped = (
             "valgrind",
             "--tool=memcheck",
