@@ -22,6 +22,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="a scenario file or bundled name (default: the whole catalog)")
     p.add_argument("--variant", action="append", metavar="V", help="a model variant (repeatable; default: all)")
+    p.add_argument("--variant-file", action="append", metavar="FILE", default=[],
+                   help="a Python file defining VARIANT, a change to an era (docs/variant-files.md); repeatable; "
+                        "its variants run beside the built-in ones")
     p.add_argument("--json", action="store_true", help="print one JSON object with a list 'results'")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report, one case per scenario × variant")
     p.add_argument("--html", metavar="FILE", help="write every counterexample as one HTML page (lanes per thread)")
@@ -41,15 +44,16 @@ def register(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def _variants(chosen: list[str] | None) -> tuple[list[str], list[str]]:
-    """(known variants, the ones to run); an unknown name is a usage error."""
+def _variants(chosen: list[str] | None, extra=()) -> tuple[list[str], list[str]]:
+    """(known variants, the ones to run); an unknown name is a usage error.  ``extra``: the
+    names of variants from variant files."""
     import difflib
 
     try:
         from finirace.model import VARIANTS
     except ImportError:
         raise UsageError("the model is not available in this build of finirace (finirace.model.VARIANTS)") from None
-    known = list(VARIANTS)
+    known = list(VARIANTS) + list(extra)
     if not chosen:
         return known, known
     for v in chosen:
@@ -80,12 +84,22 @@ def _strategy(args):
 def run(args) -> int:
     from finirace.scenario import check_variants, load_bundled, resolve
 
-    known, variants = _variants(args.variant)
+    files = getattr(args, "variant_file", None) or []
+    user: dict = {}
+    if files:
+        from finirace.model import VARIANTS
+        from finirace.model.variantfile import load_variant_files
+
+        user = load_variant_files(files, VARIANTS)
+    known, names = _variants(args.variant, user)
+    variants = [user.get(n, n) for n in names]  # a variant file's variant runs as its Variant
     scenarios = [resolve(ref) for ref in args.scenarios] if args.scenarios else load_bundled()
     for sc in scenarios:
         check_variants(sc, known)
     if args.replay is not None:
         return _replay(args, scenarios, variants)
+    if user and (getattr(args, "write_expect", False)):
+        raise UsageError("--write-expect writes the built-in eras' entries: not with --variant-file")
     strategy = _strategy(args)
     expectations = getattr(args, "print_expect", False) or getattr(args, "write_expect", False)
     if expectations and (args.pct or args.preemptions is not None or args.json or args.junit):
@@ -105,17 +119,21 @@ def run(args) -> int:
 
         return present(args, scenarios, verdicts, known)
     threads_of = {sc.name: sc.thread_names for sc in scenarios}
-    refs = {sc.name: _ref(sc, args.scenarios) for sc in scenarios}
-    _present(args, verdicts, variants, threads_of, refs)
+    refs = {sc.name: _ref(sc, args.scenarios, files) for sc in scenarios}
+    _present(args, verdicts, names, threads_of, refs)
     return 1 if any(v.matches is False for v in verdicts) else 0
 
 
-def _ref(sc, given: list[str]) -> str:
-    """How to name a scenario again on a command line: as the user did, or by its bundled name."""
+def _ref(sc, given: list[str], files=()) -> str:
+    """How to name a scenario again on a command line: as the user did, or by its bundled name;
+    with the variant files given (a replay of their variants needs them)."""
+    import shlex
+
+    name = sc.name
     for ref in given:
         if sc.path and ref == sc.path:
-            return ref
-    return sc.name
+            name = ref
+    return name + "".join(f" --variant-file {shlex.quote(f)}" for f in files)
 
 
 def _present(args, verdicts, variants, threads_of, refs) -> None:
@@ -180,7 +198,8 @@ def _replay(args, scenarios, variants) -> int:
     sc, var = scenarios[0], variants[0]
     v = check(sc, var, strategy=Replay(args.replay))
     if args.html:
-        _write_html(args.html, [v], [var], {sc.name: sc.thread_names}, {sc.name: _ref(sc, args.scenarios)})
+        _write_html(args.html, [v], [v.variant], {sc.name: sc.thread_names},
+                    {sc.name: _ref(sc, args.scenarios, getattr(args, "variant_file", None) or ())})
     if args.json:
         json.dump(report.to_json([v]), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -188,7 +207,8 @@ def _replay(args, scenarios, variants) -> int:
         from finirace.report.console import fit_width
 
         sys.stdout.write("\n".join(report.counterexample_lines(v, v.counterexamples[0], sc.thread_names,
-                                                              _ref(sc, args.scenarios), fit_width())) + "\n")
+                                                              _ref(sc, args.scenarios, getattr(args, "variant_file", None) or ()),
+                                                              fit_width())) + "\n")
     return 0
 
 

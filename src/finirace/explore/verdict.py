@@ -91,11 +91,13 @@ def check_system(
     )
 
 
-def check(scenario, variant: str, *, strategy: Strategy | None = None, progress: ProgressFn | None = None) -> Verdict:
-    """The verdict of a :class:`~finirace.scenario.Scenario` under a model variant."""
+def check(scenario, variant, *, strategy: Strategy | None = None, progress: ProgressFn | None = None) -> Verdict:
+    """The verdict of a :class:`~finirace.scenario.Scenario` under a model variant (a built-in
+    era's name, or a ``Variant`` from a variant file)."""
     from finirace.model import build_system
 
     system = build_system(scenario, variant)
+    variant = getattr(variant, "name", variant)
     expected = scenario.expect.get(variant)
     return check_system(
         system,

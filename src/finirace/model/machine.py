@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from finirace.model.program import Ctx, Fault, NotReady, Program
+from finirace.model.patch import patched
 from finirace.model.programs import program_for
 from finirace.model.threads import bootstrap, teardown
 from finirace.model.variant import Variant
@@ -60,9 +61,13 @@ class Machine:
             else:
                 step = steps[pc]
                 prog = program_for(step.kind, step.arg, self.variant)
+            if self.variant.patches:
+                prog = patched(prog, self.variant)
             labels: dict[str, int] = {}
             for i, ins in enumerate(prog):
                 labels.setdefault(ins.label, i)
+                for alias in ins.aliases:
+                    labels.setdefault(alias, i)
             got = self._programs[key] = (prog, labels, step)
         return got
 

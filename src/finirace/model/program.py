@@ -53,6 +53,7 @@ class Instr:
     frames: tuple[str, ...]  # modelled C functions, innermost first
     waits: str | None = None  # what it may wait on: "gil", "join", "lock", "event", "guards"
     in_runtime: bool = False  # a wait inside CPython (hung if for ever after finalization)
+    aliases: tuple[str, ...] = ()  # other labels a goto may name it by (a patch's first step)
 
     @property
     def function(self) -> str:

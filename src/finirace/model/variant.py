@@ -18,7 +18,7 @@ names that predecessor (``follows``), which is how the registry
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Iterable
+from typing import Callable, Iterable
 
 # What describes an era rather than how it behaves: given anew by every variant.
 DESCRIPTION = ("name", "title", "versions", "released", "summary", "refs", "source")
@@ -101,6 +101,10 @@ class Variant:
     # previous runtime's GIL (_PyEval_FiniThreads).  While none exists, PyEval_SaveThread and
     # PyEval_RestoreThread only swap _PyThreadState_Current: no take_gil, no _Py_Finalizing check
     lazy_gil: bool = False
+    # a variant written outside the package (``--variant-file``): C functions whose atomic steps
+    # it replaces, as (function, patch) pairs; patch(variant, steps) -> Program gets the era's
+    # own steps of one call of that function (model/patch.py applies them)
+    patches: tuple[tuple[str, Callable], ...] = ()
 
     def then(self, *, name: str, title: str, versions: str, released: tuple[tuple[int, int], ...],
              summary: str, refs: tuple[str, ...], source: str, fate: Fate | None = None,
