@@ -26,14 +26,15 @@ TOKEN = "v1.a4b10a8b"
 EXIT_ERA = [(3, 9), (3, 10), (3, 11), (3, 12), (3, 13)]
 
 
-def _seed():
+def _seed(interp=None):
+    """The seed and the worked schedule, projected in the interpreter's own era (3.9/3.10: exit)."""
     sc = catalog.resolve("seed")
-    return sc, conformance.project_schedule(sc, "exit", TOKEN)
+    return sc, conformance.project_schedule(sc, conformance.variant_for(interp) if interp else "exit", TOKEN)
 
 
 def _exact_run(version, detector="pymalloc-debug"):
-    sc, projection = _seed()
     interp = interpreter(version)
+    sc, projection = _seed(interp)
     program = codegen.generate(sc)
     built = build.build(program, interp)
     lines = linemap.load(version)

@@ -104,23 +104,24 @@ def run(args) -> int:
 
     orderings: dict = {}
     projection = None
+    projections: dict = {}  # era -> the schedule projected in it
     if args.schedule:
         sc = scenarios[0]
         variants = list(dict.fromkeys(v for v in map(conformance.variant_for, usable) if v is not None))
         if not variants:
             raise UsageError(f"--schedule: the model has no era for {usable[0].version_text}")
-        # the first era (in interpreter order) the token fits: a schedule belongs to one era
+        # every era (in interpreter order) the token fits: eras that share steps share schedules
         failure = None
         for variant in variants:
             try:
-                projection = conformance.project_schedule(sc, variant, args.schedule)
-                break
+                projections[variant] = conformance.project_schedule(sc, variant, args.schedule)
             except ImportError as exc:
                 raise UsageError(f"--schedule needs the model and explorer: {exc}") from None
             except UsageError as exc:
                 failure = failure or exc
-        if projection is None:
+        if not projections:
             raise failure
+        projection = next(iter(projections.values()))
         orderings[sc.name] = projection.orderings
         if projection.split and projection.exact is None:
             names = ", ".join(str(r) for r in projection.split)
@@ -134,14 +135,15 @@ def run(args) -> int:
 
     detectors = args.detector or ["plain"]
     exact_plans: dict = {}
-    if projection is not None and projection.exact is not None:
+    if any(p.exact is not None for p in projections.values()):
         from finirace.outcome import RunKind
 
-        if not args.detector and projection.outcome.kind is RunKind.MEMORY_ERROR:
+        if not args.detector and any(p.outcome.kind is RunKind.MEMORY_ERROR for p in projections.values()):
             detectors = ["pymalloc-debug"]  # plain cannot see a read of freed memory; the debug allocator can
         for interp in usable:
-            if conformance.variant_for(interp) == projection.variant:
-                exact_plans[(scenarios[0].name, interp.path)] = projection.exact
+            era = projections.get(conformance.variant_for(interp))
+            if era is not None and era.exact is not None:
+                exact_plans[(scenarios[0].name, interp.path)] = era.exact
     jobs = session.plan(scenarios, usable, detectors, args.repeat)
     if args.no_store and (args.campaign or args.db):
         raise UsageError("--no-store keeps nothing: drop --campaign/--db, or --no-store")
@@ -149,8 +151,9 @@ def run(args) -> int:
 
     def prediction(run):
         interp = _interp(usable, run.python)
-        if projection is not None and conformance.variant_for(interp) == projection.variant:
-            return projection.prediction  # what this schedule leads to in the model
+        era = projections.get(conformance.variant_for(interp))
+        if era is not None:
+            return era.prediction  # what this schedule leads to in the model
         return conformance.predict(by_name[run.scenario], interp)
 
     stored = None if args.no_store else _open_campaign(args, jobs)
