@@ -7,6 +7,10 @@
    the bare gcc command for the bare program.  Target <= 1.2x.
 3. the pipe-ordered seed reproducer against the classic sleep-ordered one.
    Reported (expect >= 100x faster).
+4. an exact run (``finirace lab seed --schedule v1.a4b10a8b``: gdb holds the
+   worker inside ``take_gil``, ``PYTHONMALLOC=debug``, gdb's start-up included)
+   against an ordinary lab run of the same seed (pipes, plain), best of 3 each.
+   Target: the exact run <= 3 s.
 
 Usage: python bench/lab_overhead.py [--python PATH]
 """
@@ -130,6 +134,8 @@ def main() -> int:
         subprocess.run([str(built.binary)], env=run_env, capture_output=True)
         t_pipe = time.perf_counter() - t
 
+    t_plain, t_exact = exact_overhead(interp)
+
     print(f"interpreter: {interp.path} ({interp.label})")
     print(f"warm: {args.repeat} bare runs in a loop {t_loop:.2f}s; finirace lab --repeat {args.repeat}: "
           f"{ratios['1']:.2f}x with --jobs 1, {ratios['2']:.2f}x with --jobs 2 (target <= 1.5x)")
@@ -137,7 +143,36 @@ def main() -> int:
           f"{cold:.2f}x (target <= 1.2x)")
     print(f"seed: sleep-ordered {t_sleep:.2f}s; pipe-ordered {t_pipe * 1000:.1f} ms: "
           f"{t_sleep / t_pipe:.0f}x faster (expect >= 100x)")
+    if t_exact is not None:
+        print(f"exact: ordinary lab run of seed {t_plain:.2f}s; exact run under gdb {t_exact:.2f}s: "
+              f"{t_exact / t_plain:.1f}x (target: exact run <= 3 s)")
     return 0
+
+
+def exact_overhead(interp) -> tuple[float, float | None]:
+    """Best of 3: an ordinary lab run of the catalog seed, and its exact run (None: no line map here)."""
+    from finirace import conformance
+    from finirace.lab import build, codegen, exact, linemap, runner
+    from finirace.scenario import catalog
+
+    sc = catalog.resolve("seed")
+    era = conformance.variant_for(interp)
+    projection = conformance.project_schedule(sc, era, "v1.a4b10a8b") if era else None
+    lines = linemap.load(interp.version[:2])
+    ordered = codegen.generate(sc, projection.orderings if projection else ())
+    built = build.build(ordered, interp)
+    t_plain = min(runner.run(ordered, built, interp, "plain").duration for _ in range(3))
+    if projection is None or projection.exact is None or exact.missing(projection.exact, lines, interp):
+        return t_plain, None
+    program = codegen.generate(sc)
+    plain_built = build.build(program, interp)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        run = exact.run(program, plain_built, interp, projection.exact, lines, "pymalloc-debug")
+        times.append(time.perf_counter() - t)
+        assert run.note.startswith("exact"), run.note
+    return t_plain, min(times)
 
 
 if __name__ == "__main__":

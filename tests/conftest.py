@@ -76,6 +76,6 @@ def catalog_sweep(tmp_path_factory) -> Sweep:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, env.get("PYTHONPATH", "")) if p)
     env["COLUMNS"] = "200"
     r = subprocess.run([sys.executable, "-m", "finirace", "lab", "--catalog", str(LAB_SCENARIOS / "seed-hang.toml"),
-                        "--all", "--jobs", "2", "--timeout", "3", "--json"],
+                        "--all", "--jobs", "2", "--timeout", "3", "--json", "--detector", "plain"],
                        env=env, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
     return Sweep(env, r.returncode, r.stdout, r.stderr)

@@ -141,7 +141,7 @@ def test_a_killed_catalog_sweep_keeps_every_finished_run(env):
     import time
 
     proc = subprocess.Popen([sys.executable, "-m", "finirace", "lab", "--catalog", "--all", "--jobs", "2",
-                             "--timeout", "3", "--campaign", "killed"], env=env, stdout=subprocess.DEVNULL,
+                             "--timeout", "3", "--campaign", "killed", "--detector", "plain"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     seen = 0
     deadline = time.monotonic() + 300
@@ -328,3 +328,18 @@ def test_a_schedule_that_does_not_fit_is_one_line(env):
     need(PY311)
     r = finirace(env, "lab", str(SCENARIOS / "free-wake.toml"), "--python", PY311, "--schedule", "v1.zz")
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_cell_where_the_model_predicts_a_memory_error_runs_under_valgrind(env):
+    """No weak cells: without --detector, a memory error the model predicts is looked for by memcheck."""
+    need(PY311)
+    r = finirace(env, "lab", "clear-after", "--python", PY311, "--json", "--no-store")
+    assert r.returncode == 0, r.stderr
+    assert "go under valgrind" in r.stderr
+    (run,) = json.loads(r.stdout)["runs"]
+    assert run["detector"] == "valgrind" and run["match"] == "yes", run
+    assert run["outcome"]["kind"] == "memory-error"
+    # asked for by name, plain stays plain (and weak: it cannot see the error)
+    r = finirace(env, "lab", "clear-after", "--python", PY311, "--json", "--no-store", "--detector", "plain")
+    (run,) = json.loads(r.stdout)["runs"]
+    assert run["detector"] == "plain" and run["match"] == "weak"

@@ -53,7 +53,7 @@ HERE = Path(__file__).resolve().parent
 CHECK = HERE / "check.json"
 LAB = HERE / "lab.json"
 # `finirace lab --catalog --all --json`, as regenerated; the test reads the suite's own sweep instead.
-LAB_COMMAND = ("lab", "--catalog", "--all", "--json", "--jobs", "2", "--no-store")
+LAB_COMMAND = ("lab", "--catalog", "--all", "--json", "--jobs", "2", "--no-store", "--detector", "plain")
 
 
 def outcome(o: dict) -> dict:

@@ -145,6 +145,8 @@ def run(args) -> int:
             if era is not None and era.exact is not None:
                 exact_plans[(scenarios[0].name, interp.path)] = era.exact
     jobs = session.plan(scenarios, usable, detectors, args.repeat)
+    if not args.detector and not projections:
+        jobs = _memory_errors_under_memcheck(jobs)
     if args.no_store and (args.campaign or args.db):
         raise UsageError("--no-store keeps nothing: drop --campaign/--db, or --no-store")
     by_name = {s.name: s for s in scenarios}
@@ -162,6 +164,32 @@ def run(args) -> int:
     finally:
         if stored is not None:
             stored.store.close()
+
+
+def _memory_errors_under_memcheck(jobs):
+    """Jobs whose prediction holds a memory error, moved to valgrind: plain cannot see one.
+
+    Without it such a cell is graded ``weak`` whatever happens (a crash, an abort
+    or a clean exit all fit undefined behaviour); under memcheck it is ``yes`` or
+    ``no``.  Only when no detector was asked for: ``--detector plain`` keeps plain.
+    """
+    from dataclasses import replace
+
+    from finirace import conformance
+    from finirace.outcome import RunKind
+
+    if registry.spec("valgrind").create().available() is not None:
+        return jobs  # no valgrind here: the cells stay plain, and weak
+    out, moved = [], 0
+    for job in jobs:
+        predicted = conformance.predict(job.scenario, job.interpreter).outcomes
+        if any(o.kind is RunKind.MEMORY_ERROR for o in predicted):
+            job, moved = replace(job, detector="valgrind"), moved + 1
+        out.append(job)
+    if moved:
+        sys.stderr.write(f"finirace lab: {moved} run(s) where the model predicts a memory error go under valgrind "
+                         "(plain cannot see one; --detector plain keeps them plain)\n")
+    return out
 
 
 def _counterexamples(args, scenarios, usable) -> int:
