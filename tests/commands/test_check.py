@@ -206,3 +206,17 @@ def test_junit_skip_messages_keep_labels_that_hold_commas_apart(cli, tmp_path):
         assert any("," in label for label in labels) or len(labels) > 1, message
         for label in labels:
             parse_label(label)  # each piece is one whole label
+
+
+def test_malformed_python_in_a_step_is_one_line_and_exit_2(tmp_path):
+    import os
+    from pathlib import Path
+
+    p = tmp_path / "bad.toml"
+    p.write_text('name = "bad"\n[threads]\nmain = ["init", "python \\"x = 1", "finalize"]\n')
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "src"))
+    r = subprocess.run([sys.executable, "-m", "finirace", "check", str(p)], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert f"{p}:3: thread 'main', step 2 'python \"x = 1': unterminated quote" in r.stderr

@@ -304,13 +304,7 @@ class _Builder:
                 raise self.fail(f"{where}: {op!r} takes no argument", line)
             return None
         if kind is Arg.CODE:
-            if not rest:
-                raise self.fail(f"{where}: 'python' needs the code to run, e.g. python \"print(1)\"", line)
-            if len(rest) >= 2 and rest[0] == rest[-1] and rest[0] in "\"'":
-                rest = rest[1:-1]
-            if not rest.strip():
-                raise self.fail(f"{where}: 'python' needs the code to run", line)
-            return rest
+            return self.parse_code(op, rest, where, line)
         if kind is Arg.OPTIONAL_UNTIL:
             if not rest:
                 return None
@@ -323,6 +317,25 @@ class _Builder:
             raise self.fail(f"{where}: {op!r} needs a {what} name", line)
         if not _NAME.match(rest):
             raise self.fail(f"{where}: {rest!r} is not a valid {what} name", line)
+        return rest
+
+    def parse_code(self, op: str, rest: str, where: str, line: int | None) -> str:
+        """Python source, quoted or not: a quote must be closed, and the code must compile
+        (the lab would only find out when ``PyRun_SimpleString`` raises ``SyntaxError``)."""
+        if not rest:
+            raise self.fail(f"{where}: {op!r} needs the code to run, e.g. {op} \"print(1)\"", line)
+        if rest[0] in "\"'":
+            if len(rest) < 2 or rest[-1] != rest[0]:
+                raise self.fail(f"{where}: unterminated quote: the code opens with {rest[0]} and does not end with it",
+                                line)
+            rest = rest[1:-1]
+        if not rest.strip():
+            raise self.fail(f"{where}: {op!r} needs the code to run", line)
+        try:
+            compile(rest, f"<{op} step>", "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            at = f" (line {exc.lineno} of the code)" if exc.lineno and exc.lineno > 1 else ""
+            raise self.fail(f"{where}: the Python code does not compile: {exc.msg}{at}", line) from None
         return rest
 
     def check_references(self, threads: list[Thread]) -> None:
