@@ -11,8 +11,9 @@ its options and a run count for stress) and which table holds the runs.
 
 Why the pending indices come from one place (:meth:`OpenCampaign.pending`):
 sharing one campaign between processes (or Dask workers) needs an index to be
-*claimed* before it runs, so that none runs twice; that is a change to this
-method and to the store, not to the lab or stress.
+*claimed* before it runs, so that none runs twice; that method claims each
+index in the store as it hands it out (:meth:`Store.claim`), and storing the
+run drops the claim, so the lab and stress share campaigns without knowing it.
 
 The lab's part lives here rather than in the lab package or the command: the
 lab runs programs and knows no store, the store knows no lab, and grading is
@@ -29,11 +30,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from finirace.errors import UsageError
 from finirace.records import BACKTRACE_TAIL, LabRunRecord, RunRecord
-from finirace.store import LAB, STRESS, Campaign, Store
+from finirace.store import LAB, STRESS, Campaign, Owner, Store
 
 if TYPE_CHECKING:
     from finirace.conformance import Comparison
     from finirace.lab.session import Job
+
+DEFAULT_LEASE = 3600.0  # seconds a claim stands when its process cannot be checked (another host)
 
 __all__ = ["LAB", "STRESS", "OpenCampaign", "lab_plan", "lab_record", "new_name", "open_campaign", "open_lab"]
 
@@ -48,17 +51,35 @@ class OpenCampaign:
     def name(self) -> str:
         return self.campaign.name
 
-    def pending(self, total: int | None) -> Iterator[int]:
-        """The indices still to make, in order: those below ``total`` with no stored run.
+    def pending(self, total: int | None, lease: float = DEFAULT_LEASE) -> Iterator[int]:
+        """The indices this process is to make, in order, each claimed in the store as it is handed out.
 
-        With no ``total`` (a campaign bounded by time, not by runs) the indices
-        go on from the highest one stored, for as long as the caller asks.
+        Below ``total``: those with no stored run and no live claim of another
+        process, then those whose claim went stale meanwhile (its process died,
+        or its lease ran out).  With no ``total`` (a campaign bounded by time,
+        not by runs) the indices go on after every stored and claimed one, for
+        as long as the caller asks; a gap a dead process left there stays a gap.
+        Claims this process left from an earlier pass are given back first.
+        ``lease`` must outlast one run: a claim older than that is taken back.
         """
-        done = self.store.done(self.campaign)
-        if total is not None:
-            yield from (i for i in range(total) if i not in done)
-            return
-        yield from itertools.count(max(done, default=-1) + 1)
+        owner = Owner.this_process()
+        self.store.release_claims(self.campaign.id, owner)
+        if total is None:
+            while True:
+                yield self.store.claim_next(self.campaign, owner, lease)
+        for i in range(total):
+            if self.store.claim(self.campaign, i, owner, lease):
+                yield i
+        while True:  # indices another process held when we passed them, and left behind since
+            stale = [i for i in self.store.stale_claims(self.campaign.id, owner) if i < total]
+            taken = [i for i in stale if self.store.claim(self.campaign, i, owner, lease)]
+            if not taken:
+                return
+            yield from taken
+
+    def release(self) -> None:
+        """Give back the indices this process claimed and did not store (the session ends)."""
+        self.store.release_claims(self.campaign.id, Owner.this_process())
 
     def earlier(self) -> dict[int, RunRecord]:
         """The runs stored before this invocation, by index (nothing for a new campaign)."""
@@ -91,7 +112,12 @@ def open_campaign(store: Store, name: str, kind: str, *, argv: Sequence[str], op
     """
     existing = store.campaign(name)
     if existing is None:
-        return OpenCampaign(store, store.create_campaign(name, argv, options, target_runs, kind=kind), False)
+        try:
+            return OpenCampaign(store, store.create_campaign(name, argv, options, target_runs, kind=kind), False)
+        except sqlite3.IntegrityError:  # another process created it a moment ago: share it
+            existing = store.campaign(name)
+            if existing is None:
+                raise
     if existing.kind != kind:
         raise UsageError(f"campaign {name!r} is a {existing.kind} campaign, not a {kind} one; pick another name")
     problem = fits(existing) if fits is not None else None

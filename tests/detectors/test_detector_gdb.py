@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import sys
+
+import pytest
 
 from finirace import detectors, proc
 from finirace.outcome import RunKind
@@ -89,4 +92,30 @@ def test_a_timed_out_run_under_gdb_keeps_every_threads_backtrace(cli, tmp_path):
         (bucket,) = json.loads(cli("report", detector, "--json").stdout)["buckets"]
         assert bucket["kind"] == "timeout"
         trace = bucket["native_backtrace"]
-        assert "Py_FinalizeEx" in trace and trace.count("\nThread ") >= 2, (detector, trace[-3000:])
+        assert "Py_FinalizeEx" in trace and len(detectors.parse_backtraces(trace)) >= 2, (detector, trace[-3000:])
+
+
+PY310 = "/root/.pyenv/versions/3.10.13/bin/python3.10"
+
+
+@pytest.mark.skipif(not os.path.exists(PY310), reason="needs the installed CPython 3.10.13 (it ships a -gdb.py gdb declines)")
+def test_hang_backtraces_hold_stacks_only_no_auto_load_noise():
+    code = "import threading, time\nthreading.Thread(target=time.sleep, args=(600,)).start()\ntime.sleep(600)\n"
+    r = proc.run([PY310, "-c", code], timeout=1.5, on_timeout=detectors.attach_backtraces)
+    note = r.timeout_note or ""
+    assert len(detectors.parse_backtraces(note)) == 2, note
+    assert "auto-load" not in note and "safe-path" not in note
+    lines = [ln for ln in note.splitlines() if ln.strip()]
+    assert lines[0].startswith("Thread ") and all(ln.startswith(("Thread ", "#")) for ln in lines)
+
+
+def test_stack_tail_starts_at_a_whole_thread_or_frame():
+    from finirace.detectors.backtrace import stack_tail
+
+    frames = "".join(f"#{i}  0x00007f00{i:04x} in function_number_{i} (arg=0x1) at file.c:{i}\n" for i in range(40))
+    text = 'Thread 2 (Thread 0x7f00 (LWP 42) "worker"):\n' + frames + '\nThread 1 (Thread 0x7f01 (LWP 41) "main"):\n' + frames
+    for size in (100, 1000, 2500, 3000):
+        tail = stack_tail(text, size)
+        assert len(tail) <= size and text.endswith(tail)
+        assert tail.startswith(("Thread ", "#")), tail[:40]
+    assert stack_tail(text, len(text) // 2 + 200).startswith("Thread 1 ")  # a heading in the tail wins

@@ -26,9 +26,11 @@ def test_frames_below_ordinary_functions_still_tell_bugs_apart():
     assert one == "crash SIGSEGV | subtype_dealloc | list_dealloc | frame_dealloc"
 
 
-def test_prefix_frames_do_not_count_towards_the_depth():
+def test_generic_frames_are_walked_past_and_a_signature_has_at_most_3_frames():
     s = sig.signature(RunOutcome(RunKind.ABORT, signal="SIGABRT"), ["os_abort_impl", "cfunction_vectorcall_NOARGS", "atexit_callfuncs", "Py_FinalizeEx", "x"])
-    assert s == "abort SIGABRT | os_abort_impl | cfunction_vectorcall_NOARGS | atexit_callfuncs | Py_FinalizeEx"
+    assert s == "abort SIGABRT | os_abort_impl | atexit_callfuncs | Py_FinalizeEx"
+    hang = ["_PyEval_EvalFrameDefault", "a", "_PyFunction_Vectorcall", "b", "_PyEval_Vector", "c", "d", "e"]
+    assert sig.signature(RunOutcome(RunKind.TIMEOUT), hang).split(" | ")[1:] == ["a", "b", "c"]
 
 
 def test_python_frames_are_used_when_there_are_no_native_ones():

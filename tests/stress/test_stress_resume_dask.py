@@ -71,3 +71,48 @@ def test_dask_local_cluster_feeds_the_same_store(exit_race, db):
             buckets = store.buckets(campaign.id)
     assert final.done == 30 and sorted(r.index for r in runs) == list(range(30))
     assert len(buckets) <= 1 and sum(b.count for b in buckets) == sum(r.kind == "crash" for r in runs)
+
+
+def test_two_finirace_processes_share_one_new_campaign(db, tmp_path):
+    log = tmp_path / "ran.log"
+    code = f"import os, time; open({str(log)!r}, 'a').write(os.environ['FINIRACE_SEED'] + '\\n'); time.sleep(0.05)"
+    cmd = [sys.executable, "-m", "finirace", "stress", "--runs", "40", "-j", "2", "--seed", "1000",
+           "--campaign", "shared", "--", PY, "-c", code]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+             for _ in range(2)]
+    try:
+        outs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    seeds = log.read_text().split()
+    assert sorted(map(int, seeds)) == list(range(1000, 1040))  # every index ran, and only once
+    with Store(db) as store:
+        c = store.campaign("shared")
+        runs = list(store.runs(c.id))
+        assert sorted(r.index for r in runs) == list(range(40)) and store.claimed(c.id) == 0
+    assert len({r.worker for r in runs}) == 2  # both processes did part of the work
+    assert any("shared: 40/40 runs" in err for _, err in outs)  # progress counts what is stored
+
+
+def test_claims_of_dead_or_expired_owners_are_taken_back_live_ones_are_left(db):
+    from finirace.store import Owner
+
+    dead = subprocess.run([PY, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with Store(db) as store:
+        settings = CampaignSettings(argv=("true",), runs=8, jobs=2, seed=1)
+        campaign, settings = open_campaign(store, "claims", settings)
+        here = Owner.this_process().host
+        assert store.claim(campaign, 3, Owner(here, int(dead.stdout)), lease=600)  # its process is gone
+        assert store.claim(campaign, 5, Owner("elsewhere", 1), lease=-1)  # its lease ran out
+        assert store.claim(campaign, 6, Owner("elsewhere", 2), lease=600)  # running on another machine
+        final = run_campaign(store, campaign, settings)
+        assert sorted(store.done_indices(campaign.id)) == [0, 1, 2, 3, 4, 5, 7]
+        assert final.done == 7 and final.session == 7
+        assert store.claimed(campaign.id) == 1  # the live claim stays; nothing of ours is left
+        store.release_claims(campaign.id, Owner("elsewhere", 2))  # that machine died for good: a resume finishes
+        final = run_campaign(store, campaign, settings)
+        assert sorted(store.done_indices(campaign.id)) == list(range(8)) and final.session == 1

@@ -1,5 +1,9 @@
 """``finirace report CAMPAIGN [--json] [--junit FILE]``: a campaign from the store.
 
+Exit status, for CI: a stress campaign with any failure bucket (crash, abort,
+memory error, hang, or runs that failed the ordinary way) exits 1, as
+``finirace stress`` itself does; 0 when it has none; 2 for bad arguments.
+
 A stress campaign shows its crash buckets; a lab campaign shows the
 conformance table ``finirace lab`` printed, rebuilt from the stored runs
 (mismatches first), its JSON (the same shape as ``finirace lab --json``, with
@@ -18,7 +22,8 @@ from finirace.errors import UsageError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="show a campaign: crash buckets, or a lab conformance table", description="Show a stored campaign: a stress campaign's crash buckets with their "
-                              "backtraces and reproduction commands, or a lab campaign's conformance table.")
+                              "backtraces and reproduction commands, or a lab campaign's conformance table. "
+                              "Exit status: 1 when a stress campaign has failure buckets, else 0 (2: bad arguments).")
     p.add_argument("campaign", help="campaign name (see finirace runs)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--junit", metavar="FILE", help="also write the buckets (or lab rows) as JUnit XML to FILE")
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         campaign_report.write_json(data, sys.stdout)
     else:
         campaign_report.buckets_table(data, console())
-    return 0
+    return 1 if data["buckets"] else 0  # as `finirace stress` ends: CI fails on a campaign with failures
 
 
 def _lab(args: argparse.Namespace, store, campaign) -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from finirace import proc
 
 _THREAD = re.compile(r'^Thread (\d+) \((.*?)\):\s*$')
+_FRAME_START = re.compile(r"^#\d+\s")
 _LWP = re.compile(r"LWP (\d+)")
 _TNAME = re.compile(r'"([^"]*)"\s*\)?$')
 _FRAME = re.compile(
@@ -114,6 +115,42 @@ def parse_backtraces(text: str) -> tuple[NativeThread, ...]:
     return tuple(threads)
 
 
+def stacks_only(text: str) -> str:
+    """gdb's output cut down to the stacks: ``Thread N (…)`` headings and ``#N`` frames.
+
+    What gdb says around them (``auto-loading has been declined``, the
+    safe-path advice, ``[New LWP …]``, the source line it stopped at) is
+    noise in a report.  Output with no stack at all (gdb could not attach) is
+    kept whole, since it says why.
+    """
+    kept: list[str] = []
+    for line in text.splitlines():
+        bare = line.strip()
+        if _THREAD.match(bare):
+            if kept:
+                kept.append("")
+            kept.append(bare)
+        elif _FRAME_START.match(bare):  # the faulting thread's ``bt`` comes with no heading
+            kept.append(bare)
+    return "\n".join(kept) + "\n" if kept else text
+
+
+def stack_tail(text: str, size: int) -> str:
+    """The last ``size`` characters of a stack text, starting at a whole thread or frame, never mid-frame.
+
+    A thread heading inside the tail is the preferred start; else a frame line.
+    """
+    if len(text) <= size:
+        return text
+    cut = text[-size:]
+    lines = cut.splitlines(keepends=True)[1:]  # the first line is cut
+    for start in (lambda ln: _THREAD.match(ln.strip()), lambda ln: _FRAME_START.match(ln.strip())):
+        for k, line in enumerate(lines):
+            if start(line):
+                return "".join(lines[k:])
+    return "".join(lines)
+
+
 def gdb_missing() -> str | None:
     return None if shutil.which("gdb") else "gdb is not installed (apt-get install gdb)"
 
@@ -135,4 +172,4 @@ def attach_backtraces(pid: int, timeout: float = 30.0) -> str:
     )
     if not r.started:
         return r.launch_error or "gdb did not start"
-    return r.stdout + (("\n" + r.stderr) if r.stderr.strip() else "")
+    return stacks_only(r.stdout + (("\n" + r.stderr) if r.stderr.strip() else ""))

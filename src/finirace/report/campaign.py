@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from finirace.detectors.backtrace import stack_tail
 from finirace.guard.advice import FIX, guard_fixes
 from finirace.outcome import outcome_to_dict
 from finirace.report import junit
@@ -115,7 +116,8 @@ def buckets_table(data: dict[str, Any], console: Console) -> None:
         if ex.get("memory_errors"):
             console.print(escape(ex["memory_errors"]))
         if b["native_backtrace"]:
-            console.print(escape(_tail(b["native_backtrace"])))
+            shown = stack_tail(b["native_backtrace"], 3000)  # from a whole frame on, never mid-frame
+            console.print(escape(("…\n" if shown != b["native_backtrace"] else "") + shown))
         if ex.get("python_tracebacks"):
             console.print(escape(_tail(ex["python_tracebacks"])))
 

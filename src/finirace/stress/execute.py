@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from finirace import detectors, proc
-from finirace.detectors.backtrace import parse_backtraces
+from finirace.detectors.backtrace import parse_backtraces, stack_tail, stacks_only
 from finirace.detectors.base import Detection
 from finirace.outcome import RunKind
 from finirace.records import StressRunRecord
@@ -111,7 +111,7 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection) -> 
         native_text = shim.text()
     if detection.faulting is not None:
         native = [f.function for f in detection.faulting.frames]
-        native_text = detection.raw_report
+        native_text = stacks_only(detection.raw_report)
     if outcome.kind is RunKind.TIMEOUT and result.timeout_note:
         native_text = result.timeout_note
         threads = parse_backtraces(result.timeout_note)
@@ -132,8 +132,8 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection) -> 
         stdout_tail=_tail(result.stdout),
         stderr_tail=_tail(result.stderr),
         python_tracebacks=sig.without_shim_block(detection.python_tracebacks)[-TAIL * 4 :],
-        native_backtrace=native_text[-TAIL * 4 :],
+        native_backtrace=stack_tail(native_text, TAIL * 4),
         memory_error_text="\n\n".join("\n".join(e.lines()) for e in outcome.memory_errors)[-TAIL * 4 :],
         leftovers=result.leftovers_killed,
-        worker=socket.gethostname(),
+        worker=f"{socket.gethostname()}:{os.getpid()}",  # the process that ran it (a Dask worker, or finirace)
     )

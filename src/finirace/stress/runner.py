@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 from finirace import campaign as campaigns
+from finirace import detectors
 from finirace.errors import UsageError
 from finirace.records import StressRunRecord
 from finirace.store import STRESS, Bucket, Campaign, Store
@@ -63,10 +64,12 @@ class Progress:
     buckets: tuple[tuple[str, int], ...]  # (signature, count), most frequent first
     last: StressRunRecord | None = None
     new_bucket: Bucket | None = None
+    session: int = 0  # runs this process made (``done`` counts every stored run: resumed, other processes')
 
     @property
     def rate(self) -> float:
-        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+        """Runs a second made by this session: a resume's earlier runs are not counted over its time."""
+        return self.session / self.elapsed if self.elapsed > 0 else 0.0
 
 
 def repro_command(campaign: Campaign, seed: int) -> str:
@@ -80,6 +83,7 @@ def repro_command(campaign: Campaign, seed: int) -> str:
     return shlex.join([*parts, "--", *campaign.argv])
 
 
+LEASE_MARGIN = 120.0  # seconds a claim outlasts a run's own limit (gdb's backtraces, the kill, storing)
 DEFAULT_RUNS = 100  # a new campaign given neither --runs nor --time
 
 
@@ -131,12 +135,20 @@ def run_campaign(
     """Run the pending runs of a campaign; each result is stored the moment it arrives."""
     start = time.monotonic()
     deadline = start + settings.seconds if settings.seconds is not None else None
-    # the indices below the run count without a stored run; with --time, on from the highest stored
-    pending = campaigns.OpenCampaign(store, campaign, True).pending(settings.runs if settings.seconds is None else None)
-    counts: dict[str, int] = {b.signature: b.count for b in store.buckets(campaign.id)}
-    done = store.run_count(campaign.id)
-    failures = sum(counts.values())
+    opened = campaigns.OpenCampaign(store, campaign, True)
+    # the indices below the run count without a stored run or another live process's claim; with
+    # --time, on from the highest stored or claimed one; each claimed in the store as it is taken
+    lease = settings.timeout * detectors.get(settings.detector).slowdown + LEASE_MARGIN
+    pending = opened.pending(settings.runs if settings.seconds is None else None, lease=lease)
     total = settings.runs if settings.seconds is None else None
+    session = 0  # runs this process stored: the rate is theirs over this session's time
+
+    def progress(record: StressRunRecord | None = None, new_bucket: Bucket | None = None) -> Progress:
+        # what is stored, so that several processes sharing the campaign all count the same
+        counts = {b.signature: b.count for b in store.buckets(campaign.id)}
+        ranked = tuple(sorted(counts.items(), key=lambda kv: -kv[1]))
+        return Progress(store.run_count(campaign.id), total, time.monotonic() - start, sum(counts.values()), ranked,
+                        record, new_bucket, session=session)
 
     def spec(i: int) -> RunSpec:
         return RunSpec(
@@ -150,15 +162,10 @@ def run_campaign(
         )
 
     def handle(record: StressRunRecord) -> Progress:
-        nonlocal done, failures
-        before = record.signature and record.signature not in counts
+        nonlocal session
         bucket = store.record_run(campaign.id, record, repro_command(campaign, record.seed) if record.signature else "")
-        done += 1
-        if bucket is not None:
-            failures += 1
-            counts[bucket.signature] = bucket.count
-        ranked = tuple(sorted(counts.items(), key=lambda kv: -kv[1]))
-        p = Progress(done, total, time.monotonic() - start, failures, ranked, record, bucket if before else None)
+        session += 1
+        p = progress(record, bucket if bucket is not None and bucket.count == 1 else None)
         if on_progress is not None:
             on_progress(p)
         return p
@@ -166,11 +173,20 @@ def run_campaign(
     def more() -> bool:
         return deadline is None or time.monotonic() < deadline
 
-    last = Progress(done, total, 0.0, failures, tuple(sorted(counts.items(), key=lambda kv: -kv[1])))
-    if settings.dask:
-        for record in _dask_results(settings, pending, spec, more):
-            last = handle(record)
-        return last
+    last = progress()
+    try:
+        if settings.dask:
+            for record in _dask_results(settings, pending, spec, more):
+                last = handle(record)
+            return last
+        return _local(settings, pending, spec, more, handle, last)
+    finally:
+        opened.release()  # indices claimed and not run (interrupted, out of time) go back at once
+
+
+def _local(settings: CampaignSettings, pending: Iterator[int], spec: Callable[[int], RunSpec],
+           more: Callable[[], bool], handle: Callable[[StressRunRecord], Progress], last: Progress) -> Progress:
+    """Run on local threads, each driving one target process at a time."""
     with cf.ThreadPoolExecutor(max_workers=settings.jobs, thread_name_prefix="finirace-run") as pool:
         inflight: set[cf.Future[StressRunRecord]] = set()
         exhausted = False

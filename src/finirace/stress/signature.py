@@ -3,8 +3,8 @@
 The recipe is Socorro's and ClusterFuzz's: a crash type (run kind plus the
 signal, or the fatal-error text), then the top frames of the faulting thread
 after walking past irrelevant ones (libc, pthread internals, the allocator,
-signal plumbing: ``data/skip_frames.txt``) and adding one more frame for each
-frame too common to tell crashes apart (``data/prefix_frames.txt``), but
+signal plumbing: ``data/skip_frames.txt``) and past frames too common to tell
+crashes apart (the eval loop, call plumbing: ``data/prefix_frames.txt``), but
 stopping at the interpreter's entry points for threads coming back from C
 (``data/end_frames.txt``): below them is only whichever extension released
 the GIL, which does not tell bugs apart.  The lists are plain data, one
@@ -76,18 +76,20 @@ def python_frames(faulthandler_dump: str) -> list[str]:
 
 
 def top_frames(frames: Iterable[str | NativeFrame], depth: int = DEPTH) -> list[str]:
-    """Walk past skipped frames; keep ``depth`` frames, prefix frames not counted, none past an end frame."""
-    skip, prefix, end = _lists()
+    """At most ``depth`` frames: skipped and generic frames walked past, none past an end frame.
+
+    A signature therefore never has more than ``depth`` frames (the docs say
+    3): a generic frame (``_PyEval_EvalFrameDefault``, ``cfunction_vectorcall_O``)
+    neither shows nor counts, so the frames that tell bugs apart fill the line.
+    """
+    skip, generic, end = _lists()
     kept: list[str] = []
-    counted = 0
     for raw in frames:
         name = normalize_frame(raw if isinstance(raw, str) else raw.signature_name)  # never a guessed name
-        if not name or any(rx.fullmatch(name) for rx in skip):
+        if not name or any(rx.fullmatch(name) for rx in skip) or any(rx.fullmatch(name) for rx in generic):
             continue
         kept.append(name)
-        if not any(rx.fullmatch(name) for rx in prefix):
-            counted += 1
-        if counted >= depth or any(rx.fullmatch(name) for rx in end):
+        if len(kept) >= depth or any(rx.fullmatch(name) for rx in end):
             break
     return kept
 
