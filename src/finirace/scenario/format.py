@@ -167,6 +167,8 @@ class _Builder:
         self.text = text
         self.lines = text.splitlines()
         self.source = source
+        self._step_lines: dict[str, list[int]] = {}
+        self._compiled: set[str] = set()  # code already compiled (a step repeated a thousand times)
 
     # -- error reporting --------------------------------------------------
     def fail(self, msg: str, line: int | None = None) -> ScenarioError:
@@ -182,12 +184,22 @@ class _Builder:
 
     def step_line(self, thread: str, index: int) -> int | None:
         """The line of a thread's ``index``-th string, found by scanning the text."""
+        lines = self._step_lines.get(thread)
+        if lines is None:
+            lines = self._step_lines[thread] = self._scan_steps(thread)
+        return lines[index] if index < len(lines) else None
+
+    def _scan_steps(self, thread: str) -> list[int]:
+        """The line of each element of a thread's array, in one pass over the text (a
+        scan per step made a file of thousands of steps take seconds to read)."""
         start = self.key_line(thread)
         if start is None:
-            return None
+            return []
         body = "\n".join(self.lines[start - 1 :])
         eq = body.find("=")
-        count, depth = -1, 0
+        out: list[int] = []
+        depth = 0
+        line, pos = start, eq + 1  # lines counted up to pos, incrementally
         # the array's elements at depth 1: strings, or any other value (a number, a table)
         token = r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|\{[^}]*\}|\[|\]|[^,\s\[\]"\'{}#]+'
         for m in re.finditer(token, body[eq + 1 :]):
@@ -201,13 +213,14 @@ class _Builder:
             elif tok == "]":
                 depth -= 1
                 if depth <= 0:
-                    return None
+                    return out
                 continue
             if depth == 1 or (depth == 2 and tok == "["):
-                count += 1
-                if count == index:
-                    return start + body[: eq + 1 + m.start()].count("\n")
-        return None
+                at = eq + 1 + m.start()
+                line += body.count("\n", pos, at)
+                pos = at
+                out.append(line)
+        return out
 
     # -- building ---------------------------------------------------------
     def build(self, data: dict) -> Scenario:
@@ -331,11 +344,13 @@ class _Builder:
             rest = rest[1:-1]
         if not rest.strip():
             raise self.fail(f"{where}: {op!r} needs the code to run", line)
-        try:
-            compile(rest, f"<{op} step>", "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            at = f" (line {exc.lineno} of the code)" if exc.lineno and exc.lineno > 1 else ""
-            raise self.fail(f"{where}: the Python code does not compile: {exc.msg}{at}", line) from None
+        if rest not in self._compiled:
+            try:
+                compile(rest, f"<{op} step>", "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                at = f" (line {exc.lineno} of the code)" if exc.lineno and exc.lineno > 1 else ""
+                raise self.fail(f"{where}: the Python code does not compile: {exc.msg}{at}", line) from None
+            self._compiled.add(rest)
         return rest
 
     def check_references(self, threads: list[Thread]) -> None:
