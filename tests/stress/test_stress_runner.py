@@ -76,6 +76,9 @@ def test_double_forked_child_is_counted_and_killed(db):
         (["stress", "--", "/no/such/prog"], "command not found: /no/such/prog"),
         (["stress", "--runs", "2", "--time", "5", "--", "true"], "not both"),
         (["report", "nope"], "no campaign named 'nope'"),
+        (["stress", "--cwd", "/no/such/dir", "--", "true"], "--cwd /no/such/dir: no such directory"),
+        (["stress", "--env", "=x", "--", "true"], "--env =x: not NAME=VALUE"),
+        (["stress", "--env", "FINIRACE_SURELY_UNSET", "--", "true"], "not set here"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(argv, words, db, capsys):
@@ -159,3 +162,31 @@ def test_a_target_that_cannot_start_or_fails_is_failed_not_clean(db, tmp_path, c
     data = json.loads(capsys.readouterr().out)
     assert data["kinds"] == {"clean": 3, "failed": 1}
     assert [b["signature"] for b in data["buckets"]] == ["failed exit status 1 | boom at 0x? after Nms"]
+
+
+def test_reproduction_command_works_pasted_in_another_shell_from_another_directory(db, tmp_path, monkeypatch, capsys):
+    import os
+    import subprocess
+
+    here, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    (here / "prog.py").write_text("import os\nif os.environ.get('NEEDED') == 'yes' and os.path.exists('marker'):\n"
+                                  "    os.abort()\n")
+    (here / "marker").write_text("")  # read relative to the working directory
+    monkeypatch.chdir(here)
+    assert main(["stress", "--runs", "2", "-j", "2", "--campaign", "r", "--env", "NEEDED=yes", "--",
+                 "python3", "prog.py"]) == 1
+    capsys.readouterr()
+    main(["report", "r", "--json"])
+    (bucket,) = json.loads(capsys.readouterr().out)["buckets"]
+    repro = bucket["repro"]
+    assert str(here / "prog.py") in repro and f"--cwd {here}" in repro and "--env NEEDED=yes" in repro
+    src = os.path.dirname(os.path.dirname(os.path.abspath(__import__("finirace").__file__)))
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": src,
+           "FINIRACE_DB": str(tmp_path / "other.db")}  # a fresh shell: none of the campaign's variables
+    pasted = subprocess.run(["bash", "-c", repro], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
+    assert pasted.returncode == 1, pasted.stderr
+    with Store(tmp_path / "other.db") as store:
+        (summary,) = store.campaigns()
+        assert store.kind_counts(summary.campaign.id) == {"abort": 20}

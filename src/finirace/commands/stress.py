@@ -34,15 +34,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--campaign", metavar="NAME", type=campaign_name, help="store under this name; an existing name resumes it")
     p.add_argument("--timeout", type=duration, default=None, metavar="T", help="time limit of one run (default 60s)")
     p.add_argument("--seed", type=int, default=None, help="base seed: run i gets seed+i (default random)")
+    p.add_argument("--cwd", metavar="DIR", help="run the command in this directory (default: here)")
+    p.add_argument("--env", metavar="NAME=VALUE", action="append", default=[],
+                   help="a variable for the target, kept with the campaign and in its reproduction commands "
+                        "(repeatable; NAME alone takes it from here; PYTHON* and LD_* set here are kept anyway)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on this Dask scheduler instead of locally")
     p.add_argument("--db", metavar="PATH", help="result store (default: $FINIRACE_DB or the per-user data dir)")
     p.add_argument("target", nargs=argparse.REMAINDER, help="-- CMD ARGS…")
     p.set_defaults(run=run)
 
 
-def _check_command(argv: list[str]) -> None:
+def _env(items: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+            raise UsageError(f"--env {item}: not NAME=VALUE")
+        if not eq:
+            if name not in os.environ:
+                raise UsageError(f"--env {name}: not set here; give NAME=VALUE")
+            value = os.environ[name]
+        out.append((name, value))
+    return tuple(out)
+
+
+def _check_command(argv: list[str], cwd: str) -> None:
     exe = argv[0]
     if os.sep in exe:
+        exe = os.path.join(cwd, exe)
         if not os.path.exists(exe):
             raise UsageError(f"command not found: {exe}")
         if os.path.isdir(exe) or not os.access(exe, os.X_OK):
@@ -72,15 +91,18 @@ def run(args: argparse.Namespace) -> int:
     from finirace.campaign import new_name
     from finirace.commands.runs import open_store
     from finirace.stress.perturb import Perturbation, ShimError, build_shim
-    from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
+    from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign, target_environment
 
     argv = list(args.target)
     if argv and argv[0] == "--":
         argv = argv[1:]
     if args.runs is not None and args.time is not None:
         raise UsageError("give --runs or --time, not both")
+    cwd = os.path.abspath(args.cwd or ".")
+    if not os.path.isdir(cwd):
+        raise UsageError(f"--cwd {args.cwd}: no such directory")
     if argv:
-        _check_command(argv)
+        _check_command(argv, cwd)
     elif not args.campaign:
         raise UsageError("nothing to run: give a command after -- (finirace stress -- python prog.py)")
     if args.dask:
@@ -105,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         detector=detector,
         seed=args.seed if args.seed is not None else int.from_bytes(os.urandom(3), "big") * 1000,
         dask=args.dask,
+        cwd=cwd,
+        env=target_environment(_env(args.env)),
     )
     with open_store(args) as store:
         name = args.campaign or new_name(store, "stress")

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import re
 import shlex
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from finirace import campaign as campaigns
 from finirace import detectors
@@ -46,11 +48,47 @@ class CampaignSettings:
     detector: str = "plain"
     seed: int = 0
     dask: str | None = None
-    cwd: str | None = None  # where the command runs (default: here)
+    cwd: str | None = None  # where the command runs (default: here); stored absolute
+    env: tuple[tuple[str, str], ...] = ()  # variables for the target (--env, and PYTHON*/LD_* found set)
 
     def options(self) -> dict[str, Any]:
         p = self.perturbation
-        return {"perturb": p.level, "detector": self.detector, "timeout": self.timeout, "seed": self.seed}
+        return {"perturb": p.level, "detector": self.detector, "timeout": self.timeout, "seed": self.seed,
+                "cwd": self.cwd, "env": dict(self.env)}
+
+
+# variables of finirace's own environment that shape how a target interpreter runs: kept
+# with the campaign and written into its reproduction commands (others go with --env)
+_TARGET_ENV = re.compile(r"PYTHON\w*|LD_LIBRARY_PATH|LD_PRELOAD")
+_OWN_ENV = {"PYTHONFAULTHANDLER"}  # finirace sets it in every run itself
+
+
+def target_environment(given: Sequence[tuple[str, str]] = (), environ: Mapping[str, str] | None = None
+                       ) -> tuple[tuple[str, str], ...]:
+    """The variables a campaign runs its target with: PYTHON*/LD_* set here, then the ones given (which win)."""
+    environ = os.environ if environ is None else environ
+    found = {k: v for k, v in environ.items() if _TARGET_ENV.fullmatch(k) and k not in _OWN_ENV}
+    found.update(given)
+    return tuple(sorted(found.items()))
+
+
+def resolve_command(argv: Sequence[str], cwd: str) -> tuple[str, ...]:
+    """The command with its program and every argument naming an existing file made absolute.
+
+    So that a reproduction command works pasted anywhere (``python prog.py``
+    becomes ``/usr/bin/python3 /home/me/proj/prog.py``); other arguments are
+    left as they are.
+    """
+    if not argv:
+        return ()
+    exe = argv[0]
+    if os.sep in exe:
+        exe = os.path.normpath(os.path.join(cwd, exe))
+    else:
+        exe = shutil.which(exe) or exe
+    rest = [os.path.normpath(os.path.join(cwd, a)) if not a.startswith("-") and not os.path.isabs(a)
+            and os.path.isfile(os.path.join(cwd, a)) else a for a in argv[1:]]
+    return (exe, *rest)
 
 
 @dataclass(frozen=True)
@@ -73,9 +111,17 @@ class Progress:
 
 
 def repro_command(campaign: Campaign, seed: int) -> str:
-    """One line that replays a run with its seed."""
+    """One line that replays a run with its seed, from any directory and shell.
+
+    The command is the campaign's (absolute), run in the campaign's directory
+    (``--cwd``) with the variables it gave its target (``--env``).
+    """
     o = campaign.options
     parts = ["finirace", "stress", "--runs", "20", "--seed", str(seed), "--perturb", str(o.get("perturb", "python"))]
+    if o.get("cwd"):
+        parts += ["--cwd", str(o["cwd"])]
+    for k, v in sorted((o.get("env") or {}).items()):
+        parts += ["--env", f"{k}={v}"]
     if o.get("detector", "plain") != "plain":
         parts += ["--detector", str(o["detector"])]
     if float(o.get("timeout", 60.0)) != 60.0:  # a hang is a hang only within the same limit
@@ -93,6 +139,8 @@ def open_campaign(store: Store, name: str, settings: CampaignSettings) -> tuple[
     A usage error when ``name`` is another kind's campaign, runs another
     command, or does not exist and ``settings`` gives no command to start it.
     """
+    cwd = os.path.abspath(settings.cwd or os.getcwd())
+    settings = replace(settings, cwd=cwd, argv=resolve_command(settings.argv, cwd))
     if store.campaign(name) is None:
         if not settings.argv:
             raise UsageError(f"no campaign named {name!r} to resume, and no command after --")
@@ -118,6 +166,9 @@ def open_campaign(store: Store, name: str, settings: CampaignSettings) -> tuple[
         detector=o.get("detector", "plain"),
         timeout=float(o.get("timeout", settings.timeout)),
         seed=int(o.get("seed", 0)),
+        # campaigns stored before these were kept ran here, with this environment
+        cwd=o.get("cwd") or settings.cwd,
+        env=tuple(sorted((o.get("env") or {}).items())) if "env" in o else settings.env,
     )
     if settings.runs is not None and settings.seconds is None and existing.target_runs != settings.runs:
         store.set_target_runs(existing.id, settings.runs)
@@ -158,6 +209,7 @@ def run_campaign(
             timeout=settings.timeout,
             perturbation=settings.perturbation,
             detector=settings.detector,
+            env=settings.env,
             cwd=settings.cwd,
         )
 
