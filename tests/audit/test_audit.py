@@ -10,8 +10,8 @@ PY = sys.executable
 def test_daemon_thread_in_c_is_flagged(tmp_path):
     prog = tmp_path / "prog.py"
     prog.write_text(
-        "import threading, time, zlib\n"
-        "def squeeze():\n    while True:\n        zlib.compress(b'x' * 2000000)\n"
+        "import hashlib, threading, time\n"
+        "def squeeze():\n    while True:\n        hashlib.pbkdf2_hmac('sha256', b'pw', b'salt', 20000000)\n"
         "threading.Thread(target=squeeze, daemon=True, name='zipper').start()\n"
         "threading.Thread(target=time.sleep, args=(0.01,), name='short').start()\n"
         "time.sleep(0.2)\n"
@@ -22,7 +22,9 @@ def test_daemon_thread_in_c_is_flagged(tmp_path):
     assert t.daemon and "squeeze" in t.python_stack[-1]
     eras = {era: fate for era, _, fate in t.predictions}
     assert "take_gil" in eras["legacy"] and "pthread_exit" in eras["exit"]
+    # seconds in one C call with the GIL released: gdb finds it there, not waiting for the GIL
     assert t.in_c is True and "daemon thread blocked in C with the GIL released" in t.flags
+    assert t.state == "in C with the GIL released"
 
 
 def test_program_with_no_threads(tmp_path):
@@ -31,14 +33,15 @@ def test_program_with_no_threads(tmp_path):
 
 
 def test_predictions_are_the_released_eras_of_the_model_with_their_fates():
-    from finirace.audit import _assess
-    from finirace.detectors.backtrace import NativeFrame, NativeThread
+    from finirace.audit import assess as _assess
+    from finirace.detectors.backtrace import NativeFrame
     from finirace.model.variants import released
 
-    frames = tuple(NativeFrame(f) for f in ("take_gil", "PyEval_RestoreThread", "worker::run", "start_thread"))
+    frames = tuple(NativeFrame(f, language="c++" if "::" in f else "c")
+                   for f in ("take_gil", "PyEval_RestoreThread", "worker::run", "start_thread"))
     entry = {"name": "w", "daemon": True, "python_stack": []}
     plain = _assess(entry, None)
-    cxx = _assess(entry, NativeThread(1, 7, "w", frames))
+    cxx = _assess(entry, frames)
     assert [(e, v) for e, v, _ in plain.predictions] == [(v.name, v.versions) for v in released()]
     for (era, _, fate), (_, _, with_cxx) in zip(plain.predictions, cxx.predictions):
         v = next(v for v in released() if v.name == era)

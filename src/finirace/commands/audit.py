@@ -8,6 +8,8 @@ from finirace.commands.arguments import duration
 from finirace.commands.stress import _check_command
 from finirace.errors import UsageError
 
+STACK_SHOWN = 12  # native frames of a thread shown in the terminal (the HTML page has them all)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("audit", help="threads alive at interpreter finalization", description="Run a Python program once and show the threads alive when its finalization "
@@ -19,10 +21,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def _frames(frames, limit: int = STACK_SHOWN) -> str:
+    names = [f.function + (" (guess)" if f.guess else "") + (f" [{f.language}]" if f.language in ("c++", "rust") else "")
+             for f in frames]
+    more = f" <- … {len(names) - limit} more" if len(names) > limit else ""
+    return " <- ".join(names[:limit]) + more
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
-    from finirace.audit import audit
+    from finirace.audit import audit, not_recorded
+    from finirace.audit.ending import stderr_tail
     from finirace.report.console import console as make_console
 
     argv = list(args.target)
@@ -41,16 +51,23 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--html {args.html}: cannot write: {exc.strerror or exc}") from None
     console = make_console()
     if not report.recorded:
-        console.print(f"no finalization recorded ({escape(report.exit.describe())}): is it a Python 3 program?")
+        if not report.started and not report.exit.timed_out:
+            raise UsageError(not_recorded(report, argv))
+        console.print(escape(not_recorded(report, argv)), soft_wrap=True)
+        for t in report.hang:
+            console.print(f"  thread {t.number} ({escape(t.name)}): {escape(_frames(t.frames))}", soft_wrap=True)
+        for line in stderr_tail(report.exit.stderr):
+            console.print(f"  stderr: {escape(line)}", soft_wrap=True)
         return 1
     console.print(f"Python {'.'.join(map(str, report.version))}: {len(report.threads)} thread(s) alive at finalization; run {escape(report.exit.describe())}")
     dangerous = 0
     for t in report.threads:
-        console.print(f"\n[bold]{escape(t.name)}[/bold] ({'daemon' if t.daemon else 'non-daemon'})")
+        console.print(f"\n[bold]{escape(t.name)}[/bold] ({'daemon' if t.daemon else 'non-daemon'}"
+                      f"{', ' + t.state if t.state else ''})")
         if t.python_stack:
             console.print("  python: " + escape(t.python_stack[-1].strip().splitlines()[0]))
-        if t.native_top:
-            console.print("  native: " + escape(" <- ".join(t.native_top)))
+        if t.native_stack:
+            console.print("  native: " + escape(_frames(t.native_stack)), soft_wrap=True)
         for era, versions, fate in t.predictions:
             console.print(f"  {era:8} {versions:9} {escape(fate)}")
         for flag in t.flags:
@@ -58,4 +75,27 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"  [red]danger[/red]: {escape(flag)}")
         if t.fix:
             console.print(f"  [green]{escape(t.fix)}[/green]", soft_wrap=True)
-    return 1 if dangerous else 0
+    if report.failed:
+        console.print(f"\n[red]run {escape(report.exit.describe())}[/red]" + _ended_by(report, escape), soft_wrap=True)
+        if report.ending is not None and report.ending.frames:
+            console.print("  its stack: " + escape(_frames(report.ending.frames, 16)), soft_wrap=True)
+        for line in stderr_tail(report.exit.stderr):
+            console.print(f"  stderr: {escape(line)}", soft_wrap=True)
+    return 1 if dangerous or report.failed else 0
+
+
+def _ended_by(report, escape) -> str:
+    """``: terminate called … in thread 'engine' (daemon, flagged above)``, as far as it is known."""
+    e = report.ending
+    if e is None:
+        return ""
+    text = f": {escape(e.message)}" if e.message else ""
+    if report.culprit is not None:
+        t = report.culprit
+        text += f", in thread '{escape(t.name)}' ({'daemon' if t.daemon else 'non-daemon'}" + (
+            ", flagged above)" if t.flags else ")")
+    elif report.ended_in_main:
+        text += ", in the main thread (the one finalizing)"
+    elif e.native_id or e.ident:
+        text += ", in a thread that was not alive at the snapshot (started during finalization, or not by threading)"
+    return text

@@ -23,6 +23,8 @@ from finirace import proc
 
 _THREAD = re.compile(r'^Thread (\d+) \((.*?)\):\s*$')
 _FRAME_START = re.compile(r"^#\d+\s")
+_FRAME_HEAD = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-fA-F]+) in )?(.*)$")
+_FRAME_TAIL = re.compile(r"\s+(?:at (\S+):(\d+)|from (\S+))$")
 _LWP = re.compile(r"LWP (\d+)")
 _TNAME = re.compile(r'"([^"]*)"\s*\)?$')
 _FRAME = re.compile(
@@ -79,14 +81,43 @@ class NativeThread:
         return tuple(f.function for f in self.frames)
 
 
+def _split_args(rest: str) -> str:
+    """``name (args)`` → ``name``: the trailing balanced parenthesis group is the arguments.
+
+    Names may hold spaces and parentheses of their own (``std::vector<int,
+    std::allocator<int> >::push_back``, ``(anonymous namespace)::run``).
+    """
+    rest = rest.rstrip()
+    if not rest.endswith(")"):
+        return rest
+    depth = 0
+    for i in range(len(rest) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(rest[i], 0)
+        if depth == 0:
+            return rest[:i].rstrip() or rest
+    return rest
+
+
 def parse_frames(lines: list[str]) -> tuple[NativeFrame, ...]:
     frames = []
     for line in lines:
-        m = _FRAME.match(line.strip())
-        if not m:
+        line = line.strip()
+        m = _FRAME.match(line)
+        if m and " " not in m.group(3):
+            _, addr, fn, _args, file, lineno, lib = m.groups()
+            frames.append(NativeFrame(fn, addr or "", file or "", int(lineno) if lineno else None, lib or ""))
             continue
-        _, addr, fn, _args, file, lineno, lib = m.groups()
-        frames.append(NativeFrame(fn, addr or "", file or "", int(lineno) if lineno else None, lib or ""))
+        head = _FRAME_HEAD.match(line)
+        if not head:
+            continue
+        _, addr, rest = head.groups()
+        tail = _FRAME_TAIL.search(rest)
+        file = lib = ""
+        lineno = None
+        if tail:
+            file, lineno, lib = tail.group(1) or "", int(tail.group(2)) if tail.group(2) else None, tail.group(3) or ""
+            rest = rest[: tail.start()]
+        frames.append(NativeFrame(_split_args(rest) or "??", addr or "", file, lineno, lib))
     return tuple(frames)
 
 

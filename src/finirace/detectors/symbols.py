@@ -209,7 +209,10 @@ def symbolize(path: str, offset: int, exact: bool = False) -> Symbol | None:
     if found is None:
         return None
     mangled, guess, off = found
-    return Symbol(_demangled(mangled), mangled, language_of(mangled), guess, off)
+    language = language_of(mangled)
+    if language == "c" and lib.language == "rust":  # a Rust library's unmangled functions are #[no_mangle] Rust
+        language = "rust"
+    return Symbol(_demangled(mangled), mangled, language, guess, off)
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,16 @@ def document(report, argv: list[str]) -> str:
     """The page of one audit (a :class:`finirace.audit.AuditReport`) of the command ``argv``."""
     version = ".".join(map(str, report.version)) if report.version else "?"
     title = f"finirace audit: {' '.join(argv)}"
+    from finirace.audit.ending import stderr_tail
+    from finirace.audit import not_recorded
+
+    tail = stderr_tail(report.exit.stderr)
+    stderr = f"<h3>The end of its stderr</h3><pre>{esc(chr(10).join(tail))}</pre>" if tail else ""
     if not report.recorded:
+        hang = "".join(f"<h3>thread {t.number} {esc(t.name)}</h3><pre>{esc(chr(10).join(str(f) for f in t.frames))}</pre>"
+                       for t in report.hang)
         body = (f"<h1>finirace audit</h1><p><code>{esc(' '.join(argv))}</code></p>"
-                f"<p>No finalization recorded ({esc(report.exit.describe())}): is it a Python 3 program?</p>")
+                f"<p>{esc(not_recorded(report, argv))}.</p>{hang}{stderr}")
         return page(title, body, STYLE)
     eras = []
     for t in report.threads:
@@ -56,12 +63,24 @@ def document(report, argv: list[str]) -> str:
             parts.append(f'<p class="fix">{esc(t.fix)}</p>')
         if t.python_stack:
             parts.append(f"<h3>Python stack</h3><pre>{esc(''.join(t.python_stack))}</pre>")
-        if t.native_top:
+        if t.native_stack:
+            parts.append("<h3>Native stack (innermost first)</h3><pre>"
+                         + esc("\n".join(str(f) + (f"  [{f.language}]" if f.language in ("c++", "rust") else "")
+                                         for f in t.native_stack)) + "</pre>")
+        elif t.native_top:
             parts.append("<h3>Native stack (innermost first)</h3><pre>" + esc("\n".join(t.native_top)) + "</pre>")
         sections.append("".join(parts) + "</section>")
     grid = (f'<table class="grid fates"><thead><tr><th>thread</th>{head}</tr></thead><tbody>{"".join(rows)}'
             "</tbody></table>") if rows else "<p>No other thread was alive at finalization.</p>"
+    end = ""
+    if report.failed:
+        e = report.ending
+        who = (f" in thread {esc(report.culprit.name)}" if report.culprit is not None
+               else " in the main thread" if report.ended_in_main else "")
+        stack = f"<pre>{esc(chr(10).join(str(f) for f in e.frames))}</pre>" if e is not None and e.frames else ""
+        end = (f'<section class="card"><h2>How the run ended</h2><p class="danger">{esc(report.exit.describe())}'
+               f"{': ' + esc(e.message) if e is not None and e.message else ''}{who}</p>{stack}{stderr}</section>")
     body = (f"<h1>finirace audit</h1><p><code>{esc(' '.join(argv))}</code><br>Python {esc(version)}: "
             f"{len(report.threads)} thread(s) alive when finalization started; run {esc(report.exit.describe())}.</p>"
-            f"<h2>What each CPython era does to them</h2>{grid}{''.join(sections)}")
+            f"{end}<h2>What each CPython era does to them</h2>{grid}{''.join(sections)}")
     return page(title, body, STYLE)

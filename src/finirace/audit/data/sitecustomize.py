@@ -33,17 +33,43 @@ def _finirace_audit_install():
     threading._shutdown = _shutdown
 
 
+def _finirace_audit_wait(child):
+    """Wait for a child without releasing the GIL (ctypes.PyDLL keeps it), bounded.
+
+    subprocess would release it, and daemon threads would run Python, collect
+    garbage or take locks while gdb looks: the snapshot must show them as
+    finalization finds them, waiting for the GIL or in C without it.
+    """
+    import ctypes
+    import time
+
+    libc = ctypes.PyDLL(None)
+    status = ctypes.c_int(0)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if libc.waitpid(child.pid, ctypes.byref(status), 1) == child.pid:  # WNOHANG
+            child.returncode = 0
+            return
+        libc.usleep(5000)
+    child.kill()
+    child.wait()
+
+
 def _finirace_audit_gdb(path):
     import subprocess
 
     out = path + ".gdb"
     try:
         with open(out, "wb") as sink:
-            subprocess.run(
+            child = subprocess.Popen(
                 ["gdb", "-nx", "-batch", "-p", str(os.getpid()), "-ex", "set pagination off",
                  "-ex", "thread apply all bt"],
-                stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.DEVNULL, timeout=120,
+                stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.DEVNULL,
             )
+            try:
+                _finirace_audit_wait(child)
+            except Exception:
+                child.wait(120)
     except Exception:
         pass
     try:
@@ -51,6 +77,61 @@ def _finirace_audit_gdb(path):
             return f.read().decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+_SYSTEM = ("/libc.so", "/libc-", "/ld-linux", "/libpthread", "/libstdc++", "/libgcc_s", "/libm.so", "/libdl",
+           "/libpython", "finirace-shim-")
+
+
+def _finirace_audit_locks(maps, tids):
+    """pthread mutexes in libraries' data (.data, .bss) owned by one of ``tids``: [(address, tid, library)].
+
+    glibc's pthread_mutex_t: int lock (1 or 2 when held), unsigned count,
+    int owner (the holder's thread id), unsigned nusers, int kind.  The
+    interpreter's and the C library's own locks are left out: finalization
+    is the model's business there.
+    """
+    import ctypes
+    import struct
+
+    found = []
+    regions = []
+    previous = None  # the region the line before added: its .bss is the anonymous mapping right after it
+    for line in maps.splitlines():
+        parts = line.split(None, 5)
+        if len(parts) < 5:
+            continue
+        path = parts[5].strip() if len(parts) > 5 else ""
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        added = None
+        if parts[1].startswith("rw"):
+            if path.startswith("/") and not any(s in path for s in _SYSTEM):
+                added = (lo, hi, path)
+            elif not path and previous is not None and previous[1] == lo:
+                added = (lo, hi, previous[2])
+        if added:
+            regions.append(added)
+        previous = added
+    exe = os.path.realpath(sys.executable)
+    for lo, hi, path in regions:
+        if os.path.realpath(path) == exe or hi - lo > (64 << 20):
+            continue
+        try:
+            data = ctypes.string_at(lo, hi - lo)
+        except Exception:
+            continue
+        for tid in tids:
+            needle = struct.pack("=i", tid)
+            at = data.find(needle)
+            while at >= 0:
+                start = at - 8
+                if start >= 0 and start % 8 == 0 and at + 12 <= len(data):
+                    lock, _count = struct.unpack_from("=iI", data, start)
+                    nusers, kind = struct.unpack_from("=Ii", data, at + 4)
+                    if lock in (1, 2) and 1 <= nusers <= 1024 and kind in (0, 1, 2, 3):
+                        found.append((lo + start, tid, path))
+                at = data.find(needle, at + 1)
+    return found
 
 
 def _finirace_audit_record(threading):
@@ -80,10 +161,17 @@ def _finirace_audit_record(threading):
             maps = f.read()
     except OSError:
         maps = ""
+    locks = []
+    tids = [t["native_id"] for t in threads if t["native_id"]]
+    if tids and maps:
+        try:
+            locks = _finirace_audit_locks(maps, tids)
+        except Exception as exc:
+            sys.stderr.write("finirace audit: could not look for held locks: %r\n" % (exc,))
     native = ""
     if os.environ.get("FINIRACE_AUDIT_GDB") == "1" and threads:
         native = _finirace_audit_gdb(path)
-    data = {"version": list(sys.version_info[:3]), "main": me.name, "main_ident": me.ident,
+    data = {"locks": locks, "version": list(sys.version_info[:3]), "main": me.name, "main_ident": me.ident,
             "main_native_id": getattr(me, "native_id", None), "threads": threads, "native": native,
             "maps": maps}
     with open(path, "w") as f:
