@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from finirace.commands.arguments import duration
 from finirace.commands.stress import _check_command
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         argv = argv[1:]
     if not argv:
         raise UsageError("nothing to run: give a Python command after -- (finirace audit -- python prog.py)")
-    _check_command(argv)
+    _check_command(argv, os.getcwd())
     report = audit(argv, timeout=args.timeout, gdb=not args.no_gdb)
     if args.html:
         from finirace.report import audit_html, page
