@@ -236,7 +236,9 @@ def run(program: Program, built: Built, interp: Interpreter, plan: ExactPlan, li
         detection = gdb.interpret(detectors.Prepared(argv, env), result)
         if prepared_vg is not None:
             # memcheck's report, with the signal the program took as gdb saw it
-            seen = replace(result, signal=detection.outcome.signal, exit_code=detection.outcome.exit_code)
+            # (a SIGTRAP is the settle's own stop or vgdb's report of a deleted breakpoint, not the program's)
+            signal = None if detection.outcome.signal == "SIGTRAP" else detection.outcome.signal
+            seen = replace(result, signal=signal, exit_code=detection.outcome.exit_code)
             checked = memcheck.interpret(prepared_vg, seen)
             detection = replace(detection, outcome=replace(
                 checked.outcome, reason=checked.outcome.reason or detection.outcome.reason))

@@ -134,7 +134,8 @@ class Driver:
             run("info threads")
             new = [t for t in gdb.selected_inferior().threads() if t.ptid[1] not in known]
             if len(new) != 1:
-                say(f"cannot tell which gdb thread is {self.names[index]} ({len(new)} unknown threads)")
+                if not self.parking or new:
+                    say(f"cannot tell which gdb thread is {self.names[index]} ({len(new)} unknown threads)")
                 return False
             self.lwp[index] = new[0].ptid[1]
         num = self.number(index)
@@ -194,11 +195,14 @@ class Driver:
     def until(self, index, bp, what, unpark=True):
         """Continue one thread alone until it hits ``bp``; False when it cannot."""
         stall = float(self.plan.get("stall", 10))
-        if unpark and index in self.parked and not self.unpark(index):
-            return False
         while True:
+            if unpark and index in self.parked and not self.unpark(index):
+                return False  # (it may have been parked at its entry in the last turn)
             if not self.select(index):
-                return False
+                if not (self.parking and index not in self.lwp):
+                    return False
+                # under valgrind a new thread shows once it is scheduled: everyone else is
+                # parked, so let it run to its entry breakpoint, where it is registered
             state["stop"] = None
             timer = threading.Timer(stall, lambda: gdb.post_event(lambda: run("interrupt")))
             timer.start()
