@@ -39,11 +39,11 @@ from finirace.guard.advice import FIX
 
 _EVAL = re.compile(r"^(_PyEval_EvalFrameDefault|PyEval_EvalFrameEx|_PyEval_EvalFrame|_PyEval_Vector|PyEval_EvalCode)$")
 _WANTS_GIL = re.compile(r"^(take_gil|PyEval_RestoreThread|PyEval_AcquireThread|PyEval_AcquireLock|PyGILState_Ensure"
-                        r"|_PyThreadState_Attach|_PyEval_AcquireLock|tstate_wait_attach|PyThread_hang_thread)$")
+                        r"|_PyThreadState_Attach|_PyEval_AcquireLock|tstate_wait_attach|PyThread_hang_thread|drop_gil)$")
 _GC = re.compile(r"^(gc_collect_main|gc_collect_with_callback|gc_collect_impl|gc_collect_region|gc_collect_full"
                  r"|gc_collect_young|gc_collect_increment|_PyGC_Collect|_Py_RunGC|PyGC_Collect|collect|collect_with_callback"
                  r"|subtract_refs|move_unreachable|deduce_unreachable|visit_decref|visit_reachable|finalize_garbage)$")
-_IDLE = re.compile(r"^(\?\?|_?_?GI_.*|__.*|pthread_.*|futex_.*|do_futex_wait|syscall|PyCOND_.*|PyMUTEX_.*|drop_gil)$")
+_IDLE = re.compile(r"^(\?\?|_?_?GI_.*|__.*|pthread_.*|futex_.*|do_futex_wait|syscall|PyCOND_.*|PyMUTEX_.*)$")
 
 WAITING_GIL = "waiting for the GIL"
 IN_GC = "in the garbage collector"

@@ -33,45 +33,59 @@ def _finirace_audit_install():
     threading._shutdown = _shutdown
 
 
-def _finirace_audit_wait(child):
-    """Wait for a child without releasing the GIL (ctypes.PyDLL keeps it), bounded.
+def _finirace_audit_spawn_gdb(argv, out, env):
+    """Start gdb and wait for it, all without releasing the GIL; its output goes to ``out``. False if ctypes cannot.
 
-    subprocess would release it, and daemon threads would run Python, collect
-    garbage or take locks while gdb looks: the snapshot must show them as
-    finalization finds them, waiting for the GIL or in C without it.
+    Through ctypes.PyDLL (which keeps the GIL across the call): subprocess
+    would release it (opening files, reading its error pipe, waiting), and a
+    daemon thread would run Python or the garbage collector while gdb looks.
+    The snapshot must show the threads as finalization finds them: waiting
+    for the GIL, or in C without it.
     """
     import ctypes
-    import time
 
     libc = ctypes.PyDLL(None)
+    actions = ctypes.create_string_buffer(512)  # posix_spawn_file_actions_t is 80 bytes on glibc
+    if libc.posix_spawn_file_actions_init(actions) != 0:
+        return False
+    devnull = b"/dev/null"
+    libc.posix_spawn_file_actions_addopen(actions, 0, devnull, os.O_RDONLY, 0)
+    libc.posix_spawn_file_actions_addopen(actions, 1, out.encode(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    libc.posix_spawn_file_actions_addopen(actions, 2, devnull, os.O_WRONLY, 0)
+    args = (ctypes.c_char_p * (len(argv) + 1))(*[a.encode() for a in argv], None)
+    pairs = ["%s=%s" % kv for kv in env.items()]
+    envp = (ctypes.c_char_p * (len(pairs) + 1))(*[e.encode("utf-8", "surrogateescape") for e in pairs], None)
+    pid = ctypes.c_int(0)
     status = ctypes.c_int(0)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if libc.waitpid(child.pid, ctypes.byref(status), 1) == child.pid:  # WNOHANG
-            child.returncode = 0
-            return
-        libc.usleep(5000)
-    child.kill()
-    child.wait()
+    if libc.posix_spawnp(ctypes.byref(pid), argv[0].encode(), actions, None, args, envp) == 0:
+        # one blocking call: between two calls the eval loop would hand the GIL to a thread asking
+        # for it (the switch interval); gdb -batch ends by itself, the audit's time limit bounds it
+        libc.waitpid(pid.value, ctypes.byref(status), 0)
+        spawned = True
+    else:
+        spawned = False
+    libc.posix_spawn_file_actions_destroy(actions)
+    return spawned
 
 
 def _finirace_audit_gdb(path):
     import subprocess
 
     out = path + ".gdb"
+    env = dict(os.environ)  # gdb itself gets no preloaded crash shim
+    env["LD_PRELOAD"] = " ".join(p for p in env.get("LD_PRELOAD", "").replace(":", " ").split() if "finirace-shim" not in p)
+    argv = ["gdb", "-nx", "-batch", "-p", str(os.getpid()), "-ex", "set pagination off", "-ex", "thread apply all bt"]
     try:
-        with open(out, "wb") as sink:
-            child = subprocess.Popen(
-                ["gdb", "-nx", "-batch", "-p", str(os.getpid()), "-ex", "set pagination off",
-                 "-ex", "thread apply all bt"],
-                stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.DEVNULL,
-            )
-            try:
-                _finirace_audit_wait(child)
-            except Exception:
-                child.wait(120)
+        spawned = _finirace_audit_spawn_gdb(argv, out, env)
     except Exception:
-        pass
+        spawned = False
+    if not spawned:
+        try:
+            with open(out, "wb") as sink:
+                subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.DEVNULL, env=env,
+                               timeout=120)
+        except Exception:
+            pass
     try:
         with open(out, "rb") as f:
             return f.read().decode("utf-8", "replace")
@@ -111,7 +125,7 @@ def _finirace_audit_locks(maps, tids):
                 added = (lo, hi, previous[2])
         if added:
             regions.append(added)
-        previous = added
+        previous = added if path else None  # one .bss after a library's data, never a chain of anonymous maps
     exe = os.path.realpath(sys.executable)
     for lo, hi, path in regions:
         if os.path.realpath(path) == exe or hi - lo > (64 << 20):
