@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import sys
+
+import pytest
 
 from finirace.audit import audit
 
@@ -67,3 +70,18 @@ def test_many_threads_do_not_deadlock_the_audit(tmp_path):
     assert report.recorded and not report.exit.timed_out, report.exit.describe()
     assert len(report.threads) == 200
     assert sum(1 for t in report.threads if t.native_top) >= 190  # gdb's stacks, matched to the threads
+
+
+OLD = "/root/.pyenv/versions/3.7.16/bin/python3.7"
+
+
+@pytest.mark.skipif(not os.path.exists(OLD), reason="needs pyenv's 3.7")
+def test_threads_without_a_native_id_get_their_native_stack_by_pthread_id(tmp_path):
+    # 3.6 and 3.7 have no Thread.native_id: gdb's "Thread 0x…" is Python's ident
+    prog = tmp_path / "prog.py"
+    prog.write_text("import threading, time\ndef nap():\n    while True:\n        time.sleep(0.05)\n"
+                    "threading.Thread(target=nap, daemon=True, name='napper').start()\ntime.sleep(0.2)\n")
+    report = audit([OLD, str(prog)])
+    (t,) = [t for t in report.threads if t.name == "napper"]
+    assert report.version[:2] == (3, 7)
+    assert t.native_stack and t.native_id and "time_sleep" in [f.function for f in t.native_stack]

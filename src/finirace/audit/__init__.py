@@ -60,8 +60,10 @@ class AuditReport:
         return not self.exit.ok
 
 
-def _native_for(threads: Sequence[NativeThread], native_id: int | None) -> NativeThread | None:
-    return next((t for t in threads if native_id is not None and t.lwp == native_id), None)
+def _native_for(threads: Sequence[NativeThread], native_id: int | None, ident: int | None = None) -> NativeThread | None:
+    """gdb's stack of a thread, by native id (3.8+), else by its pthread_t, which is Python's ident (3.6, 3.7)."""
+    return next((t for t in threads if (native_id is not None and t.lwp == native_id)
+                 or (native_id is None and ident is not None and t.pthread == ident)), None)
 
 
 def _locks(data: dict, maps: Sequence[symbols.Mapping]) -> dict[int, list[HeldLock]]:
@@ -116,7 +118,9 @@ def audit(argv: Sequence[str], timeout: float = 120.0, gdb: bool = True) -> Audi
     held = _locks(data, maps)
     threads = []
     for t in data["threads"]:
-        native = _native_for(natives, t.get("native_id"))
+        native = _native_for(natives, t.get("native_id"), t.get("ident"))
+        if native is not None and not t.get("native_id"):  # 3.6, 3.7: gdb knows it, to tie a crash to it
+            t = {**t, "native_id": native.lwp}
         frames = resolve(native.frames, maps) if native is not None else None
         threads.append(assess(t, frames, held.get(t.get("native_id") or -1, ())))
     culprit = None

@@ -26,6 +26,7 @@ _FRAME_START = re.compile(r"^#\d+\s")
 _FRAME_HEAD = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-fA-F]+) in )?(.*)$")
 _FRAME_TAIL = re.compile(r"\s+(?:at (\S+):(\d+)|from (\S+))$")
 _LWP = re.compile(r"LWP (\d+)")
+_PTHREAD = re.compile(r"^Thread (0x[0-9a-fA-F]+)")
 _TNAME = re.compile(r'"([^"]*)"\s*\)?$')
 _FRAME = re.compile(
     r"^#(\d+)\s+(?:(0x[0-9a-fA-F]+) in )?(\S+?)\s*(\(.*?\))?\s*(?:at (\S+?):(\d+)|from (\S+))?\s*$"
@@ -76,6 +77,7 @@ class NativeThread:
     lwp: int | None
     name: str
     frames: tuple[NativeFrame, ...]
+    pthread: int | None = None  # the thread's pthread_t (Python's threading.get_ident())
 
     def functions(self) -> tuple[str, ...]:
         return tuple(f.function for f in self.frames)
@@ -133,7 +135,9 @@ def parse_backtraces(text: str) -> tuple[NativeThread, ...]:
         number, inside = head
         lwp = _LWP.search(inside)
         name = _TNAME.search(inside)
-        threads.append(NativeThread(number, int(lwp.group(1)) if lwp else None, name.group(1) if name else "", parse_frames(body)))
+        pthread = _PTHREAD.match(inside)
+        threads.append(NativeThread(number, int(lwp.group(1)) if lwp else None, name.group(1) if name else "", parse_frames(body),
+                                    int(pthread.group(1), 16) if pthread else None))
 
     for line in text.splitlines():
         m = _THREAD.match(line.strip())
