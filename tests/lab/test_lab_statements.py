@@ -13,7 +13,7 @@ from .conftest import interpreter
 # one scenario that uses every step kind (the test below says which one it lacks)
 EVERY = loads('''name = "every"
 [threads]
-main = ["init", "python \\"x = 1\\"", "save", "spawn w", "lock L", "signal go", "unlock L", "wait done",
+main = ["init", "init_threads", "python \\"x = 1\\"", "save", "spawn w", "lock L", "signal go", "unlock L", "wait done",
         "join w", "restore", "start_thread p", "guard", "unguard", "new_tstate", "clear_tstate",
         "delete_tstate", "block", "exit_guard", "exit_guard_park", "finalize"]
 w = ["noexcept ensure", "lock L", "unlock L", "block until go", "release", "signal done"]

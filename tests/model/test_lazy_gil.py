@@ -65,3 +65,29 @@ def test_save_with_no_state_current_and_no_gil_is_fatal():
     text = 'name = "t"\n[threads]\nmain = ["init", "save", "save"]\n'
     (o,) = check(loads(text), "legacy36").outcomes
     assert o.label == "abort" and o.reason == "Fatal Python error: PyEval_SaveThread: NULL tstate"
+
+
+def test_init_threads_makes_the_gil_on_3_6_only():
+    text = 'name = "t"\n[threads]\nmain = ["init", "init_threads", "save", "restore", "finalize"]\n'
+    s36 = run_main(text, "legacy36", 3)  # init (2 atomic steps), then PyEval_InitThreads
+    assert s36.gil.created and s36.gil.locked and s36.gil.holder == "main"
+    before = run_main(text, "legacy", 2)
+    assert run_main(text, "legacy", 3).gil == before.gil  # 3.7+: the GIL exists, nothing changes
+
+
+def test_init_threads_before_a_late_restore_turns_3_6s_use_after_free_into_a_wait():
+    late = ('name = "t"\n[threads]\nmain = ["init", {}"save", "spawn w", "wait off", "restore", "finalize",'
+            ' "signal done", "join w"]\n'
+            'w = ["new_tstate", "restore", "save", "signal off", "block until done", "restore", "python \\"x = 2\\"", "save"]\n')
+    without = check(loads(late.format("")), "legacy36").labels
+    made = check(loads(late.format('"init_threads", ')), "legacy36").labels
+    assert "memory-error" in without
+    assert made == ("timeout, main deadlocked, w hung",)
+    assert made == check(loads(late.format("")), "legacy").labels  # 3.6 with a GIL is 3.7
+
+
+def test_init_threads_without_a_current_state_is_fatal_on_3_6():
+    text = 'name = "t"\n[threads]\nmain = ["init", "save", "init_threads"]\n'
+    (o,) = check(loads(text), "legacy36").outcomes
+    assert o.label == "abort" and "take_gil: NULL tstate" in o.reason
+    assert check(loads(text), "exit").labels == ("clean",)

@@ -162,6 +162,16 @@ static FR_UNUSED void fr_set_home(void)
 #pragma GCC diagnostic pop
 }
 
+/* PyEval_InitThreads: makes the GIL in 3.6 (whose Py_Initialize makes none); a no-op, and
+ * deprecated, from 3.9 on. */
+static FR_UNUSED void fr_init_threads(void)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    PyEval_InitThreads();
+#pragma GCC diagnostic pop
+}
+
 static void fr_setup(void)
 {
     const char *path = getenv("FINIRACE_MARKERS");

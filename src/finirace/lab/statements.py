@@ -59,6 +59,7 @@ C_STEPS: dict[str, CStep] = {
     "init": CStep("Py_Initialize()",
                   lambda n, a: "fr_set_home(); Py_Initialize(); fr_interp = PyInterpreterState_Head();"),
     "finalize": CStep("Py_FinalizeEx()", lambda n, a: "Py_FinalizeEx();"),
+    "init_threads": CStep("PyEval_InitThreads()", lambda n, a: "fr_init_threads(); /* PyEval_InitThreads() */"),
     "spawn": CStep("pthread_create()", _spawn),
     "join": CStep("pthread_join()", lambda n, a: f"pthread_join(fr_tid[{n.threads[a]}], NULL);"),  # type: ignore[index]
     "start_thread": CStep("threading.Thread.start()", lambda n, a: (

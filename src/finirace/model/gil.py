@@ -104,6 +104,21 @@ def init_threads(c: Ctx) -> None:
         c.load(ts, "tstate->async_exc")
 
 
+def _init_threads_call(c: Ctx) -> None:
+    # PyEval_InitThreads: 3.6–3.8 `if (gil_created()) return; create_gil(); take_gil(PyThreadState_GET())`
+    # (3.7+ always finds the GIL Py_Initialize made); 3.9+ "Do nothing: kept for backward compatibility"
+    made = not c.gil.created
+    init_threads(c)
+    c.note = ("no GIL yet: create_gil, take_gil for the current state (" + str(c.gil.holder) + ")"
+              if made else "the GIL exists: returns")
+    c.finish()
+
+
+def init_threads_call(v: Variant) -> Program:
+    """The ``init_threads`` step: ``PyEval_InitThreads`` called by the program itself."""
+    return (instr("PyEval_InitThreads", _init_threads_call, "PyEval_InitThreads"),)
+
+
 def _entry_check(c: Ctx) -> None:
     # take_gil: if (tstate_must_exit(tstate)) PyThread_exit_thread() / PyThread_hang_thread()
     # 3.14: _PyThreadState_Attach reads the state first (c_stack_hard_limit), then take_gil:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from finirace.model import exitguard, lifecycle, pystate, threads
+from finirace.model import exitguard, gil, lifecycle, pystate, threads
 from finirace.model.program import Program
 from finirace.model.variant import Variant
 
@@ -34,6 +34,7 @@ def _block(variant: Variant, until: str | None) -> Program:
 OPERATIONS: dict[str, Operation] = {
     "init": _any_arg(lifecycle.init),
     "finalize": _any_arg(lifecycle.finalize),
+    "init_threads": _any_arg(gil.init_threads_call),
     "spawn": _any_arg(threads.spawn),
     "join": _any_arg(threads.join),
     "start_thread": _any_arg(threads.start_thread),

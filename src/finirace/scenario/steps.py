@@ -45,6 +45,9 @@ STEP_KINDS: dict[str, StepKind] = {
     for k in (
         StepKind("init", Arg.NONE, "start the runtime; the calling thread holds the GIL"),
         StepKind("finalize", Arg.NONE, "tear the runtime down (needs the GIL)"),
+        StepKind("init_threads", Arg.NONE,
+                 "PyEval_InitThreads: make the GIL if none exists yet (3.6, whose Py_Initialize makes none); "
+                 "a no-op from 3.7 on"),
         StepKind("spawn", Arg.THREAD, "start a C thread running that thread's steps"),
         StepKind("join", Arg.THREAD, "wait until that thread ends"),
         StepKind("start_thread", Arg.THREAD,
