@@ -49,7 +49,8 @@ def test_runs_option_fails_a_test_whose_reruns_hang_at_exit(pytester, tmp_path, 
     section = out[out.index("_ test_leaves_a_thread _"):]
     assert "1 of 1 reruns of this test crashed or hung at exit" in section
     assert "timeout" in section and "(1/1 runs)" in section
-    assert "reproduce: finirace stress --runs 20 --seed " in section and " --perturb python --timeout 3 -- " in section
+    assert "reproduce: finirace stress --runs 20 --seed " in section and " --perturb " in section
+    assert " --cwd " in section and " --timeout 3 -- " in section  # where the rerun ran, within its limit
 
 
 def test_bad_timeout_is_a_usage_error(pytester):

@@ -46,6 +46,7 @@ class StressRunRecord(RunRecord):
     """One stress run: its seed, its bucket's signature and the evidence, bounded."""
 
     seed: int
+    perturbation: str = ""  # what the run got: "python, cpu 1, 2 hogs" (the level first); "" in old rows
     signature: str = ""  # empty for a clean run
     python_tracebacks: str = ""
     native_backtrace: str = ""

@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS runs (
     worker TEXT NOT NULL DEFAULT '',
     finished REAL NOT NULL,
     outcome TEXT,                  -- JSON: the whole RunOutcome (NULL in rows written before it was kept)
+    perturbation TEXT NOT NULL DEFAULT '',  -- what the run got, level first: "python, cpu 1, 2 hogs"
     UNIQUE (campaign_id, idx)
 );
 CREATE INDEX IF NOT EXISTS runs_by_bucket ON runs(bucket_id);
@@ -201,6 +202,8 @@ class Store:
         self._add_column("campaigns", "kind", f"TEXT NOT NULL DEFAULT '{STRESS}'")
         # stores made before stress runs kept their whole outcome: those rows read from their flat columns
         self._add_column("runs", "outcome", "TEXT")
+        # stores made before runs kept their perturbation (level, contention): those rows have ''
+        self._add_column("runs", "perturbation", "TEXT NOT NULL DEFAULT ''")
 
     def _add_column(self, table: str, column: str, decl: str) -> None:
         """Bring a store written by an earlier finirace up to this schema (no-op when it is)."""
@@ -285,12 +288,13 @@ class Store:
             cur = db.execute(
                 """INSERT OR IGNORE INTO runs (campaign_id, idx, seed, kind, signal, reason, exit_code, duration,
                        signature, stdout_tail, stderr_tail, python_tracebacks, native_backtrace, memory_errors,
-                       leftovers, worker, finished, outcome)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       leftovers, worker, finished, outcome, perturbation)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     campaign_id, run.index, run.seed, run.kind.value, o.signal, o.reason, o.exit_code, run.duration,
                     run.signature, run.stdout_tail, run.stderr_tail, run.python_tracebacks, run.native_backtrace,
                     run.memory_error_text, run.leftovers, run.worker, run.finished, json.dumps(outcome_to_dict(o)),
+                    run.perturbation,
                 ),
             )
             db.execute("DELETE FROM claims WHERE campaign_id = ? AND idx = ?", (campaign_id, run.index))
@@ -335,7 +339,8 @@ class Store:
     def runs(self, campaign_id: int, bucket_id: int | None = None) -> Iterator[StressRunRecord]:
         sql = (
             "SELECT idx, seed, kind, duration, signal, reason, exit_code, signature, stdout_tail, stderr_tail,"
-            " python_tracebacks, native_backtrace, memory_errors, leftovers, worker, finished, outcome FROM runs"
+            " python_tracebacks, native_backtrace, memory_errors, leftovers, worker, finished, outcome, perturbation"
+            " FROM runs"
             " WHERE campaign_id = ?"
         )
         args: tuple[Any, ...] = (campaign_id,)
@@ -350,7 +355,7 @@ class Store:
             yield StressRunRecord(
                 index=r[0], seed=r[1], outcome=outcome, duration=r[3], signature=r[7], stdout_tail=r[8],
                 stderr_tail=r[9], python_tracebacks=r[10], native_backtrace=r[11], memory_error_text=r[12],
-                leftovers=r[13], worker=r[14], finished=r[15],
+                leftovers=r[13], worker=r[14], finished=r[15], perturbation=r[17],
             )
 
     # claims: run indices taken by a live process (see the module docstring)
@@ -413,6 +418,21 @@ class Store:
     def claimed(self, campaign_id: int) -> int:
         """How many runs are claimed and not stored yet (running somewhere)."""
         return int(self._db.execute("SELECT COUNT(*) FROM claims WHERE campaign_id = ?", (campaign_id,)).fetchone()[0])
+
+    def perturbation_counts(self, campaign_id: int) -> list[tuple[str, int, int]]:
+        """``(perturbation text, runs, failed runs)`` for each perturbation the campaign's runs got."""
+        return [(r[0], int(r[1]), int(r[2])) for r in self._db.execute(
+            "SELECT perturbation, COUNT(*), SUM(bucket_id IS NOT NULL) FROM runs WHERE campaign_id = ?"
+            " GROUP BY perturbation", (campaign_id,))]
+
+    def bucket_perturbations(self, campaign_id: int) -> dict[int, list[tuple[str, int]]]:
+        """For each bucket, ``(perturbation text, runs)`` of the runs that fell in it."""
+        out: dict[int, list[tuple[str, int]]] = {}
+        for bucket_id, text, n in self._db.execute(
+                "SELECT bucket_id, perturbation, COUNT(*) FROM runs WHERE campaign_id = ? AND bucket_id IS NOT NULL"
+                " GROUP BY bucket_id, perturbation", (campaign_id,)):
+            out.setdefault(int(bucket_id), []).append((text, int(n)))
+        return out
 
     def kind_counts(self, campaign_id: int) -> dict[str, int]:
         return dict(

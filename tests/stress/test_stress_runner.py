@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -124,10 +125,11 @@ def test_cli_stress_runs_and_report_json_and_junit(db, tmp_path, capsys):
 def test_perturbation_reaches_the_target(db):
     code = "import sys, os; print(sys.getswitchinterval(), os.environ['FINIRACE_SEED'])"
     with Store(db) as store:
-        campaign, settings = open_campaign(store, "p", CampaignSettings(argv=(PY, "-c", code), runs=1, jobs=1, seed=42))
+        campaign, settings = open_campaign(store, "p", CampaignSettings(argv=(PY, "-c", code), runs=1, jobs=1, seed=42,
+                                                                        perturbation=Perturbation("python")))
         run_campaign(store, campaign, settings)
         (run,) = store.runs(campaign.id)
-        assert run.stdout_tail.split() == ["1e-06", "42"]
+        assert run.stdout_tail.split() == ["1e-06", "42"] and run.perturbation.startswith("python")
         campaign, settings = open_campaign(
             store, "q", CampaignSettings(argv=(PY, "-c", code), runs=1, jobs=1, seed=1, perturbation=Perturbation("none"))
         )
@@ -190,3 +192,34 @@ def test_reproduction_command_works_pasted_in_another_shell_from_another_directo
     with Store(tmp_path / "other.db") as store:
         (summary,) = store.campaigns()
         assert store.kind_counts(summary.campaign.id) == {"abort": 20}
+
+
+def test_a_mixed_campaign_draws_levels_and_contention_per_run_and_records_them(db, capsys):
+    # each run says what it got: its switch interval (perturbed or not) and the CPUs it may run on
+    code = "import os, sys; print(sys.getswitchinterval(), sorted(os.sched_getaffinity(0)))"
+    with Store(db) as store:
+        campaign, settings = open_campaign(store, "mix", CampaignSettings(argv=(PY, "-c", code), runs=16, jobs=2, seed=3))
+        run_campaign(store, campaign, settings)
+        runs = list(store.runs(campaign.id))
+    levels = {r.perturbation.split(",")[0] for r in runs}
+    assert {"none", "python"} <= levels <= {"none", "python", "all"}, levels
+    allowed = sorted(os.sched_getaffinity(0))
+    for r in runs:
+        interval, cpus = r.stdout_tail.split(" ", 1)
+        assert (interval == "0.005") == r.perturbation.startswith("none"), (r.perturbation, interval)
+        if "cpu " in r.perturbation:  # pinned by the shim before any thread existed
+            assert cpus.strip() == f"[{r.perturbation.split('cpu ')[1].split(',')[0]}]", (r.perturbation, cpus)
+        else:
+            assert cpus.strip() == str(allowed), (r.perturbation, cpus)
+    if len(allowed) > 1:
+        assert any("cpu " in r.perturbation for r in runs)  # most perturbed runs are pinned
+    # the report gives the failure rate per level, and a bucket's reproduction fixes its run's level
+    code = "import os, sys; sys.exit(3) if int(os.environ['FINIRACE_SEED']) % 3 == 0 else None"
+    assert main(["stress", "--runs", "12", "--seed", "30", "-j", "2", "--campaign", "mixr", "--", PY, "-c", code]) == 1
+    out = capsys.readouterr().out
+    assert "failed by perturbation: " in out and "by perturbation: " in out
+    main(["report", "mixr", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert sum(v["runs"] for v in data["levels"].values()) == 12 and sum(v["failed"] for v in data["levels"].values()) == 4
+    (bucket,) = data["buckets"]
+    assert "--perturb mix" not in bucket["repro"] and sum(bucket["levels"].values()) == 4

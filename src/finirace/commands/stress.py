@@ -16,7 +16,7 @@ from finirace.detectors import registry
 # Imported when a campaign runs, not to build the parser: ``finirace --help``
 # and every other command stay quick to start (rich, sqlite, detectors, proc).
 # The detector registry is a table of names: cheap.
-LEVELS = ("none", "python", "native", "all")  # finirace.stress.perturb.LEVELS
+LEVELS = ("mix", "none", "python", "native", "all")  # finirace.stress.perturb.LEVELS
 DETECTORS = tuple(sorted(registry.names(stress=True)))
 
 
@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=positive, metavar="N", help="number of runs (default 100)")
     p.add_argument("--time", type=duration, metavar="T", help="run for this long instead (90, 5m, 1h)")
     p.add_argument("-j", "--jobs", type=positive, metavar="J", help="parallel runs (default: one per core)")
-    p.add_argument("--perturb", choices=LEVELS, default=None, help="perturbation (default python; all adds native delays)")
+    p.add_argument("--perturb", choices=LEVELS, default=None, help="perturbation (default mix: per run none, python or all, most runs pinned to one CPU; "
+                   "all adds native delays)")
     p.add_argument("--detector", choices=DETECTORS, default=None, help="run every run under this detector")
     p.add_argument("--campaign", metavar="NAME", type=campaign_name, help="store under this name; an existing name resumes it")
     p.add_argument("--timeout", type=duration, default=None, metavar="T", help="time limit of one run (default 60s)")
@@ -111,12 +112,14 @@ def run(args: argparse.Namespace) -> int:
     missing = registry.spec(detector).create().available()
     if missing:
         raise UsageError(missing)
-    level = args.perturb or "python"
-    if level in ("native", "all"):
+    level = args.perturb or "mix"
+    if level in ("native", "all", "mix"):
         try:
             build_shim()
         except ShimError as exc:
-            raise UsageError(str(exc)) from None
+            if level != "mix":
+                raise UsageError(str(exc)) from None
+            level = "python"  # no gcc: no native delays or contention, the Python-level perturbation alone
     settings = CampaignSettings(
         argv=tuple(argv),
         runs=args.runs if args.runs is not None or args.time is not None else None,

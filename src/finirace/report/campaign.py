@@ -38,10 +38,25 @@ def campaigns_table(summaries: list[CampaignSummary], console: Console) -> None:
     console.print(table)
 
 
+def _by_level(rows: list[tuple[str, int]] | list[tuple[str, int, int]]) -> dict[str, list[int]]:
+    """Counts by perturbation level (the first word of a run's perturbation; ``?`` for runs that did not keep it)."""
+    from finirace.stress.perturb import level_of
+
+    out: dict[str, list[int]] = {}
+    for text, *counts in rows:
+        into = out.setdefault(level_of(text) or "?", [0] * len(counts))
+        for k, n in enumerate(counts):
+            into[k] += n or 0
+    return out
+
+
 def campaign_data(store: Store, campaign: Campaign) -> dict[str, Any]:
     """The whole report as plain data (the JSON output)."""
     buckets = store.buckets(campaign.id)
+    levels = _by_level(store.perturbation_counts(campaign.id))
+    per_bucket = store.bucket_perturbations(campaign.id)
     return {
+        "levels": {lv: {"runs": n, "failed": f} for lv, (n, f) in sorted(levels.items())},
         "campaign": campaign.name,
         "command": list(campaign.argv),
         "options": dict(campaign.options),
@@ -58,6 +73,7 @@ def campaign_data(store: Store, campaign: Campaign) -> dict[str, Any]:
                 "repro": b.repro,
                 "native_backtrace": b.native_backtrace,
                 "example": _example(store, campaign, b),
+                "levels": {lv: n for lv, (n,) in sorted(_by_level(per_bucket.get(b.id, [])).items())},
             })
             for b in buckets
         ],
@@ -98,6 +114,12 @@ def buckets_table(data: dict[str, Any], console: Console) -> None:
     if runs and data["kinds"].get("failed", 0) == runs:
         console.print(f"[red]every run exited non-zero or could not start: this campaign tested nothing[/red] "
                       f"(see the failed bucket{'s' if len(data['buckets']) > 1 else ''} below)", soft_wrap=True)
+    levels = data.get("levels", {})
+    if len(levels) > 1 or (levels and "?" not in levels and data["buckets"]):
+        # the rate per perturbation level: a crash that a level hides shows under another
+        console.print("failed by perturbation: " + ", ".join(
+            f"{escape(lv)} {v['failed']}/{v['runs']} ({100 * v['failed'] / v['runs']:.0f}%)" for lv, v in levels.items()
+            if v["runs"]), soft_wrap=True)
     if not data["buckets"]:
         console.print("no crash, abort, memory error or hang recorded")
         return
@@ -109,6 +131,10 @@ def buckets_table(data: dict[str, Any], console: Console) -> None:
     console.print(table)
     for n, b in enumerate(data["buckets"], 1):
         console.print(f"\n[bold]#{n} {escape(b['signature'])}[/bold]  (reproduced {b['count']}/{runs} times)")
+        if b.get("levels"):
+            have = data.get("levels", {})
+            console.print("  by perturbation: " + ", ".join(
+                f"{escape(lv)} {k}/{have.get(lv, {}).get('runs', '?')}" for lv, k in b["levels"].items()), soft_wrap=True)
         command_line(console, "reproduce", b["repro"])
         ex = b["example"]
         if b.get("fix"):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from finirace import detectors, proc
@@ -31,7 +31,7 @@ from finirace.outcome import RunKind
 from finirace.records import StressRunRecord
 from finirace.stress import crashtrace
 from finirace.stress import signature as sig
-from finirace.stress.perturb import Perturbation, ShimError, build_shim, join_path, sitecustomize_dir
+from finirace.stress.perturb import Perturbation, RunPerturbation, ShimError, build_shim, join_path, sitecustomize_dir
 
 TAIL = 4000  # characters of stdout/stderr kept per run in the store
 
@@ -51,20 +51,29 @@ class RunSpec:
     shim: bool = True  # preload the shim for crash backtraces (and native delays)
 
 
+def run_perturbation(spec: RunSpec) -> RunPerturbation:
+    """What run ``spec`` gets: its level, and contention only where the shim is loaded (it pins and hogs)."""
+    run = spec.perturbation.for_run(spec.seed)
+    if not detectors.spec(spec.detector).shim:  # under gdb or valgrind: no shim, no contention
+        run = replace(run, cpu=None, hogs=0)
+    return run
+
+
 def run_environment(spec: RunSpec) -> dict[str, str]:
     env = dict(os.environ)
     env.update(spec.env)
     env["PYTHONFAULTHANDLER"] = "1"
-    env.update(spec.perturbation.environment(spec.seed))
-    if spec.perturbation.python:
+    run = run_perturbation(spec)
+    env.update(spec.perturbation.environment(spec.seed, run))
+    if run.python:
         env["PYTHONPATH"] = join_path(str(sitecustomize_dir()), env.get("PYTHONPATH"))
     # the shim's signal handler and delays fight a debugger or valgrind: plain runs only
-    if (spec.shim or spec.perturbation.native) and detectors.spec(spec.detector).shim:
+    if (spec.shim or run.native) and detectors.spec(spec.detector).shim:
         try:
             env["LD_PRELOAD"] = join_path(str(build_shim()), env.get("LD_PRELOAD"))
             env["FINIRACE_CRASH_BACKTRACE"] = "1"
         except ShimError:
-            if spec.perturbation.native:
+            if run.native:
                 raise
     return env
 
@@ -126,6 +135,7 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection) -> 
     return StressRunRecord(
         index=spec.index,
         seed=spec.seed,
+        perturbation=run_perturbation(spec).text(),
         outcome=outcome,
         duration=result.duration,
         signature=signature,

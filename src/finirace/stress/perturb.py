@@ -18,12 +18,29 @@ which is how every crash gets a native stack without a debugger.
 
 Every run gets its own seed (campaign seed + run index), recorded with the
 run, so a crash replays with the same delays.
+
+Two choices are made per run from its seed (:meth:`Perturbation.for_run`)
+and recorded with the run as text (``python, cpu 1, 2 hogs``):
+
+* the level, when the campaign mixes them (``mix``, the default): a quarter
+  of the runs unperturbed, half ``python``, a quarter ``all``.  Perturbation
+  must never cost coverage: a crash that needs the interpreter's own timing
+  is still met by the plain runs, and the report gives the rate per level.
+* contention, for a perturbed run: most of them are pinned to one CPU (the
+  shim's constructor, before any thread exists, so every thread of the
+  target shares that core), and some of those start one or two native
+  threads that spin on it from the exit mark for a few ms.  The windows
+  these races need (a thread descheduled at one instruction while
+  finalization runs) open when threads compete for a core; a quiet machine
+  with idle cores does not make them, a loaded one does: contention made by
+  the run itself makes the rates of the two alike.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 import shutil
 import subprocess
 import threading
@@ -33,20 +50,18 @@ from pathlib import Path
 
 import platformdirs
 
-LEVELS = ("none", "python", "native", "all")
+LEVELS = ("mix", "none", "python", "native", "all")
+MIX = ("none", "python", "python", "all")  # the levels a mixed campaign draws from, equally likely
+HOG_MS = 20  # how long a hog thread spins from the exit mark
 
 
 @dataclass(frozen=True)
-class Perturbation:
-    """What to perturb; ``python`` is the default, ``all`` adds native delays."""
+class RunPerturbation:
+    """What one run got: its level, the CPU it was pinned to (or None), its hog threads."""
 
-    level: str = "python"
-    switch_interval: float = 1e-6
-    exit_delay: float = 0.005
-    exit_hold: int = 600_000  # at most this many items summed holding the GIL at exit (a few ms)
-    exit_window_ms: int = 30  # longest a thread is held back across finalization (shim)
-    thread_delay: float = 0.002
-    native_delay_us: int = 50
+    level: str
+    cpu: int | None = None
+    hogs: int = 0
 
     @property
     def python(self) -> bool:
@@ -56,10 +71,56 @@ class Perturbation:
     def native(self) -> bool:
         return self.level in ("native", "all")
 
-    def environment(self, seed: int) -> dict[str, str]:
+    def text(self) -> str:
+        """``python, cpu 1, 2 hogs``: as stored with the run; the level comes first."""
+        parts = [self.level]
+        if self.cpu is not None:
+            parts.append(f"cpu {self.cpu}")
+        if self.hogs:
+            parts.append(f"{self.hogs} hog{'s' if self.hogs > 1 else ''}")
+        return ", ".join(parts)
+
+
+def level_of(text: str) -> str:
+    """The level of a stored run's perturbation text (``''`` for runs stored before it was kept)."""
+    return text.split(",", 1)[0].strip()
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """What to perturb; ``mix`` (the default) draws a level per run, ``all`` adds native delays."""
+
+    level: str = "mix"
+    switch_interval: float = 1e-6
+    exit_delay: float = 0.005
+    exit_hold: int = 600_000  # at most this many items summed holding the GIL at exit (a few ms)
+    exit_window_ms: int = 30  # longest a thread is held back across finalization (shim)
+    thread_delay: float = 0.002
+    native_delay_us: int = 50
+
+    contention: bool = True  # pin perturbed runs to one CPU, some with hog threads
+
+    def for_run(self, seed: int, cpus: tuple[int, ...] | None = None) -> RunPerturbation:
+        """The level and contention of run ``seed``: drawn from the seed, so a replay gets the same."""
+        rng = random.Random(seed * 7919 + 17)  # not the sitecustomize's stream (that one is seeded with the seed)
+        level = rng.choice(MIX) if self.level == "mix" else self.level
+        pick, hog = rng.random(), rng.random()
+        if level == "none" or not self.contention or pick >= 0.75:
+            return RunPerturbation(level)
+        allowed = cpus if cpus is not None else tuple(sorted(os.sched_getaffinity(0)))
+        if len(allowed) < 2:
+            return RunPerturbation(level)  # one CPU: every run shares it already
+        return RunPerturbation(level, cpu=allowed[rng.randrange(len(allowed))], hogs=0 if hog < 0.4 else 1 if hog < 0.8 else 2)
+
+    def environment(self, seed: int, run: RunPerturbation | None = None) -> dict[str, str]:
         """Variables for one run (PYTHONPATH and LD_PRELOAD are joined by the caller)."""
+        run = run if run is not None else self.for_run(seed)
         env = {"FINIRACE_SEED": str(seed)}
-        if self.python:
+        if run.cpu is not None:
+            env["FINIRACE_PIN_CPU"] = str(run.cpu)
+        if run.hogs:
+            env.update(FINIRACE_HOG_THREADS=str(run.hogs), FINIRACE_HOG_MS=str(HOG_MS))
+        if run.python:
             env.update(
                 FINIRACE_SWITCH_INTERVAL=repr(self.switch_interval),
                 FINIRACE_EXIT_DELAY=repr(self.exit_delay),
@@ -67,7 +128,7 @@ class Perturbation:
                 FINIRACE_EXIT_WINDOW_MS=str(self.exit_window_ms),
                 FINIRACE_THREAD_DELAY=repr(self.thread_delay),
             )
-        if self.native:
+        if run.native:
             env["FINIRACE_NATIVE_DELAY_US"] = str(self.native_delay_us)
         return env
 

@@ -117,7 +117,9 @@ def repro_command(campaign: Campaign, seed: int) -> str:
     (``--cwd``) with the variables it gave its target (``--env``).
     """
     o = campaign.options
-    parts = ["finirace", "stress", "--runs", "20", "--seed", str(seed), "--perturb", str(o.get("perturb", "python"))]
+    # the level this run got: a mixed campaign's reproduction runs all at it
+    level = Perturbation(level=str(o.get("perturb", "python"))).for_run(seed).level
+    parts = ["finirace", "stress", "--runs", "20", "--seed", str(seed), "--perturb", level]
     if o.get("cwd"):
         parts += ["--cwd", str(o["cwd"])]
     for k, v in sorted((o.get("env") or {}).items()):
@@ -162,7 +164,7 @@ def open_campaign(store: Store, name: str, settings: CampaignSettings) -> tuple[
     resumed = replace(
         settings,
         argv=existing.argv,
-        perturbation=replace(settings.perturbation, level=o.get("perturb", "python")),
+        perturbation=replace(settings.perturbation, level=o.get("perturb", "python")),  # before mix: python
         detector=o.get("detector", "plain"),
         timeout=float(o.get("timeout", settings.timeout)),
         seed=int(o.get("seed", 0)),

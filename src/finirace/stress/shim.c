@@ -27,6 +27,12 @@
  *    on the freed interpreter).  Without the window that needs the thread to
  *    be preempted for the whole of finalization at one exact instruction.
  *
+ * 4. Contention (FINIRACE_PIN_CPU=N, FINIRACE_HOG_THREADS=K, FINIRACE_HOG_MS=M):
+ *    the constructor pins the process to CPU N before any thread exists, so
+ *    every thread of the target shares that core, as on a loaded machine; at
+ *    the exit mark K native threads (no Python, no lock) spin on it for M ms,
+ *    so the interpreter's threads are preempted while finalization runs.
+ *
  * Random state is per thread and seeded from FINIRACE_SEED, so delays are
  * replayable as far as the scheduler allows.
  */
@@ -56,6 +62,9 @@ static int held;      /* threads being held back now */
 static __thread int after_timeout; /* this thread's last wait timed out, nothing locked since */
 static int in_fatal;  /* a thread is printing its crash backtrace */
 static unsigned long seed;
+static int hog_threads;  /* threads spinning from the exit mark (contention) */
+static long hog_us;
+static int hogs_started;
 static __thread unsigned int rstate;
 static __thread int rinit;
 
@@ -92,6 +101,33 @@ static void exit_window_release(void) {
     for (long waited = 0; waited < exit_window_us && __atomic_load_n(&held, __ATOMIC_ACQUIRE) > 0; waited += 50)
         nap_us(50);
     nap_us(200); /* the released threads' next few instructions */
+}
+
+static long now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
+}
+
+/* A hog: spin on this (pinned) CPU for hog_us, touching nothing of the target. */
+static void *hog(void *arg) {
+    (void)arg;
+    long end = now_us() + hog_us;
+    while (now_us() < end) { }
+    return NULL;
+}
+
+static void start_hogs(void) {
+    if (hog_threads <= 0 || __atomic_exchange_n(&hogs_started, 1, __ATOMIC_ACQ_REL)) return;
+    for (int i = 0; i < hog_threads; i++) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        if (pthread_create(&t, &attr, hog, NULL) != 0) break;
+        pthread_attr_destroy(&attr);
+    }
 }
 
 static void write_str(const char *s) { ssize_t n = write(2, s, strlen(s)); (void)n; }
@@ -197,6 +233,17 @@ __attribute__((constructor)) static void finirace_shim_init(void) {
     delay_us = d ? atol(d) : 0;
     const char *s = getenv("FINIRACE_SEED");
     seed = s ? strtoul(s, NULL, 10) : 0;
+    const char *pin = getenv("FINIRACE_PIN_CPU");
+    if (pin && pin[0]) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(atoi(pin), &set);
+        sched_setaffinity(0, sizeof set, &set); /* no thread exists yet: every one to come inherits it */
+    }
+    const char *hn = getenv("FINIRACE_HOG_THREADS");
+    const char *hm = getenv("FINIRACE_HOG_MS");
+    hog_threads = hn ? atoi(hn) : 0;
+    hog_us = hm ? atol(hm) * 1000L : 0;
     const char *bt = getenv("FINIRACE_CRASH_BACKTRACE");
     if (bt && bt[0] == '1') {
         int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
@@ -241,6 +288,9 @@ int pthread_mutex_unlock(pthread_mutex_t *m) {
 
 int sched_yield(void) {
     if (!real_sched_yield) real_sched_yield = dlsym(RTLD_NEXT, "sched_yield");
-    if (exit_window_us > 0 && is_main_thread()) __atomic_store_n(&exiting, 1, __ATOMIC_RELEASE);
+    if (is_main_thread()) {
+        if (exit_window_us > 0) __atomic_store_n(&exiting, 1, __ATOMIC_RELEASE);
+        start_hogs();
+    }
     return real_sched_yield();
 }
