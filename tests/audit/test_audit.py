@@ -85,3 +85,18 @@ def test_threads_without_a_native_id_get_their_native_stack_by_pthread_id(tmp_pa
     (t,) = [t for t in report.threads if t.name == "napper"]
     assert report.version[:2] == (3, 7)
     assert t.native_stack and t.native_id and "time_sleep" in [f.function for f in t.native_stack]
+
+
+def test_a_non_daemon_thread_is_joined_first_so_its_cxx_frames_and_locks_are_no_danger():
+    from finirace.audit.assess import HeldLock, assess
+    from finirace.detectors.backtrace import NativeFrame
+
+    frames = (NativeFrame("kernel", language="c"), NativeFrame("engine::run()", language="c++"),
+              NativeFrame("_PyEval_EvalFrameDefault", language="c"))
+    lock = HeldLock(7, "libreg.so", "`registry_lock`")
+    entry = {"name": "w", "daemon": True, "python_stack": []}
+    daemon = assess(entry, frames, [lock])
+    joined = assess({**entry, "daemon": False}, frames, [lock])
+    assert any(f.startswith("C++ frames under a GIL release") for f in daemon.flags)
+    assert any(f.startswith("holds `registry_lock`") for f in daemon.flags) and daemon.fix
+    assert joined.flags == ("C++ frames on its stack",) and not joined.fix

@@ -156,13 +156,13 @@ def assess(entry: dict, native: Sequence[NativeFrame] | None, locks: Sequence[He
         flags.append("daemon thread blocked in C with the GIL released")
     if daemon and native is None:
         flags.append("daemon thread alive at finalization (native stack unknown)")
-    if cxx_inner and state in (IN_C, WAITING_GIL):
+    if daemon and cxx_inner and state in (IN_C, WAITING_GIL):
         flags.append("C++ frames under a GIL release: on 3.9-3.13, taking the GIL back from inside them "
                      "(a callback, a signal check) makes pthread_exit unwind through them, and a noexcept frame or a "
                      "catch (...) that does not rethrow aborts the process (std::terminate, SIGABRT)")
     elif cxx:
         flags.append("C++ frames on its stack")
-    for lock in locks:
+    for lock in locks if daemon else ():  # a non-daemon thread is joined first: it lets go in time
         flags.append(f"holds {lock.name} (a lock of {lock.library}): killed or parked at exit still holding it, "
                      "it never releases it, and exit code that needs it waits for ever")
     if daemon and any("acquire" in f or "lock" in f.lower() for f in entry["python_stack"][-1:]):
