@@ -119,3 +119,30 @@ def test_stack_tail_starts_at_a_whole_thread_or_frame():
         assert len(tail) <= size and text.endswith(tail)
         assert tail.startswith(("Thread ", "#")), tail[:40]
     assert stack_tail(text, len(text) // 2 + 200).startswith("Thread 1 ")  # a heading in the tail wins
+
+
+DEEP_CRASH_C = r"""
+__attribute__((noinline)) void crash_here(volatile int *p) { *p = 1; }
+__attribute__((noinline)) void middle(volatile int *p) { crash_here(p); __asm__ volatile(""); }
+__attribute__((noinline)) void outer(void) { middle((volatile int *)8); __asm__ volatile(""); }
+"""
+
+
+def test_the_same_crash_has_the_same_signature_under_plain_and_gdb(cli, tmp_path):
+    import json
+    import subprocess
+
+    src = tmp_path / "deep.c"
+    src.write_text(DEEP_CRASH_C)
+    lib = tmp_path / "libdeep.so"
+    subprocess.run(["gcc", "-g", "-O1", "-shared", "-fPIC", str(src), "-o", str(lib)], check=True)
+    prog = tmp_path / "prog.py"
+    prog.write_text(f"import ctypes\nctypes.CDLL({str(lib)!r}).outer()\n")
+    signatures = {}
+    for detector in ("plain", "gdb"):
+        p = cli("stress", "--detector", detector, "--runs", "1", "-j", "1", "--perturb", "none", "--campaign",
+                f"deep-{detector}", "--", PY, prog)
+        assert p.returncode == 1, p.stderr
+        (bucket,) = json.loads(cli("report", f"deep-{detector}", "--json").stdout)["buckets"]
+        signatures[detector] = bucket["signature"]
+    assert signatures["plain"] == signatures["gdb"] == "crash SIGSEGV | crash_here | middle | outer", signatures

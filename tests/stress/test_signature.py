@@ -44,3 +44,34 @@ def test_crash_types_follow_the_run_kind():
     assert sig.crash_type(mem) == "memory-error Invalid read"
     assert sig.crash_type(RunOutcome(RunKind.TIMEOUT, signal="SIGKILL")) == "timeout"
     assert sig.signature(RunOutcome(RunKind.TIMEOUT), ["??", "take_gil", "x"]) == "timeout | take_gil | x"
+
+
+def test_a_semaphore_hang_is_named_by_the_program_not_by_glibc():
+    from finirace.detectors.backtrace import parse_backtraces
+
+    # gdb's stack of a main thread stuck in sem_wait inside a library, glibc's debug info installed
+    text = (
+        'Thread 1 (Thread 0x7f01 (LWP 41) "python3"):\n'
+        "#0  0x00007f in __futex_abstimed_wait_common64 (private=0) at ./nptl/futex-internal.c:57\n"
+        "#1  __futex_abstimed_wait_common (cancel=true) at ./nptl/futex-internal.c:87\n"
+        "#2  0x00007f in __GI___futex_abstimed_wait_cancelable64 (expected=0) at ./nptl/futex-internal.c:139\n"
+        "#3  0x00007f in do_futex_wait (sem=0x7f, abstime=0x0, clockid=0) at ./nptl/sem_waitcommon.c:111\n"
+        "#4  0x00007f in __new_sem_wait_slow64 (sem=0x7f, abstime=0x0, clockid=0) at ./nptl/sem_waitcommon.c:183\n"
+        "#5  0x00007f in pool_join () from /opt/lib/libpool.so\n"
+        "#6  0x00007f in pool_shutdown (p=0x1) at src/pool.c:88\n"
+        "#7  0x00007f in atexit_callfuncs (state=0x1) at ./Modules/atexitmodule.c:98\n"
+    )
+    (main,) = parse_backtraces(text)
+    assert sig.signature(RunOutcome(RunKind.TIMEOUT), main.frames) == "timeout | pool_join | pool_shutdown | atexit_callfuncs"
+    # the same stack without glibc's debug info (frames from libc.so.6) gives the same signature
+    bare = text.replace(" at ./nptl/futex-internal.c:57", " from /lib/x86_64-linux-gnu/libc.so.6").replace(
+        " at ./nptl/sem_waitcommon.c:111", " from /lib/x86_64-linux-gnu/libc.so.6")
+    (main,) = parse_backtraces(bare)
+    assert sig.signature(RunOutcome(RunKind.TIMEOUT), main.frames) == "timeout | pool_join | pool_shutdown | atexit_callfuncs"
+
+
+def test_abort_messages_differing_by_a_number_or_an_address_are_one_bucket():
+    a = RunOutcome(RunKind.ABORT, signal="SIGABRT", reason="terminate called after throwing: timeout after 1200 ms at 0x7f3a")
+    b = RunOutcome(RunKind.ABORT, signal="SIGABRT", reason="terminate called after throwing: timeout after 95 ms at 0x55d0")
+    assert sig.crash_type(a) == sig.crash_type(b) == "abort terminate called after throwing: timeout after N ms at 0x?"
+    assert sig.normalize_message("sha256 of worker-3 failed") == "sha256 of worker-N failed"  # a name keeps its digits

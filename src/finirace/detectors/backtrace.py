@@ -33,6 +33,8 @@ _FRAME = re.compile(
 )
 
 
+_GLIBC_DIRS = frozenset({"sysdeps", "nptl", "stdlib", "signal", "posix", "misc", "string", "malloc", "elf", "libio",
+                         "io", "time", "csu", "assert", "dlfcn", "setjmp", "socket", "resource"})
 _SYSTEM_LIBS = re.compile(r"^(libc|libpthread|libdl|libgcc_s|libstdc\+\+|ld-linux[\w-]*|finirace-shim-\w+)([.-].*)?\.so")
 
 
@@ -58,6 +60,21 @@ class NativeFrame:
     def __str__(self) -> str:
         where = f" at {self.file}:{self.line}" if self.file else (f" from {self.library}" if self.library else "")
         return f"{self.function}{' (guess: nearest symbol)' if self.guess else ''}{where}"
+
+    @property
+    def system(self) -> bool:
+        """A frame of the C library, the loader or the shim, not of the program: a signature walks past it.
+
+        Known by its library (``from /lib/…/libc.so.6``), or, where gdb read
+        glibc's debug info, by its source file (``./nptl/sem_waitcommon.c``):
+        the same frame must be judged alike whoever printed the stack, the
+        shim or gdb, and whether or not debug info was installed.
+        """
+        base = os.path.basename(self.library)
+        if base and _SYSTEM_LIBS.match(base):
+            return True
+        top = self.file.lstrip("./").split("/", 1)[0] if "/" in self.file else ""
+        return self.file.startswith(".") and top in _GLIBC_DIRS
 
     @property
     def signature_name(self) -> str:

@@ -119,13 +119,13 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection) -> 
         native = list(shim.frames)
         native_text = shim.text()
     if detection.faulting is not None:
-        native = [f.function for f in detection.faulting.frames]
+        native = list(detection.faulting.frames)  # frames, not names: system ones are told apart as the shim's are
         native_text = stacks_only(detection.raw_report)
     if outcome.kind is RunKind.TIMEOUT and result.timeout_note:
         native_text = result.timeout_note
         threads = parse_backtraces(result.timeout_note)
         if threads:
-            native = list(threads[-1].functions())  # gdb lists the main thread last
+            native = list(threads[-1].frames)  # gdb lists the main thread last
     if outcome.memory_errors:
         native = list(outcome.memory_errors[0].access.frames)
     signature = ""

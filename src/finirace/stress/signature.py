@@ -85,6 +85,8 @@ def top_frames(frames: Iterable[str | NativeFrame], depth: int = DEPTH) -> list[
     skip, generic, end = _lists()
     kept: list[str] = []
     for raw in frames:
+        if not isinstance(raw, str) and raw.system:  # libc, the loader, the shim: not the program's
+            continue
         name = normalize_frame(raw if isinstance(raw, str) else raw.signature_name)  # never a guessed name
         if not name or any(rx.fullmatch(name) for rx in skip) or any(rx.fullmatch(name) for rx in generic):
             continue
@@ -95,7 +97,7 @@ def top_frames(frames: Iterable[str | NativeFrame], depth: int = DEPTH) -> list[
 
 
 _MSG_ADDR = re.compile(r"0x[0-9a-fA-F]+|0x…")
-_MSG_NUMBER = re.compile(r"(?<![A-Za-z_])(?!0x\?)\d+")
+_MSG_NUMBER = re.compile(r"(?<![A-Za-z_0-9])(?!0x\?)\d+")
 MESSAGE_WIDTH = 160  # characters of a message kept in a signature
 
 
