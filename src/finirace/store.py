@@ -173,6 +173,7 @@ class Bucket:
     last_run: int
     repro: str
     native_backtrace: str
+    repro_check: str = ""  # how often its reproduction command reproduced it when checked; '' = not checked
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ class Store:
         self._add_column("campaigns", "kind", f"TEXT NOT NULL DEFAULT '{STRESS}'")
         # stores made before stress runs kept their whole outcome: those rows read from their flat columns
         self._add_column("runs", "outcome", "TEXT")
+        # stores made before reproduction commands were checked: their buckets say "not checked"
+        self._add_column("buckets", "repro_check", "TEXT NOT NULL DEFAULT ''")
         # stores made before runs kept their perturbation (level, contention): those rows have ''
         self._add_column("runs", "perturbation", "TEXT NOT NULL DEFAULT ''")
 
@@ -314,7 +317,7 @@ class Store:
                 (campaign_id, run.signature, run.kind.value, run.index, run.index, repro, run.native_backtrace),
             )
             row = db.execute(
-                "SELECT id, signature, kind, count, first_run, last_run, repro, native_backtrace FROM buckets"
+                "SELECT id, signature, kind, count, first_run, last_run, repro, native_backtrace, repro_check FROM buckets"
                 " WHERE campaign_id = ? AND signature = ?",
                 (campaign_id, run.signature),
             ).fetchone()
@@ -325,12 +328,16 @@ class Store:
             db.execute("ROLLBACK")
             raise
 
+    def set_repro_check(self, bucket_id: int, text: str) -> None:
+        """What checking the bucket's reproduction command found (``reproduced 6/20 …``)."""
+        self._db.execute("UPDATE buckets SET repro_check = ? WHERE id = ?", (text, bucket_id))
+
     def set_bucket_backtrace(self, bucket_id: int, text: str) -> None:
         self._db.execute("UPDATE buckets SET native_backtrace = ? WHERE id = ?", (text, bucket_id))
 
     def buckets(self, campaign_id: int) -> list[Bucket]:
         rows = self._db.execute(
-            "SELECT id, signature, kind, count, first_run, last_run, repro, native_backtrace FROM buckets"
+            "SELECT id, signature, kind, count, first_run, last_run, repro, native_backtrace, repro_check FROM buckets"
             " WHERE campaign_id = ? ORDER BY count DESC, first_run",
             (campaign_id,),
         ).fetchall()

@@ -223,3 +223,18 @@ def test_a_mixed_campaign_draws_levels_and_contention_per_run_and_records_them(d
     assert sum(v["runs"] for v in data["levels"].values()) == 12 and sum(v["failed"] for v in data["levels"].values()) == 4
     (bucket,) = data["buckets"]
     assert "--perturb mix" not in bucket["repro"] and sum(bucket["levels"].values()) == 4
+
+
+def test_report_says_whether_and_how_often_a_reproduction_command_reproduced_its_bucket(db, capsys):
+    code = "import os; os.abort() if int(os.environ['FINIRACE_SEED']) % 2 == 0 else None"
+    assert main(["stress", "--runs", "4", "--seed", "40", "-j", "2", "--perturb", "none", "--campaign", "rc", "--",
+                 PY, "-c", code]) == 1
+    out = capsys.readouterr().out
+    assert "not checked: `finirace report rc --check-repro` runs it" in out
+    assert main(["report", "rc", "--check-repro", "4"]) == 1
+    captured = capsys.readouterr()
+    assert "reproduced 2/4 when checked" in captured.out and "the others: clean 2" in captured.out
+    assert "checking: abort SIGABRT" in captured.err
+    main(["report", "rc", "--json"])
+    (bucket,) = json.loads(capsys.readouterr().out)["buckets"]
+    assert bucket["repro_check"].startswith("reproduced 2/4 when checked ") and "(campaign rc-check" in bucket["repro_check"]

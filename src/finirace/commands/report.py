@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 
+from finirace.commands.arguments import positive
 from finirace.commands.runs import add_db_option, open_store
 from finirace.errors import UsageError
 
@@ -28,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--junit", metavar="FILE", help="also write the buckets (or lab rows) as JUnit XML to FILE")
     p.add_argument("-v", "--verbose", action="store_true", help="lab campaigns: show every memory error")
+    p.add_argument("--check-repro", nargs="?", const=20, type=positive, metavar="N",
+                   help="stress campaigns: run each bucket's reproduction command (N runs, default 20) and keep "
+                        "how often it reproduced the bucket")
     p.add_argument("--html", metavar="FILE", help="also write the report as one self-contained HTML page")
     add_db_option(p)
     p.set_defaults(run=run)
@@ -46,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
         if args.html:
             _write_html(args.html, store, campaign)
         if campaign.kind == LAB:
+            if args.check_repro:
+                raise UsageError("--check-repro is for stress campaigns; a lab campaign has no buckets")
             return _lab(args, store, campaign)
+        if args.check_repro:
+            _check_repros(store, campaign, args.check_repro)
         data = campaign_report.campaign_data(store, campaign)
     if args.junit:
         try:
@@ -91,3 +99,16 @@ def _write_html(path: str, store, campaign) -> None:
         page.write(path, campaign_html.campaign_document(store, campaign))
     except OSError as exc:
         raise UsageError(f"--html {path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _check_repros(store, campaign, runs: int) -> None:
+    """Run every bucket's reproduction command and store how often it reproduced its bucket."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from finirace.stress.runner import check_repro
+
+    err = Console(stderr=True)
+    for bucket in store.buckets(campaign.id):
+        err.print(f"checking: {escape(bucket.signature)}", highlight=False, soft_wrap=True)
+        err.print(f"  {escape(check_repro(store, campaign, bucket, runs))}", highlight=False, soft_wrap=True)

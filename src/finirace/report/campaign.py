@@ -71,6 +71,7 @@ def campaign_data(store: Store, campaign: Campaign) -> dict[str, Any]:
                 "first_run": b.first_run,
                 "last_run": b.last_run,
                 "repro": b.repro,
+                "repro_check": b.repro_check,  # '' when the command was not checked
                 "native_backtrace": b.native_backtrace,
                 "example": _example(store, campaign, b),
                 "levels": {lv: n for lv, (n,) in sorted(_by_level(per_bucket.get(b.id, [])).items())},
@@ -136,6 +137,8 @@ def buckets_table(data: dict[str, Any], console: Console) -> None:
             console.print("  by perturbation: " + ", ".join(
                 f"{escape(lv)} {k}/{have.get(lv, {}).get('runs', '?')}" for lv, k in b["levels"].items()), soft_wrap=True)
         command_line(console, "reproduce", b["repro"])
+        console.print("  " + escape(b.get("repro_check") or "not checked: `finirace report NAME --check-repro` runs it"
+                                   .replace("NAME", data["campaign"])), soft_wrap=True, highlight=False)
         ex = b["example"]
         if b.get("fix"):
             console.print(f"[green]{escape(b['fix'])}[/green]", soft_wrap=True)

@@ -309,3 +309,40 @@ def _dask_results(
             live -= 1
             yield fut.result()
             fill()
+
+
+def check_repro(store: Store, campaign: Campaign, bucket: Bucket, runs: int = 20,
+                on_progress: Callable[[Progress], None] | None = None) -> str:
+    """Run a bucket's reproduction command (as a campaign of its own) and say how often it reproduced the bucket.
+
+    The runs are what the command makes: the campaign's command, directory,
+    variables, detector and time limit, ``runs`` seeds from the seed of the
+    bucket's first run, at that run's perturbation level.  The answer is
+    stored on the bucket (``reproduced 3/20 when checked 2026-11-30 14:58
+    (campaign NAME); the others: clean 11, timeout 6``) and returned.
+    """
+    first = next(store.runs(campaign.id, bucket.id), None)
+    if first is None:
+        return ""
+    o = campaign.options
+    level = Perturbation(level=str(o.get("perturb", "python"))).for_run(first.seed).level
+    settings = CampaignSettings(
+        argv=campaign.argv, runs=runs, timeout=float(o.get("timeout", 60.0)), seed=first.seed,
+        perturbation=Perturbation(level=level), detector=str(o.get("detector", "plain")),
+        cwd=o.get("cwd"), env=tuple(sorted((o.get("env") or {}).items())),
+    )
+    name = campaigns.new_name(store, f"{campaign.name}-check{bucket.id}")
+    checked, settings = open_campaign(store, name, settings)
+    run_campaign(store, checked, settings, on_progress)
+    kinds: dict[str, int] = {}
+    hits = 0
+    for r in store.runs(checked.id):
+        if r.signature == bucket.signature:
+            hits += 1
+        else:
+            kinds[r.kind.value] = kinds.get(r.kind.value, 0) + 1
+    others = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+    text = (f"reproduced {hits}/{runs} when checked {time.strftime('%Y-%m-%d %H:%M')} (campaign {name})"
+            + (f"; the others: {others}" if others else ""))
+    store.set_repro_check(bucket.id, text)
+    return text
