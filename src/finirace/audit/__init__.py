@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 from finirace import proc
-from finirace.audit.assess import HeldLock, ThreadAudit, assess, eras, resolve
+from finirace.audit.assess import HeldLock, ThreadAudit, assess, eras
 from finirace.audit.ending import Ending, ending
 from finirace.detectors import symbols
 from finirace.detectors.backtrace import NativeThread, attach_backtraces, parse_backtraces
@@ -72,9 +72,8 @@ def _locks(data: dict, maps: Sequence[symbols.Mapping]) -> dict[int, list[HeldLo
     for address, owner, path in data.get("locks", []):
         where = symbols.locate(maps, address)
         lib = symbols.library(path)
-        name = ""
-        if where is not None and lib is not None:
-            name = symbols.demangle([lib.data_at(lib.base_vaddr + where[1])])[0] if lib.data_at(lib.base_vaddr + where[1]) else ""
+        raw = lib.data_at(lib.base_vaddr + where[1]) if where is not None and lib is not None else ""
+        name = symbols.demangle([raw])[0] if raw else ""
         base = os.path.basename(path)
         label = f"`{name}`" if name else f"the mutex at {base}+{hex(where[1]) if where else '?'}"
         out.setdefault(owner, []).append(HeldLock(owner, base, label))
@@ -121,7 +120,7 @@ def audit(argv: Sequence[str], timeout: float = 120.0, gdb: bool = True) -> Audi
         native = _native_for(natives, t.get("native_id"), t.get("ident"))
         if native is not None and not t.get("native_id"):  # 3.6, 3.7: gdb knows it, to tie a crash to it
             t = {**t, "native_id": native.lwp}
-        frames = resolve(native.frames, maps) if native is not None else None
+        frames = symbols.resolve(native.frames, maps) if native is not None else None
         threads.append(assess(t, frames, held.get(t.get("native_id") or -1, ())))
     culprit = None
     if end is not None:

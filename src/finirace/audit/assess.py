@@ -33,7 +33,6 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from finirace.detectors import symbols
 from finirace.detectors.backtrace import NativeFrame
 from finirace.guard.advice import FIX
 
@@ -85,40 +84,6 @@ def eras():
     from finirace.model.variants import released
 
     return released()
-
-
-def resolve(frames: Sequence[NativeFrame], maps: Sequence[symbols.Mapping]) -> tuple[NativeFrame, ...]:
-    """gdb's frames named from the libraries' symbol tables where gdb had no debug information, with languages.
-
-    A frame gdb named from DWARF (``at file:line``) keeps its name; one gdb
-    names from a symbol table only (``from lib``) or not at all (``??``) is
-    named from ``.symtab``/``.dynsym`` by its address, a guess marked.  Every
-    frame with an address gets its language from its mangled name (or its
-    library); a frame without one (an inlined function) takes the language of
-    the frame it is inlined into, the next with an address.
-    """
-    out: list[NativeFrame] = []
-    for n, f in enumerate(frames):
-        where = symbols.locate(maps, int(f.address, 16)) if f.address and maps else None
-        if where is None:
-            out.append(f)
-            continue
-        path, offset = where
-        sym = symbols.symbolize(path, offset, exact=n == 0)
-        lib = symbols.library(path)
-        lang = sym.language if sym is not None and not sym.guess else (lib.language if lib else "")
-        if f.file:  # gdb read DWARF: its name is sure
-            out.append(NativeFrame(f.function, f.address, f.file, f.line, path, False, lang))
-        elif sym is not None:
-            out.append(NativeFrame(sym.name, f.address, "", None, path, sym.guess, lang))
-        else:
-            out.append(NativeFrame("??", f.address, "", None, path, False, lang))
-    # inlined frames: the language of the physical frame they are part of
-    for k in range(len(out) - 2, -1, -1):
-        if not out[k].address and not out[k].language and out[k + 1].language:
-            f = out[k]
-            out[k] = NativeFrame(f.function, f.address, f.file, f.line, f.library, f.guess, out[k + 1].language)
-    return tuple(out)
 
 
 def _is_eval(f: NativeFrame) -> bool:
@@ -173,4 +138,4 @@ def assess(entry: dict, native: Sequence[NativeFrame] | None, locks: Sequence[He
                        tuple(flags), fix, entry.get("ident"), entry.get("native_id"), state, frames, langs, tuple(locks))
 
 
-__all__ = ["HeldLock", "IN_C", "IN_GC", "ThreadAudit", "WAITING_GIL", "assess", "eras", "resolve"]
+__all__ = ["HeldLock", "IN_C", "IN_GC", "ThreadAudit", "WAITING_GIL", "assess", "eras"]

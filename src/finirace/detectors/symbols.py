@@ -16,8 +16,11 @@ already installed beside ``gcc`` and ``addr2line``), in one call per batch.
 The *mangled* name says the frame's language: ``_R…`` and
 ``_ZN…17h<16 hex digits>E`` are Rust, other ``_Z…`` names C++, the rest C.
 A frame with no name at all takes its library's language: Rust when the
-library carries Rust's runtime symbols, C++ when it links a C++ runtime
-(``libstdc++``/``libc++``: a stripped C++ library still says so), else C.
+library carries Rust's runtime symbols or its standard library's panic
+locations (``/rustc/…``), C++ when it links a C++ runtime (``libstdc++``,
+``libc++``) or imports or defines ``_Z`` names or the C++ personality
+routine: a stripped C++ library still says so.  (Not ``.gcc_except_table``:
+C built with ``-fexceptions``, glibc itself, has one too.)  Else C.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import struct
 import subprocess
 from dataclasses import dataclass
 from typing import Iterable, Sequence
+
+from finirace.detectors.backtrace import NativeFrame
 
 _RUST_LEGACY = re.compile(r"^_ZN.*17h[0-9a-f]{16}E(\.\S*)?$")
 _RUST_HASH = re.compile(r"::h[0-9a-f]{16}$")
@@ -104,8 +109,9 @@ class Library:
         return ""
 
 
-def _symbols(elf, table) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
-    """(start, end, name) of every defined function, and of every sized data object, in one symbol table.
+def _symbols(elf, table) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]], bool]:
+    """(start, end, name) of every defined function, and of every sized data object, in one symbol table,
+    and whether it uses C++ (a ``_Z`` name or the C++ personality routine, defined or imported).
 
     The table's bytes are unpacked in one pass (``Elf64_Sym``/``Elf32_Sym``):
     pyelftools' per-symbol objects take seconds on a library with 100 000
@@ -117,12 +123,16 @@ def _symbols(elf, table) -> tuple[list[tuple[int, int, str]], list[tuple[int, in
     strings = elf.get_section(table["sh_link"]).data()
     size = struct.calcsize(layout)
     funcs, data = [], []
+    cxx = False
     for entry in struct.iter_unpack(layout, raw[: len(raw) // size * size]):
         if elf.elfclass == 64:
             name_at, info, _other, shndx, value, length = entry
         else:
             name_at, value, length, info, _other, shndx = entry
         kind = info & 0xF
+        if not cxx and name_at and strings.startswith((b"_Z", b"__gxx_personality_v0\0"), name_at):
+            nm = strings[name_at : strings.find(b"\0", name_at)].decode("utf-8", "replace")
+            cxx = nm == "__gxx_personality_v0" or language_of(nm) == "c++"
         if shndx == 0 or value == 0 or not name_at or kind not in (_STT_FUNC, _STT_GNU_IFUNC, _STT_OBJECT, _STT_TLS):
             continue
         name = strings[name_at : strings.find(b"\0", name_at)].decode("utf-8", "replace")
@@ -130,7 +140,7 @@ def _symbols(elf, table) -> tuple[list[tuple[int, int, str]], list[tuple[int, in
             funcs.append((value, value + length, name))
         elif length > 0 and kind == _STT_OBJECT:
             data.append((value, value + length, name))
-    return funcs, data
+    return funcs, data, cxx
 
 
 @functools.lru_cache(maxsize=64)
@@ -147,8 +157,12 @@ def _load(path: str, _stamp: tuple[int, int]) -> Library | None:
             loads = [seg["p_vaddr"] & ~(max(seg["p_align"], 1) - 1) for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
             symtab = elf.get_section_by_name(".symtab")
             table = symtab if symtab is not None and symtab.num_symbols() > 0 else elf.get_section_by_name(".dynsym")
-            funcs, data = _symbols(elf, table) if table is not None else ([], [])
+            funcs, data, cxx = _symbols(elf, table) if table is not None else ([], [], False)
+            if table is not None and table.name != ".dynsym" and elf.get_section_by_name(".dynsym") is not None:
+                cxx = cxx or _symbols(elf, elf.get_section_by_name(".dynsym"))[2]  # imports are in .dynsym
             rust = any(_RUST_RUNTIME.match(n) or _RUST_LEGACY.match(n) for _, _, n in funcs)
+            rodata = elf.get_section_by_name(".rodata")
+            rust = rust or (rodata is not None and b"/rustc/" in rodata.data())  # panic locations of Rust's std
             debug_info = elf.get_section_by_name(".debug_info") is not None
             needed: list[str] = []
             for section in elf.iter_sections():
@@ -157,7 +171,7 @@ def _load(path: str, _stamp: tuple[int, int]) -> Library | None:
     except (OSError, ELFError, ValueError, KeyError, AttributeError):
         return None
     funcs.sort()
-    language = "rust" if rust else ("c++" if any(_CXX_RUNTIME.match(n) for n in needed) else "c")
+    language = "rust" if rust else ("c++" if cxx or any(_CXX_RUNTIME.match(n) for n in needed) else "c")
     return Library(path, tuple(s for s, _, _ in funcs), tuple(e for _, e, _ in funcs), tuple(n for _, _, n in funcs),
                    table is symtab and symtab is not None, min(loads) if loads else 0, language, tuple(sorted(data)), debug_info)
 
@@ -252,4 +266,38 @@ def locate(maps: Iterable[Mapping], address: int) -> tuple[str, int] | None:
     return None
 
 
-__all__ = ["Library", "Mapping", "Symbol", "demangle", "language_of", "library", "locate", "parse_maps", "symbolize"]
+def resolve(frames: Sequence[NativeFrame], maps: Sequence[Mapping]) -> tuple[NativeFrame, ...]:
+    """gdb's frames named from the libraries' symbol tables where gdb had no debug information, with languages.
+
+    A frame gdb named from DWARF (``at file:line``) keeps its name; one gdb
+    names from a symbol table only (``from lib``) or not at all (``??``) is
+    named from ``.symtab``/``.dynsym`` by its address, a guess marked.  Every
+    frame with an address gets its language from its mangled name (or its
+    library); a frame without one (an inlined function) takes the language of
+    the frame it is inlined into, the next with an address.
+    """
+    out: list[NativeFrame] = []
+    for n, f in enumerate(frames):
+        where = locate(maps, int(f.address, 16)) if f.address and maps else None
+        if where is None:
+            out.append(f)
+            continue
+        path, offset = where
+        sym = symbolize(path, offset, exact=n == 0)
+        lib = library(path)
+        lang = sym.language if sym is not None and not sym.guess else (lib.language if lib else "")
+        if f.file:  # gdb read DWARF: its name is sure
+            out.append(NativeFrame(f.function, f.address, f.file, f.line, path, False, lang))
+        elif sym is not None:
+            out.append(NativeFrame(sym.name, f.address, "", None, path, sym.guess, lang))
+        else:
+            out.append(NativeFrame("??", f.address, "", None, path, False, lang))
+    # inlined frames: the language of the physical frame they are part of
+    for k in range(len(out) - 2, -1, -1):
+        if not out[k].address and not out[k].language and out[k + 1].language:
+            f = out[k]
+            out[k] = NativeFrame(f.function, f.address, f.file, f.line, f.library, f.guess, out[k + 1].language)
+    return tuple(out)
+
+
+__all__ = ["Library", "Mapping", "Symbol", "demangle", "language_of", "library", "locate", "parse_maps", "resolve", "symbolize"]
