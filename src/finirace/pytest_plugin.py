@@ -18,7 +18,6 @@ in the pytest process, so daemon threads the tests left behind are stopped
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
@@ -30,6 +29,8 @@ def pytest_addoption(parser):
                     help="rerun each selected test N times in subprocesses; fail those that crash or hang at exit")
     group.addoption("--finirace-timeout", type=float, default=120.0, metavar="SECONDS",
                     help="time limit of one rerun; a rerun still running then counts as a hang (default 120)")
+    group.addoption("--finirace-fresh", action="store_true", default=False,
+                    help="start each rerun in a fresh interpreter instead of forking it from a warm one (slower)")
     group.addoption("--finirace-seed", type=int, default=None, metavar="SEED",
                     help="seed of the reruns' perturbations (default: a fresh one each session, printed)")
     group.addoption("--finirace-audit", action="store_true", default=False,
@@ -80,12 +81,9 @@ class _Finirace:
 
     def _launcher(self):
         if self.launch is None:
-            from functools import partial
+            from finirace.reruns.forked import Launcher
 
-            from finirace.reruns.target import judge
-            from finirace.stress.execute import execute_run
-
-            self.launch = partial(execute_run, judge=judge)
+            self.launch = Launcher(fork=not self.config.getoption("finirace_fresh"))
         return self.launch
 
     def _rerun(self, item):
@@ -116,7 +114,7 @@ class _Finirace:
         timeout = item.config.getoption("finirace_timeout")
         with Store() as store:
             return run_round(store, target, self.runs, round_seed(self.seed, item.nodeid), timeout,
-                             self._launcher(), on_run=progress)
+                             self._launcher().for_target(target), on_run=progress)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -142,6 +140,11 @@ class _Finirace:
 
             tr.section("finirace: reruns (crashes and hangs at exit, flaky and order-dependent tests)")
             tr.line(f"seed {self.seed}: --finirace-seed {self.seed} replays these reruns")
+            if self.launch is not None:
+                tr.line(f"reruns: {self.launch.forked} forked from a warm process, {self.launch.fresh} in a fresh "
+                        "interpreter")
+                for path, why in self.launch.why_fresh.items():
+                    tr.line(f"  fresh for {path}: {why}")
             if not self.bad:
                 tr.line(f"no crash or hang at exit, and no failure, in {self.runs} runs of each of "
                         f"{len(self.rounds)} tests: every rerun ran its test and exited 0")
@@ -161,5 +164,7 @@ class _Finirace:
                     tr.line(f"  {v.name:8} {v.versions:9} {v.fate.text(False) if t.daemon else 'joined before finalization'}")
 
     def pytest_sessionfinish(self, session, exitstatus):
+        if self.launch is not None:
+            self.launch.close()
         if self.bad:
             session.exitstatus = 1

@@ -62,15 +62,22 @@ class RerunTarget:
         return shlex.join(self.argv())
 
 
+def names_of(item) -> tuple[str, ...]:
+    """The names below the test's module (class, function with its parameter id).
+
+    Taken from the node chain itself: the node ID's file part may be empty
+    or relative to somewhere else (``--pyargs``).
+    """
+    chain = item.listchain()
+    at = next((i for i, n in enumerate(chain) if getattr(n, "path", None) == item.path), len(chain) - 1)
+    return tuple(n.name for n in chain[at + 1:]) or (item.name,)
+
+
 def target_of(item) -> RerunTarget:
     """The rerun target of a collected pytest item."""
     config = item.config
     path = str(item.path.resolve())
-    # the names below the module, from the node chain itself: the node ID's
-    # file part may be empty or relative to somewhere else (--pyargs)
-    chain = item.listchain()
-    at = next((i for i, n in enumerate(chain) if getattr(n, "path", None) == item.path), len(chain) - 1)
-    names = tuple(n.name for n in chain[at + 1:]) or (item.name,)
+    names = names_of(item)
     inifile = str(config.inipath) if getattr(config, "inipath", None) else None
     return RerunTarget(item.nodeid, path, names, str(config.rootpath), inifile)
 

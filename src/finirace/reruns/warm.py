@@ -1,0 +1,292 @@
+"""The warm process: pytest started and one test file collected, forking a child per rerun.
+
+Why: a rerun in a fresh interpreter pays pytest's start-up and the test
+module's imports each time (seconds on a real suite), many times the test.
+A child forked from a process that already did both pays neither, and still
+ends the way the bug needs: it returns from pytest's run loop, finishes the
+session and leaves through ``sys.exit``, so ``Py_FinalizeEx`` runs for real
+(atexit handlers, ``threading._shutdown``, module teardown), never
+``os._exit``.
+
+Run as ``python -m finirace.reruns.warm FD`` by :mod:`finirace.reruns.forked`
+(FD: one end of a socket pair).  Protocol, one JSON line each way:
+
+* the session sends ``{"args": [...], "sitecustomize": PATH}``; the warm
+  process runs ``pytest.main(args)`` (``args``: the rerun's options and the
+  test file), and once collection is done answers ``{"ok": true}``, or
+  ``{"ok": false, "why": …}`` when it must not fork: a thread besides the main
+  one (a forked child would hold only the calling thread, with any lock
+  another thread held locked for ever), a collection error, or no ``fork``;
+* ``{"run": [names…], "env": {…}}`` with two file descriptors (the rerun's
+  stdout and stderr): it forks; the answer is ``{"pid": N}``, then, when the
+  child has ended, ``{"status": S}`` (``os.waitstatus_to_exitcode``);
+* ``{"quit": true}``: the loop returns and the warm process exits.
+
+The child: its own session and process group (so a kill reaches what it
+started), the rerun's stdout and stderr put on every descriptor that held the
+warm process's (pytest's capture and faulthandler keep copies of them), the
+rerun's environment (seed, ``FINIRACE_RUN_TOKEN``), then the perturbation
+``sitecustomize`` run in it, since a fresh rerun runs it at start-up: its exit
+handlers are kept aside and run by one handler this module registers before
+pytest is imported, so they run last, as they would in a fresh interpreter.
+Then only the one test is left in the session, whose fixtures nothing has set
+up yet (the warm process ran no test), and pytest's own loop runs it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import socket
+import sys
+
+_exit_handlers: list[tuple] = []  # the perturbation's, registered in the child
+_after_test: dict = {"modules": None, "fd": -1}  # the child: modules loaded when its test ended, and where to tell
+
+
+def _run_exit_handlers() -> None:
+    """Registered before pytest is imported, so it runs last: the perturbation's handlers, last in first out.
+
+    Then, in a child, the modules imported after its test ended (plugins'
+    session-end imports) are told to the warm process, which imports them
+    before the next fork, so no later rerun pays for them again.
+    """
+    while _exit_handlers:
+        func, args, kwargs = _exit_handlers.pop()
+        try:
+            func(*args, **kwargs)
+        except Exception as exc:  # like atexit: report and go on
+            sys.stderr.write(f"finirace: perturbation exit handler failed: {exc!r}\n")
+    if _after_test["modules"] is not None and _after_test["fd"] >= 0:
+        new = sorted(set(sys.modules) - _after_test["modules"])
+        try:
+            os.write(_after_test["fd"], "\n".join(new).encode())
+        except OSError:
+            pass
+
+
+atexit.register(_run_exit_handlers)
+
+
+class Channel:
+    """JSON lines over a Unix socket, with file descriptors passed alongside (``SCM_RIGHTS``).
+
+    Used at both ends: the session's (:mod:`finirace.reruns.forked`) and here.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buf = b""
+        self._fds: list[int] = []
+
+    def send(self, message: dict, fds: list[int] | tuple[int, ...] = ()) -> None:
+        data = json.dumps(message).encode() + b"\n"
+        if fds:
+            sent = socket.send_fds(self.sock, [data], list(fds))
+            data = data[sent:]
+        if data:
+            self.sock.sendall(data)
+
+    def pending(self) -> bool:
+        """Whether a whole message is already here (``receive`` will not block)."""
+        return b"\n" in self._buf
+
+    def fill(self) -> bool:
+        """Read once from the socket into the buffer; False at end of stream."""
+        data, fds, _, _ = socket.recv_fds(self.sock, 65536, 4)
+        self._fds += fds
+        self._buf += data
+        return bool(data)
+
+    def receive(self) -> tuple[dict | None, list[int]]:
+        """The next message and the descriptors that came with it; (None, []) at end of stream."""
+        while not self.pending():
+            if not self.fill():
+                return None, []
+        line, self._buf = self._buf.split(b"\n", 1)
+        fds, self._fds = self._fds, []
+        return json.loads(line), fds
+
+
+def _threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))  # native threads too, not only threading's
+    except OSError:
+        import threading
+
+        return threading.active_count()
+
+
+def _same_file(fd: int, st: os.stat_result) -> bool:
+    try:
+        other = os.fstat(fd)
+    except OSError:
+        return False
+    return (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino)
+
+
+def _redirect(out_fd: int, err_fd: int) -> None:
+    """Every descriptor on the warm process's stdout or stderr now writes to the rerun's."""
+    old_out, old_err = os.fstat(1), os.fstat(2)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd in (out_fd, err_fd):
+            continue
+        if _same_file(fd, old_out):
+            os.dup2(out_fd, fd)
+        elif _same_file(fd, old_err):
+            os.dup2(err_fd, fd)
+    os.close(out_fd)
+    os.close(err_fd)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
+def _perturb(path: str) -> None:
+    """Run the perturbation ``sitecustomize`` here, its exit handlers kept for :func:`_run_exit_handlers`."""
+    import importlib.machinery  # noqa: F401  (what it imports, before sys.path is narrowed)
+    import importlib.util  # noqa: F401
+    import random  # noqa: F401
+    import runpy
+    import threading  # noqa: F401
+    import time  # noqa: F401
+
+    real = atexit.register
+    saved = sys.path[:]
+
+    def keep(func, *args, **kwargs):
+        _exit_handlers.append((func, args, kwargs))
+        return func
+
+    atexit.register = keep
+    # only its own directory on the path: it finds no other sitecustomize to chain to
+    # (the warm process already ran the user's at start-up)
+    sys.path[:] = [os.path.dirname(path)]
+    try:
+        runpy.run_path(path, run_name="finirace_perturbation")
+    finally:
+        atexit.register = real
+        sys.path[:] = saved
+
+
+class _Server:
+    """The pytest plugin of the warm process: after collection, serve forks instead of running tests."""
+
+    def __init__(self, channel: Channel, sitecustomize: str | None) -> None:
+        from finirace.proc.containment import die_with_parent
+
+        self.channel = channel
+        self.sitecustomize = sitecustomize
+        self.die_with_parent = die_with_parent  # imported (ctypes loaded) before any fork
+
+    def pytest_runtestloop(self, session):
+        from finirace.reruns.target import names_of
+
+        why = ""
+        if session.testsfailed:
+            why = f"{session.testsfailed} error(s) while collecting"
+        elif not hasattr(os, "fork"):
+            why = "this platform cannot fork"
+        elif _threads() > 1:
+            why = f"{_threads()} threads after collection (a forked child would keep only one)"
+        self.channel.send({"ok": not why, "why": why, "items": len(session.items)})
+        if why:
+            return True
+        items = {names_of(item): item for item in session.items}
+        while True:
+            message, fds = self.channel.receive()
+            if message is None or message.get("quit"):
+                break
+            if _threads() > 1:  # something the warm-up imported started one
+                for fd in fds:
+                    os.close(fd)
+                self.channel.send({"pid": 0, "why": f"{_threads()} threads after warming up"})
+                continue
+            item = items.get(tuple(message["run"]))
+            if item is None or len(fds) != 2:
+                for fd in fds:
+                    os.close(fd)
+                self.channel.send({"pid": 0, "why": "no such test in the warm process" if item is None else "no fds"})
+                continue
+            sys.stdout.flush()
+            sys.stderr.flush()
+            learn_r, learn_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(learn_r)
+                _after_test["fd"] = learn_w
+                self.in_child = True
+                self._child(session, item, message.get("env", {}), *fds)
+                return None  # pytest's own loop runs the one test left in the session
+            os.close(learn_w)
+            for fd in fds:
+                os.close(fd)
+            self.channel.send({"pid": pid})
+            _, status = os.waitpid(pid, 0)
+            self.channel.send({"status": os.waitstatus_to_exitcode(status)})
+            self._warm_up(learn_r)
+        return True
+
+    in_child = False
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        if self.in_child:
+            _after_test["modules"] = set(sys.modules)
+
+    @staticmethod
+    def _warm_up(fd: int) -> None:
+        """Import what the last child imported after its test ended: the next one finds it loaded."""
+        import importlib
+
+        chunks = []
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            chunks.append(data)
+        os.close(fd)
+        for name in b"".join(chunks).decode(errors="replace").split():
+            if name not in sys.modules:
+                try:
+                    importlib.import_module(name)
+                except BaseException:  # noqa: BLE001 - a module that fails here fails in the child as before
+                    pass
+
+    def _child(self, session, item, env: dict, out_fd: int, err_fd: int) -> None:
+        hook = self.die_with_parent(os.getppid())
+        if hook is not None:
+            hook()
+        self.channel.sock.close()
+        os.setsid()
+        _redirect(out_fd, err_fd)
+        os.environ.update(env)
+        if self.sitecustomize:
+            try:
+                _perturb(self.sitecustomize)
+            except Exception as exc:  # as in a fresh interpreter: a perturbation never breaks the target
+                sys.stderr.write(f"finirace: perturbation not applied: {exc!r}\n")
+        session.items[:] = [item]
+        session.testscollected = 1  # pytest's progress and summary count this test alone
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        start = getattr(reporter, "_session_start", None)  # its "in 0.05s" starts now, not at the warm start
+        if start is not None:
+            try:
+                reporter._session_start = type(start)()
+            except Exception:  # noqa: BLE001 - another pytest: only the printed duration is off
+                pass
+
+
+def main(argv: list[str]) -> int:
+    channel = Channel(socket.socket(fileno=int(argv[0])))
+    config, _ = channel.receive()
+    if config is None:
+        return 2
+    import pytest
+
+    return int(pytest.main(config["args"], plugins=[_Server(channel, config.get("sitecustomize"))]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
