@@ -51,6 +51,7 @@ def test_runs_option_fails_a_test_whose_reruns_hang_at_exit(pytester, tmp_path, 
     assert "timeout" in section and "(1/1 runs)" in section
     assert "reproduce: finirace stress --runs 20 --seed " in section and " --perturb " in section
     assert " --cwd " in section and " --timeout 3 -- " in section  # where the rerun ran, within its limit
+    assert section.split("reproduce: ")[1].splitlines()[0].endswith("test_hang.py::test_leaves_a_thread")
 
 
 def test_bad_timeout_is_a_usage_error(pytester):

@@ -69,6 +69,7 @@ class _Finirace:
         self.bad: dict[str, object] = {}  # nodeid -> Round, for tests whose reruns were not clean
         self.positions: dict[str, int] = {}  # nodeid -> its place in the session (1-based)
         self.launch = None
+        self.files: list[str] = []  # test files in the order the session runs them (warm processes follow it)
 
     def pytest_report_header(self, config):
         if self.runs:
@@ -78,12 +79,13 @@ class _Finirace:
 
     def pytest_collection_finish(self, session):
         self.positions = {item.nodeid: i for i, item in enumerate(session.items, 1)}
+        self.files = list(dict.fromkeys(str(item.path.resolve()) for item in session.items))
 
     def _launcher(self):
         if self.launch is None:
             from finirace.reruns.forked import Launcher
 
-            self.launch = Launcher(fork=not self.config.getoption("finirace_fresh"))
+            self.launch = Launcher(fork=not self.config.getoption("finirace_fresh"), files=self.files)
         return self.launch
 
     def _rerun(self, item):

@@ -34,7 +34,8 @@ from pathlib import Path
 from finirace import detectors
 from finirace.detectors.base import Prepared
 from finirace.proc import ProcResult
-from finirace.proc.containment import TOKEN_ENV, become_subreaper, die_with_parent, kill_group, sweep
+from finirace.proc.containment import (TOKEN_ENV, become_subreaper, die_with_parent, kill_group, sweep, track,
+                                       untrack)
 from finirace.proc.output import CHUNK, DEFAULT_HEAD, DEFAULT_TAIL, BoundedOutput
 from finirace.proc.runner import signal_name
 from finirace.records import StressRunRecord
@@ -51,9 +52,13 @@ _BOOT = ("import os, sys; sys.path.insert(0, {src!r}); from finirace.reruns.warm
 class _Warm:
     """One warm process, for one test file."""
 
-    def __init__(self, target: RerunTarget, spec: RunSpec) -> None:
+    def __init__(self, target: RerunTarget, spec: RunSpec, preload: set[str]) -> None:
+        """Start it (collection goes on in the background until :meth:`ready`)."""
         self.path = target.path
         self.why = ""
+        self.preload = preload  # shared by every warm process of the session; grows as children tell
+        self.timeout = spec.timeout
+        self.answered = False
         env = run_environment(spec)
         # the perturbation's sitecustomize runs in each child, with that child's seed, not here
         if "PYTHONPATH" in os.environ:
@@ -73,15 +78,23 @@ class _Warm:
                 cwd=target.rootdir, env=env, start_new_session=True, preexec_fn=die_with_parent(os.getpid()),
             )
         theirs.close()
+        track(self.proc.pid)  # our child, not an orphan a rerun left: the sweep after each rerun skips it
         sitecustomize = str(sitecustomize_dir() / "sitecustomize.py") if spec.perturbation.python else None
-        self.channel.send({"args": [*target.pytest_args(), target.path], "sitecustomize": sitecustomize})
-        answer = self._receive(spec.timeout)
-        if answer is None:
-            self.why = "the warm process ended before collecting: " + self._stderr_tail()
-        elif not answer.get("ok"):
-            self.why = str(answer.get("why"))
-        if self.why:
-            self.close()
+        self.channel.send({"args": [*target.pytest_args(), target.path], "sitecustomize": sitecustomize,
+                           "preload": sorted(preload)})
+
+    def ready(self) -> bool:
+        """Wait until it has collected; False (and ``why`` said) when it will not fork."""
+        if not self.answered:
+            self.answered = True
+            answer = self._receive(self.timeout)
+            if answer is None:
+                self.why = "the warm process ended before collecting: " + self._stderr_tail()
+            elif not answer.get("ok"):
+                self.why = str(answer.get("why"))
+            if self.why:
+                self.close()
+        return not self.why
 
     def _stderr_tail(self) -> str:
         try:
@@ -191,7 +204,10 @@ class _Warm:
 
     def _receive_status(self, timeout: float | None) -> int | None:
         message = self._receive(timeout)
-        return int(message["status"]) if message and "status" in message else None
+        if message and "status" in message:
+            self.preload.update(message.get("learned", ()))
+            return int(message["status"])
+        return None
 
     @staticmethod
     def _read(fd: int, sinks: dict[int, BoundedOutput], sel: selectors.BaseSelector | None) -> bool:
@@ -207,6 +223,8 @@ class _Warm:
         return True
 
     def close(self) -> None:
+        if not self.answered:  # still collecting, and not wanted: no reason to wait for it
+            kill_group(self.proc.pid, signal.SIGKILL)
         try:
             self.channel.send({"quit": True})
         except OSError:
@@ -216,6 +234,7 @@ class _Warm:
         except subprocess.TimeoutExpired:
             kill_group(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        untrack(self.proc.pid)
         self.channel.sock.close()
         self.logs.cleanup()
 
@@ -228,7 +247,10 @@ class Launcher:
     forked: int = 0
     fresh: int = 0
     why_fresh: dict[str, str] = field(default_factory=dict)  # test file -> why its reruns were fresh
+    files: list[str] = field(default_factory=list)  # the session's test files, in the order it runs them
     _warm: _Warm | None = None
+    _next: _Warm | None = None  # the next file's, collecting while this file's reruns run
+    _preload: set[str] = field(default_factory=set)
 
     def for_target(self, target: RerunTarget):
         """The launch function of one test's round."""
@@ -264,8 +286,12 @@ class Launcher:
             self._warm.close()
             self._warm = None
         if self._warm is None:
-            warm = _Warm(target, spec)
-            if warm.why:
+            if self._next is not None and self._next.path == target.path:
+                warm, self._next = self._next, None
+            else:
+                warm = _Warm(target, spec, self._preload)
+            self._prefetch(target, spec)
+            if not warm.ready():
                 self.why_fresh[target.path] = warm.why
                 return None
             self._warm = warm
@@ -276,7 +302,18 @@ class Launcher:
             self._warm = None
         return result
 
+    def _prefetch(self, target: RerunTarget, spec: RunSpec) -> None:
+        """Start the warm process of the file after ``target``'s, so its start-up overlaps these reruns."""
+        if self._next is not None:
+            self._next.close()
+            self._next = None
+        later = self.files[self.files.index(target.path) + 1:] if target.path in self.files else []
+        if later and later[0] not in self.why_fresh:
+            following = RerunTarget("", later[0], (), target.rootdir, target.inifile, target.python)
+            self._next = _Warm(following, spec, self._preload)
+
     def close(self) -> None:
-        if self._warm is not None:
-            self._warm.close()
-            self._warm = None
+        for warm in (self._warm, self._next):
+            if warm is not None:
+                warm.close()
+        self._warm = self._next = None

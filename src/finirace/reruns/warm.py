@@ -11,15 +11,18 @@ session and leaves through ``sys.exit``, so ``Py_FinalizeEx`` runs for real
 Run as ``python -m finirace.reruns.warm FD`` by :mod:`finirace.reruns.forked`
 (FD: one end of a socket pair).  Protocol, one JSON line each way:
 
-* the session sends ``{"args": [...], "sitecustomize": PATH}``; the warm
-  process runs ``pytest.main(args)`` (``args``: the rerun's options and the
-  test file), and once collection is done answers ``{"ok": true}``, or
+* the session sends ``{"args": [...], "sitecustomize": PATH, "preload": [...]}``;
+  the warm process runs ``pytest.main(args)`` (``args``: the rerun's options
+  and the test file), imports ``preload`` (what earlier children imported
+  after their test ended: plugins' session-end imports), and once collection
+  is done answers ``{"ok": true}``, or
   ``{"ok": false, "why": …}`` when it must not fork: a thread besides the main
   one (a forked child would hold only the calling thread, with any lock
   another thread held locked for ever), a collection error, or no ``fork``;
 * ``{"run": [names…], "env": {…}}`` with two file descriptors (the rerun's
   stdout and stderr): it forks; the answer is ``{"pid": N}``, then, when the
-  child has ended, ``{"status": S}`` (``os.waitstatus_to_exitcode``);
+  child has ended, ``{"status": S, "learned": [...]}`` (``os.waitstatus_to_exitcode``;
+  the modules it imported after its test ended, imported here next);
 * ``{"quit": true}``: the loop returns and the warm process exits.
 
 The child: its own session and process group (so a kill reaches what it
@@ -58,6 +61,10 @@ def _run_exit_handlers() -> None:
             func(*args, **kwargs)
         except Exception as exc:  # like atexit: report and go on
             sys.stderr.write(f"finirace: perturbation exit handler failed: {exc!r}\n")
+    if _after_test["fd"] >= 0:  # a child: what finalization collects is what a fresh interpreter's would
+        import gc
+
+        gc.unfreeze()
     if _after_test["modules"] is not None and _after_test["fd"] >= 0:
         new = sorted(set(sys.modules) - _after_test["modules"])
         try:
@@ -174,16 +181,19 @@ def _perturb(path: str) -> None:
 class _Server:
     """The pytest plugin of the warm process: after collection, serve forks instead of running tests."""
 
-    def __init__(self, channel: Channel, sitecustomize: str | None) -> None:
+    def __init__(self, channel: Channel, sitecustomize: str | None, preload=()) -> None:
         from finirace.proc.containment import die_with_parent
 
         self.channel = channel
+        self.preload = list(preload)  # what earlier warm processes' children imported after their test
         self.sitecustomize = sitecustomize
         self.die_with_parent = die_with_parent  # imported (ctypes loaded) before any fork
 
     def pytest_runtestloop(self, session):
         from finirace.reruns.target import names_of
 
+        if not session.testsfailed:
+            self._warm_up(self.preload)
         why = ""
         if session.testsfailed:
             why = f"{session.testsfailed} error(s) while collecting"
@@ -194,6 +204,8 @@ class _Server:
         self.channel.send({"ok": not why, "why": why, "items": len(session.items)})
         if why:
             return True
+        import gc
+
         items = {names_of(item): item for item in session.items}
         while True:
             message, fds = self.channel.receive()
@@ -212,6 +224,9 @@ class _Server:
                 continue
             sys.stdout.flush()
             sys.stderr.flush()
+            # the warm objects out of the collector's sight while the child runs its test, so
+            # pytest's gc.collect() calls neither walk nor copy them; unfrozen before finalization
+            gc.freeze()
             learn_r, learn_w = os.pipe()
             pid = os.fork()
             if pid == 0:
@@ -225,8 +240,9 @@ class _Server:
                 os.close(fd)
             self.channel.send({"pid": pid})
             _, status = os.waitpid(pid, 0)
-            self.channel.send({"status": os.waitstatus_to_exitcode(status)})
-            self._warm_up(learn_r)
+            learned = self._learned(learn_r)
+            self.channel.send({"status": os.waitstatus_to_exitcode(status), "learned": learned})
+            self._warm_up(learned)
         return True
 
     in_child = False
@@ -236,10 +252,8 @@ class _Server:
             _after_test["modules"] = set(sys.modules)
 
     @staticmethod
-    def _warm_up(fd: int) -> None:
-        """Import what the last child imported after its test ended: the next one finds it loaded."""
-        import importlib
-
+    def _learned(fd: int) -> list[str]:
+        """What the last child imported after its test ended, as it told through ``fd``."""
         chunks = []
         while True:
             data = os.read(fd, 65536)
@@ -247,7 +261,14 @@ class _Server:
                 break
             chunks.append(data)
         os.close(fd)
-        for name in b"".join(chunks).decode(errors="replace").split():
+        return b"".join(chunks).decode(errors="replace").split()
+
+    @staticmethod
+    def _warm_up(names) -> None:
+        """Import modules now, so the next child finds them loaded."""
+        import importlib
+
+        for name in names:
             if name not in sys.modules:
                 try:
                     importlib.import_module(name)
@@ -285,7 +306,7 @@ def main(argv: list[str]) -> int:
         return 2
     import pytest
 
-    return int(pytest.main(config["args"], plugins=[_Server(channel, config.get("sitecustomize"))]))
+    return int(pytest.main(config["args"], plugins=[_Server(channel, config.get("sitecustomize"), config.get("preload", ()))]))
 
 
 if __name__ == "__main__":
