@@ -10,10 +10,15 @@ turns its end into the same :class:`~finirace.proc.ProcResult`, so the
 detector, the judge and :func:`~finirace.stress.execute.finish_run` treat it
 exactly like a fresh run.
 
-A fresh process (:func:`~finirace.stress.execute.execute_run`) is used
-instead when the warm process refuses (threads after collection, a
-collection error, no ``fork``), when it dies, and for native perturbation,
-whose shim draws its delays from the seed it read when the process started.
+Each child gets its own run's perturbation: the warm process is started
+with the shim preloaded but none of a run's variables; the child sets them,
+has the shim read them again (``finirace_shim_reconfigure``: exit window,
+native delays, seed, CPU pin, hog threads) and runs the perturbation's
+``sitecustomize`` when its level has one.  A fresh process
+(:func:`~finirace.stress.execute.execute_run`) is used instead when the warm
+process refuses (threads after collection, a collection error, no ``fork``),
+when it dies, and under a detector other than plain (gdb, valgrind wrap the
+interpreter from its start).
 How many reruns went which way, and why, is kept for the session's summary.
 """
 
@@ -41,8 +46,8 @@ from finirace.proc.runner import signal_name
 from finirace.records import StressRunRecord
 from finirace.reruns.target import RerunTarget, judge
 from finirace.reruns.warm import Channel
-from finirace.stress.execute import RunSpec, execute_run, finish_run, run_environment
-from finirace.stress.perturb import sitecustomize_dir
+from finirace.stress.execute import RunSpec, execute_run, finish_run, run_environment, run_perturbation
+from finirace.stress.perturb import RunPerturbation, sitecustomize_dir
 
 GRACE = 0.5  # seconds between SIGTERM and SIGKILL of a timed-out rerun
 _BOOT = ("import os, sys; sys.path.insert(0, {src!r}); from finirace.reruns.warm import main; "
@@ -60,7 +65,10 @@ class _Warm:
         self.timeout = spec.timeout
         self.answered = False
         env = run_environment(spec)
-        # the perturbation's sitecustomize runs in each child, with that child's seed, not here
+        # each child gets its own run's variables (the shim re-reads them, the perturbation's
+        # sitecustomize runs there): none of them here, only the shim itself and its crash handler
+        for name in spec.perturbation.environment(0, RunPerturbation("all", cpu=0, hogs=1)):
+            env.pop(name, None)
         if "PYTHONPATH" in os.environ:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         else:
@@ -79,9 +87,7 @@ class _Warm:
             )
         theirs.close()
         track(self.proc.pid)  # our child, not an orphan a rerun left: the sweep after each rerun skips it
-        sitecustomize = str(sitecustomize_dir() / "sitecustomize.py") if spec.perturbation.python else None
-        self.channel.send({"args": [*target.pytest_args(), target.path], "sitecustomize": sitecustomize,
-                           "preload": sorted(preload)})
+        self.channel.send({"args": [*target.pytest_args(), target.path], "preload": sorted(preload)})
 
     def ready(self) -> bool:
         """Wait until it has collected; False (and ``why`` said) when it will not fork."""
@@ -123,13 +129,16 @@ class _Warm:
     def run(self, target: RerunTarget, spec: RunSpec) -> ProcResult | None:
         """One rerun forked from here; None when the warm process could not fork it."""
         token = uuid.uuid4().hex
-        env = dict(spec.perturbation.environment(spec.seed))
+        run = run_perturbation(spec)
+        env = dict(spec.perturbation.environment(spec.seed, run))
         env[TOKEN_ENV] = token
+        sitecustomize = str(sitecustomize_dir() / "sitecustomize.py") if run.python else None
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         start = time.monotonic()
         try:
-            self.channel.send({"run": list(target.names), "env": env}, (out_w, err_w))
+            self.channel.send({"run": list(target.names), "env": env, "sitecustomize": sitecustomize},
+                              (out_w, err_w))
         except OSError:
             self.why = "the warm process is gone"
             for fd in (out_r, out_w, err_r, err_w):
@@ -270,9 +279,7 @@ class Launcher:
         if not self.fork or target.path in self.why_fresh:
             return False
         why = ""
-        if spec.perturbation.native:
-            why = "native perturbation draws its delays from the seed a process starts with"
-        elif spec.detector != "plain":
+        if spec.detector != "plain":
             why = f"the {spec.detector} detector wraps the interpreter from its start"
         elif not hasattr(os, "fork") or not hasattr(socket, "send_fds") or not sys.platform.startswith("linux"):
             why = "this platform cannot fork a warm process"

@@ -11,7 +11,7 @@ session and leaves through ``sys.exit``, so ``Py_FinalizeEx`` runs for real
 Run as ``python -m finirace.reruns.warm FD`` by :mod:`finirace.reruns.forked`
 (FD: one end of a socket pair).  Protocol, one JSON line each way:
 
-* the session sends ``{"args": [...], "sitecustomize": PATH, "preload": [...]}``;
+* the session sends ``{"args": [...], "preload": [...]}``;
   the warm process runs ``pytest.main(args)`` (``args``: the rerun's options
   and the test file), imports ``preload`` (what earlier children imported
   after their test ended: plugins' session-end imports), and once collection
@@ -19,7 +19,8 @@ Run as ``python -m finirace.reruns.warm FD`` by :mod:`finirace.reruns.forked`
   ``{"ok": false, "why": …}`` when it must not fork: a thread besides the main
   one (a forked child would hold only the calling thread, with any lock
   another thread held locked for ever), a collection error, or no ``fork``;
-* ``{"run": [names…], "env": {…}}`` with two file descriptors (the rerun's
+* ``{"run": [names…], "env": {…}, "sitecustomize": PATH or null}`` with two
+  file descriptors (the rerun's
   stdout and stderr): it forks; the answer is ``{"pid": N}``, then, when the
   child has ended, ``{"status": S, "learned": [...]}`` (``os.waitstatus_to_exitcode``;
   the modules it imported after its test ended, imported here next);
@@ -28,8 +29,10 @@ Run as ``python -m finirace.reruns.warm FD`` by :mod:`finirace.reruns.forked`
 The child: its own session and process group (so a kill reaches what it
 started), the rerun's stdout and stderr put on every descriptor that held the
 warm process's (pytest's capture and faulthandler keep copies of them), the
-rerun's environment (seed, ``FINIRACE_RUN_TOKEN``), then the perturbation
-``sitecustomize`` run in it, since a fresh rerun runs it at start-up: its exit
+rerun's environment (seed, ``FINIRACE_RUN_TOKEN``, its perturbation's
+variables), read again by the preloaded shim, then the perturbation
+``sitecustomize`` run in it when the run's level has one, since a fresh
+rerun runs it at start-up: its exit
 handlers are kept aside and run by one handler this module registers before
 pytest is imported, so they run last, as they would in a fresh interpreter.
 Then only the one test is left in the session, whose fixtures nothing has set
@@ -156,7 +159,6 @@ def _perturb(path: str) -> None:
     import importlib.machinery  # noqa: F401  (what it imports, before sys.path is narrowed)
     import importlib.util  # noqa: F401
     import random  # noqa: F401
-    import runpy
     import threading  # noqa: F401
     import time  # noqa: F401
 
@@ -172,21 +174,32 @@ def _perturb(path: str) -> None:
     # (the warm process already ran the user's at start-up)
     sys.path[:] = [os.path.dirname(path)]
     try:
-        runpy.run_path(path, run_name="finirace_perturbation")
+        with open(path, "rb") as f:
+            code = compile(f.read(), path, "exec")
+        exec(code, {"__name__": "finirace_perturbation", "__file__": path})
     finally:
         atexit.register = real
         sys.path[:] = saved
 
 
+def _reconfigure_shim() -> None:
+    """Have the preloaded shim read this run's variables (it read the warm process's at load)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).finirace_shim_reconfigure()
+    except (OSError, AttributeError):
+        pass  # no shim preloaded (no gcc): as a fresh run without it
+
+
 class _Server:
     """The pytest plugin of the warm process: after collection, serve forks instead of running tests."""
 
-    def __init__(self, channel: Channel, sitecustomize: str | None, preload=()) -> None:
+    def __init__(self, channel: Channel, preload=()) -> None:
         from finirace.proc.containment import die_with_parent
 
         self.channel = channel
         self.preload = list(preload)  # what earlier warm processes' children imported after their test
-        self.sitecustomize = sitecustomize
         self.die_with_parent = die_with_parent  # imported (ctypes loaded) before any fork
 
     def pytest_runtestloop(self, session):
@@ -233,7 +246,7 @@ class _Server:
                 os.close(learn_r)
                 _after_test["fd"] = learn_w
                 self.in_child = True
-                self._child(session, item, message.get("env", {}), *fds)
+                self._child(session, item, message.get("env", {}), message.get("sitecustomize"), *fds)
                 return None  # pytest's own loop runs the one test left in the session
             os.close(learn_w)
             for fd in fds:
@@ -275,7 +288,7 @@ class _Server:
                 except BaseException:  # noqa: BLE001 - a module that fails here fails in the child as before
                     pass
 
-    def _child(self, session, item, env: dict, out_fd: int, err_fd: int) -> None:
+    def _child(self, session, item, env: dict, sitecustomize: str | None, out_fd: int, err_fd: int) -> None:
         hook = self.die_with_parent(os.getppid())
         if hook is not None:
             hook()
@@ -283,9 +296,10 @@ class _Server:
         os.setsid()
         _redirect(out_fd, err_fd)
         os.environ.update(env)
-        if self.sitecustomize:
+        _reconfigure_shim()
+        if sitecustomize:
             try:
-                _perturb(self.sitecustomize)
+                _perturb(sitecustomize)
             except Exception as exc:  # as in a fresh interpreter: a perturbation never breaks the target
                 sys.stderr.write(f"finirace: perturbation not applied: {exc!r}\n")
         session.items[:] = [item]
@@ -306,7 +320,7 @@ def main(argv: list[str]) -> int:
         return 2
     import pytest
 
-    return int(pytest.main(config["args"], plugins=[_Server(channel, config.get("sitecustomize"), config.get("preload", ()))]))
+    return int(pytest.main(config["args"], plugins=[_Server(channel, config.get("preload", ()))]))
 
 
 if __name__ == "__main__":

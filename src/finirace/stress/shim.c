@@ -220,15 +220,19 @@ static void on_fatal(int sig) {
     raise(sig);
 }
 
-__attribute__((constructor)) static void finirace_shim_init(void) {
-    real_cond_wait = dlsym(RTLD_NEXT, "pthread_cond_wait");
-    real_cond_timedwait = dlsym(RTLD_NEXT, "pthread_cond_timedwait");
-    real_mutex_lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
-    real_mutex_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
-    real_sched_yield = dlsym(RTLD_NEXT, "sched_yield");
+/* The settings a run's environment gives (exit window, native delays, seed,
+ * CPU pin, hog threads): read at load, and again by
+ * finirace_shim_reconfigure() in a child that the pytest plugin forks from a
+ * warm process, whose environment was set for that run after the load. */
+static int release_registered;
+
+static void configure(void) {
     const char *w = getenv("FINIRACE_EXIT_WINDOW_MS");
     exit_window_us = w ? atol(w) * 1000L : 0;
-    if (exit_window_us > 0) atexit(exit_window_release);
+    if (exit_window_us > 0 && !release_registered) {
+        atexit(exit_window_release);
+        release_registered = 1;
+    }
     const char *d = getenv("FINIRACE_NATIVE_DELAY_US");
     delay_us = d ? atol(d) : 0;
     const char *s = getenv("FINIRACE_SEED");
@@ -244,6 +248,21 @@ __attribute__((constructor)) static void finirace_shim_init(void) {
     const char *hm = getenv("FINIRACE_HOG_MS");
     hog_threads = hn ? atoi(hn) : 0;
     hog_us = hm ? atol(hm) * 1000L : 0;
+}
+
+/* Called (through ctypes) in a freshly forked child, its environment set for its run. */
+__attribute__((visibility("default"))) void finirace_shim_reconfigure(void) {
+    configure();
+    rinit = 0; /* this thread's delays draw from the new seed */
+}
+
+__attribute__((constructor)) static void finirace_shim_init(void) {
+    real_cond_wait = dlsym(RTLD_NEXT, "pthread_cond_wait");
+    real_cond_timedwait = dlsym(RTLD_NEXT, "pthread_cond_timedwait");
+    real_mutex_lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
+    real_mutex_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
+    real_sched_yield = dlsym(RTLD_NEXT, "sched_yield");
+    configure();
     const char *bt = getenv("FINIRACE_CRASH_BACKTRACE");
     if (bt && bt[0] == '1') {
         int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
