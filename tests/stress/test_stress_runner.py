@@ -196,7 +196,7 @@ def test_reproduction_command_works_pasted_in_another_shell_from_another_directo
 
 def test_a_mixed_campaign_draws_levels_and_contention_per_run_and_records_them(db, capsys):
     # each run says what it got: its switch interval (perturbed or not) and the CPUs it may run on
-    code = "import os, sys; print(sys.getswitchinterval(), sorted(os.sched_getaffinity(0)))"
+    code = "import os, sys; print(sys.getswitchinterval(), os.environ.get('MALLOC_PERTURB_', '-'), sorted(os.sched_getaffinity(0)))"
     with Store(db) as store:
         campaign, settings = open_campaign(store, "mix", CampaignSettings(argv=(PY, "-c", code), runs=16, jobs=2, seed=3))
         run_campaign(store, campaign, settings)
@@ -205,8 +205,9 @@ def test_a_mixed_campaign_draws_levels_and_contention_per_run_and_records_them(d
     assert {"none", "python"} <= levels <= {"none", "python", "all"}, levels
     allowed = sorted(os.sched_getaffinity(0))
     for r in runs:
-        interval, cpus = r.stdout_tail.split(" ", 1)
+        interval, poison, cpus = r.stdout_tail.split(" ", 2)
         assert (interval == "0.005") == r.perturbation.startswith("none"), (r.perturbation, interval)
+        assert (poison == "-") == r.perturbation.startswith("none"), (r.perturbation, poison)  # freed memory filled
         if "cpu " in r.perturbation:  # pinned by the shim before any thread existed
             assert cpus.strip() == f"[{r.perturbation.split('cpu ')[1].split(',')[0]}]", (r.perturbation, cpus)
         else:

@@ -34,6 +34,12 @@ and recorded with the run as text (``python, cpu 1, 2 hogs``):
   finalization runs) open when threads compete for a core; a quiet machine
   with idle cores does not make them, a loaded one does: contention made by
   the run itself makes the rates of the two alike.
+
+Every perturbed run also gets ``MALLOC_PERTURB_`` (glibc fills freed blocks
+with a byte): whether a read of freed memory crashes must not depend on the
+heap's layout, which changes with the smallest thing (the length of the
+interpreter's own path: ``bin/python`` found 3.10's crash where
+``bin/python3.10`` did not, same binary, same seeds).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ import platformdirs
 LEVELS = ("mix", "none", "python", "native", "all")
 MIX = ("none", "python", "python", "all")  # the levels a mixed campaign draws from, equally likely
 HOG_MS = 20  # how long a hog thread spins from the exit mark
+MALLOC_PERTURB = 165  # glibc fills freed blocks with this byte in perturbed runs (0xa5)
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,11 @@ class Perturbation:
             env["FINIRACE_PIN_CPU"] = str(run.cpu)
         if run.hogs:
             env.update(FINIRACE_HOG_THREADS=str(run.hogs), FINIRACE_HOG_MS=str(HOG_MS))
+        if run.level != "none":
+            # freed heap memory filled with a byte (glibc): a thread that reads what finalization freed
+            # (3.10's take_gil reading the freed interpreter) then goes through a garbage pointer and
+            # crashes, instead of crashing or not by the luck of the heap's layout
+            env["MALLOC_PERTURB_"] = str(MALLOC_PERTURB)
         if run.python:
             env.update(
                 FINIRACE_SWITCH_INTERVAL=repr(self.switch_interval),
