@@ -89,4 +89,4 @@ def test_audit_option_lists_live_threads(pytester):
     )
     result = pytester.runpytest_subprocess("--finirace-audit")
     out = result.stdout.str()
-    assert "lingering (daemon)" in out and "killed with pthread_exit" in out
+    assert "lingering (daemon" in out and "killed with pthread_exit" in out

@@ -4,13 +4,13 @@ Without them it registers its options and does nothing else, so the
 project's own suite (which loads it through the entry point) pays nothing.
 
 ``--finirace-runs N``: each selected test that passes is, right after its
-own run, run N more times, each time alone in a fresh ``pytest`` subprocess
-(through the stress runner, so perturbation, signatures and the store are the
-same as ``finirace stress``; ``--finirace-timeout`` bounds one rerun); a test
-whose reruns crash or hang at exit gets its own report turned into a failure,
-whose text is the bucketed signatures and their reproduction commands, so it
-counts, and shows, like any other failed test.  ``--finirace-audit`` lists
-the threads still alive at session end with what each CPython era does to them.
+own run, run N more times, each alone in a real interpreter forked from a warm
+one (:mod:`finirace.reruns`: the stress runner's perturbation, signatures and
+store; ``--finirace-timeout`` bounds one rerun); a test whose reruns crash or
+hang at exit, fail the ordinary way (flaky, order-dependent) or run no test
+gets its own report turned into a failure that says which, so it counts, and
+shows, like any other failed test.  ``--finirace-audit`` shows the threads
+still alive at session end as ``finirace audit`` does.
 ``--finirace-guard [stop|park]`` installs the exit guard (``finirace.guard``)
 in the pytest process, so daemon threads the tests left behind are stopped
 (or parked) before finalization.
@@ -154,16 +154,24 @@ class _Finirace:
                 for line, colour in summary_lines(rnd):
                     tr.line(line, **{colour: True})
         if config.getoption("finirace_audit"):
-            tr.section("finirace: threads alive at session end")
-            alive = [t for t in threading.enumerate() if t is not threading.main_thread()]
-            if not alive:
-                tr.line("none")
-            from finirace.audit import eras
+            self._audit(tr)
 
-            for t in alive:
-                tr.line(f"{t.name} ({'daemon' if t.daemon else 'non-daemon'})")
-                for v in eras():
-                    tr.line(f"  {v.name:8} {v.versions:9} {v.fate.text(False) if t.daemon else 'joined before finalization'}")
+    @staticmethod
+    def _audit(tr) -> None:
+        """The threads alive now, as ``finirace audit`` words them (its own lines), in pytest's summary."""
+        import shutil
+
+        from finirace.audit import snapshot, threads_of
+        from finirace.report.audit import thread_lines
+
+        tr.section("finirace: threads alive at session end")
+        threads = threads_of(snapshot(gdb=shutil.which("gdb") is not None))
+        tr.line(f"{len(threads)} thread(s) besides the main one alive at session end: finalization meets them "
+                "(what finirace audit -- python -m pytest ... would show, taken here)")
+        for line in thread_lines(threads):
+            for text, style in line:
+                tr.write(text, **({style: True} if style else {}))
+            tr.line("")
 
     def pytest_sessionfinish(self, session, exitstatus):
         if self.launch is not None:

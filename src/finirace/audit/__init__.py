@@ -97,6 +97,52 @@ def _environment(out: Path, gdb: bool) -> dict[str, str]:
     return env
 
 
+def threads_of(data: dict) -> tuple[ThreadAudit, ...]:
+    """Every thread the hook recorded, assessed: native stacks named, held locks found, dangers flagged."""
+    maps = symbols.parse_maps(data.get("maps", ""))
+    natives = parse_backtraces(data.get("native", ""))
+    held = _locks(data, maps)
+    threads = []
+    for t in data["threads"]:
+        native = _native_for(natives, t.get("native_id"), t.get("ident"))
+        if native is not None and not t.get("native_id"):  # 3.6, 3.7: gdb knows it, to tie a crash to it
+            t = {**t, "native_id": native.lwp}
+        frames = symbols.resolve(native.frames, maps) if native is not None else None
+        threads.append(assess(t, frames, held.get(t.get("native_id") or -1, ())))
+    return tuple(threads)
+
+
+def snapshot(gdb: bool = True) -> dict:
+    """This process's threads now, recorded by the very hook a program runs at the start of its finalization.
+
+    For a process that cannot be audited from outside because it is the one
+    asking: the pytest plugin, at the end of a session.  The hook's module is
+    loaded under a private name (it installs nothing then), and its recorder
+    writes where it always does, a file, read back here.
+    """
+    import importlib.util
+    import threading
+
+    spec = importlib.util.spec_from_file_location(
+        "finirace_audit_hook", str(resources.files("finirace.audit") / "data" / "sitecustomize.py"))
+    hook = importlib.util.module_from_spec(spec)
+    saved = {k: os.environ.get(k) for k in ("FINIRACE_AUDIT_FILE", "FINIRACE_AUDIT_GDB")}
+    with tempfile.TemporaryDirectory(prefix="finirace-audit-") as work:
+        try:
+            os.environ.pop("FINIRACE_AUDIT_FILE", None)  # loading it must not install it
+            spec.loader.exec_module(hook)
+            os.environ["FINIRACE_AUDIT_FILE"] = str(Path(work) / "audit.json")
+            os.environ["FINIRACE_AUDIT_GDB"] = "1" if gdb else "0"
+            hook._finirace_audit_record(threading)
+            return json.loads((Path(work) / "audit.json").read_text())
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
 def audit(argv: Sequence[str], timeout: float = 120.0, gdb: bool = True) -> AuditReport:
     """Run a Python program once and report the threads alive when its finalization starts."""
     with tempfile.TemporaryDirectory(prefix="finirace-audit-") as work:
@@ -112,16 +158,7 @@ def audit(argv: Sequence[str], timeout: float = 120.0, gdb: bool = True) -> Audi
     hang = parse_backtraces(result.timeout_note or "") if result.timed_out else ()
     if data is None:
         return AuditReport((), (), result, False, started, end, None, hang)
-    maps = symbols.parse_maps(data.get("maps", ""))
-    natives = parse_backtraces(data.get("native", ""))
-    held = _locks(data, maps)
-    threads = []
-    for t in data["threads"]:
-        native = _native_for(natives, t.get("native_id"), t.get("ident"))
-        if native is not None and not t.get("native_id"):  # 3.6, 3.7: gdb knows it, to tie a crash to it
-            t = {**t, "native_id": native.lwp}
-        frames = symbols.resolve(native.frames, maps) if native is not None else None
-        threads.append(assess(t, frames, held.get(t.get("native_id") or -1, ())))
+    threads = threads_of(data)
     culprit = None
     if end is not None:
         culprit = next((t for t in threads if (end.native_id and t.native_id == end.native_id)
@@ -142,4 +179,5 @@ def not_recorded(report, argv: list[str]) -> str:
     return f"the program {how} before its finalization started (os._exit, a signal, or exec): nothing was audited"
 
 
-__all__ = ["AuditReport", "Ending", "HeldLock", "ThreadAudit", "assess", "audit", "eras", "not_recorded"]
+__all__ = ["AuditReport", "Ending", "HeldLock", "ThreadAudit", "assess", "audit", "eras", "not_recorded", "snapshot",
+           "threads_of"]

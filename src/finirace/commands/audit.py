@@ -9,7 +9,7 @@ from finirace.commands.arguments import duration
 from finirace.commands.stress import _check_command
 from finirace.errors import UsageError
 
-STACK_SHOWN = 12  # native frames of a thread shown in the terminal (the HTML page has them all)
+from finirace.report.audit import STACK_SHOWN  # noqa: E402  (native frames shown in a terminal)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,10 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _frames(frames, limit: int = STACK_SHOWN) -> str:
-    names = [f.function + (" (guess)" if f.guess else "") + (f" [{f.language}]" if f.language in ("c++", "rust") else "")
-             for f in frames]
-    more = f" <- … {len(names) - limit} more" if len(names) > limit else ""
-    return " <- ".join(names[:limit]) + more
+    from finirace.report.audit import frames_text
+
+    return frames_text(frames, limit)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     from finirace.audit import audit, not_recorded
     from finirace.audit.ending import stderr_tail
+    from rich.text import Text
+
+    from finirace.report.audit import dangers, thread_lines
     from finirace.report.console import console as make_console
 
     argv = list(args.target)
@@ -61,21 +63,9 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"  stderr: {escape(line)}", soft_wrap=True)
         return 1
     console.print(f"Python {'.'.join(map(str, report.version))}: {len(report.threads)} thread(s) alive at finalization; run {escape(report.exit.describe())}")
-    dangerous = 0
-    for t in report.threads:
-        console.print(f"\n[bold]{escape(t.name)}[/bold] ({'daemon' if t.daemon else 'non-daemon'}"
-                      f"{', ' + t.state if t.state else ''})")
-        if t.python_stack:
-            console.print("  python: " + escape(t.python_stack[-1].strip().splitlines()[0]))
-        if t.native_stack:
-            console.print("  native: " + escape(_frames(t.native_stack)), soft_wrap=True)
-        for era, versions, fate in t.predictions:
-            console.print(f"  {era:8} {versions:9} {escape(fate)}")
-        for flag in t.flags:
-            dangerous += 1
-            console.print(f"  [red]danger[/red]: {escape(flag)}")
-        if t.fix:
-            console.print(f"  [green]{escape(t.fix)}[/green]", soft_wrap=True)
+    for line in thread_lines(report.threads):
+        console.print(Text.assemble(*line), soft_wrap=True)
+    dangerous = dangers(report.threads)
     if report.failed:
         console.print(f"\n[red]run {escape(report.exit.describe())}[/red]" + _ended_by(report, escape), soft_wrap=True)
         if report.ending is not None and report.ending.frames:
