@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from finirace.lab.exact import AGAIN, DONE, ENDED, ExactPlan, Segment, Stop
 from finirace.outcome import StepRef
 from finirace.scenario.format import Scenario
+from finirace.scenario.steps import STARTS_PYTHON_THREAD
 
 
 def _steps_text(trans) -> str:
@@ -160,6 +161,6 @@ def _python_children(scenario: Scenario, trans) -> tuple[str, ...]:
     out: list[str] = []
     for t in trans:
         s = kinds.get(t.step) if t.step is not None else None
-        if s is not None and s.kind == "start_thread" and s.arg not in out:
+        if s is not None and s.kind in STARTS_PYTHON_THREAD and s.arg not in out:
             out.append(s.arg)
     return tuple(out)

@@ -14,10 +14,11 @@ from .conftest import interpreter
 EVERY = loads('''name = "every"
 [threads]
 main = ["init", "init_threads", "python \\"x = 1\\"", "save", "spawn w", "lock L", "signal go", "unlock L", "wait done",
-        "join w", "restore", "start_thread p", "guard", "unguard", "new_tstate", "clear_tstate",
+        "join w", "restore", "start_thread p", "python_thread q", "guard", "unguard", "new_tstate", "clear_tstate",
         "delete_tstate", "block", "exit_guard", "exit_guard_park", "finalize"]
 w = ["noexcept ensure", "lock L", "unlock L", "block until go", "release", "signal done"]
 p = ["save", "restore", "python \\"pass\\""]
+q = ["python \\"x = 2\\""]
 ''')
 NAMES = Names(threads={"main": 0, "w": 1}, events={"go": 0}, locks={"L": 0}, waiters={"go": 2})
 ARG = {Arg.NONE: None, Arg.THREAD: "w", Arg.EVENT: "go", Arg.LOCK: "L", Arg.CODE: "x = 1", Arg.OPTIONAL_UNTIL: "go"}

@@ -18,7 +18,7 @@ from finirace.lab.c_literals import c_comment
 from finirace.lab.statements import Names, statement
 from finirace.outcome import StepRef
 from finirace.scenario.format import Scenario, Step
-from finirace.scenario.steps import STEP_KINDS, Arg
+from finirace.scenario.steps import STARTS_PYTHON_THREAD, STEP_KINDS, Arg
 
 DEFAULT_SETTLE_MS = 100
 
@@ -72,7 +72,7 @@ class Emitter:
             self.edge_before.setdefault((o.then.thread, o.then.index), []).append(i)
         self.cxx = any(s.noexcept for t in self.scenario.threads for s in t.steps)
         self.exit_guard = any(s.kind in ("exit_guard", "exit_guard_park") for t in self.scenario.threads for s in t.steps)
-        started = {s.arg for t in self.scenario.threads for s in t.steps if s.kind == "start_thread"}
+        started = {s.arg for t in self.scenario.threads for s in t.steps if s.kind in STARTS_PYTHON_THREAD}
         self.python_threads = started
         self.names = Names(self.tindex, self.events, self.locks, self.waiters)
 
@@ -107,7 +107,7 @@ class Emitter:
             self.emit("#define FR_NOEXCEPT(stmt) [&]() noexcept { stmt; }()  /* a C++ noexcept frame around the call */")
         if self.exit_guard:
             self.emit(_c_file("exit_guard.c"))
-        if any(s.kind == "start_thread" for t in sc.threads for s in t.steps):
+        if any(s.kind in STARTS_PYTHON_THREAD for t in sc.threads for s in t.steps):
             self.emit_python_threads()
         self.emit()
         for t in sc.threads:
@@ -118,7 +118,7 @@ class Emitter:
     def emit_python_threads(self) -> None:
         """A Python-callable entry per thread started with ``start_thread``."""
         for t in self.scenario.threads:
-            if not any(s.kind == "start_thread" and s.arg == t.name for u in self.scenario.threads for s in u.steps):
+            if t.name not in self.python_threads:
                 continue
             i = self.tindex[t.name]
             self.emit(f"static PyObject *fr_pyentry_{i}(PyObject *self, PyObject *unused)")

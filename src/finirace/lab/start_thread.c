@@ -12,3 +12,21 @@ static void fr_start_python_thread(PyMethodDef *def)
     Py_XDECREF(r); Py_XDECREF(th); Py_XDECREF(kw); Py_XDECREF(args);
     Py_XDECREF(cls); Py_XDECREF(mod); Py_XDECREF(fn);
 }
+
+/* Python code starts the thread (a python_thread step): the entry is bound in __main__ and
+ * PyRun_SimpleString runs threading.Thread(target=entry, daemon=True).start(), so a refusal
+ * (3.12+: RuntimeError while finalizing) is raised in Python and printed, as for any code. */
+static void fr_python_start_thread(PyMethodDef *def)
+{
+    char code[200];
+    PyObject *fn = PyCFunction_New(def, NULL);
+    PyObject *mod = PyImport_AddModule("__main__"); /* borrowed */
+    if (fn == NULL || mod == NULL || PyObject_SetAttrString(mod, def->ml_name, fn) != 0) {
+        PyErr_Print();
+        Py_XDECREF(fn);
+        return;
+    }
+    Py_DECREF(fn);
+    snprintf(code, sizeof code, "import threading\nthreading.Thread(target=%s, daemon=True).start()\n", def->ml_name);
+    PyRun_SimpleString(code);
+}

@@ -64,6 +64,8 @@ C_STEPS: dict[str, CStep] = {
     "join": CStep("pthread_join()", lambda n, a: f"pthread_join(fr_tid[{n.threads[a]}], NULL);"),  # type: ignore[index]
     "start_thread": CStep("threading.Thread.start()", lambda n, a: (
         f"__atomic_add_fetch(&fr_alive, 1, __ATOMIC_SEQ_CST); fr_start_python_thread(&fr_pydef_{n.threads[a]});")),  # type: ignore[index]
+    "python_thread": CStep("PyRun_SimpleString(): threading.Thread.start()", lambda n, a: (
+        f"__atomic_add_fetch(&fr_alive, 1, __ATOMIC_SEQ_CST); fr_python_start_thread(&fr_pydef_{n.threads[a]});")),  # type: ignore[index]
     "ensure": CStep("PyGILState_Ensure()", lambda n, a: "gil[ngil++] = PyGILState_Ensure();"),
     "release": CStep("PyGILState_Release()",
                      lambda n, a: "PyGILState_Release(ngil > 0 ? gil[--ngil] : PyGILState_UNLOCKED);"),

@@ -38,6 +38,7 @@ OPERATIONS: dict[str, Operation] = {
     "spawn": _any_arg(threads.spawn),
     "join": _any_arg(threads.join),
     "start_thread": _any_arg(threads.start_thread),
+    "python_thread": _any_arg(threads.python_thread),
     "ensure": _any_arg(pystate.ensure),
     "release": _any_arg(pystate.release),
     "save": _any_arg(pystate.save),

@@ -121,6 +121,22 @@ def _start_thread(c: Ctx) -> None:
     c.finish()
 
 
+def _python_thread(c: Ctx) -> None:
+    # PyRun_SimpleStringFlags("threading.Thread(target=..., daemon=True).start()"): the code runs
+    # (as a python step) and its start() is thread_PyThread_start_new_thread, refused on 3.12+ once
+    # finalizing (RuntimeError, printed by PyRun_SimpleString; the step returns)
+    if c.me.tstate is None or not c.holds_gil():
+        c.crash("PyRun_SimpleStringFlags")  # _PyThreadState_GET() is NULL
+    if c.me.python and meets_async_exc(c):
+        return
+    c.load(c.me.tstate, "tstate->interp")
+    c.read("runtime")
+    if c.rt.interp is None:
+        c.crash("PyRun_SimpleStringFlags")  # the interpreter is gone
+    _start_thread(c)
+    c.note = "Python code: " + c.note
+
+
 def _teardown(c: Ctx) -> None:
     # thread_run end: PyThreadState_Clear(tstate); _PyThreadState_DeleteCurrent(tstate)
     ts = c.me.tstate
@@ -182,6 +198,8 @@ signal = one("signal", _signal, "write")
 wait = one("wait", _wait_event, "read", waits="event")
 python = one("PyRun_SimpleStringFlags", _python, "PyRun_SimpleStringFlags")
 start_thread = one("thread_PyThread_start_new_thread", _start_thread, "thread_PyThread_start_new_thread")
+python_thread = lambda v: call("PyRun_SimpleStringFlags", [  # noqa: E731 - as the one() entries
+    instr("thread_PyThread_start_new_thread", _python_thread, "thread_PyThread_start_new_thread")])
 guard = one("PyInterpreterGuard_FromView", _guard, "PyInterpreterGuard_FromView")
 unguard = one("PyInterpreterGuard_Close", _unguard, "PyInterpreterGuard_Close")
 

@@ -36,7 +36,7 @@ from typing import Mapping
 
 from finirace.errors import UsageError
 from finirace.outcome import LabelError, parse_label
-from finirace.scenario.steps import MODIFIERS, STEP_KINDS, Arg
+from finirace.scenario.steps import MODIFIERS, STARTS_PYTHON_THREAD, STEP_KINDS, Arg
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -360,9 +360,9 @@ class _Builder:
         for t in threads:
             for s in t.steps:
                 where = f"thread {t.name!r}, step {s.index + 1} {s.text!r}"
-                if s.kind in ("spawn", "start_thread", "join") and s.arg not in names:
+                if s.kind in ("spawn", "join", *STARTS_PYTHON_THREAD) and s.arg not in names:
                     raise self.fail(f"{where}: no thread named {s.arg!r} (threads: {', '.join(sorted(names))})", s.line)
-                if s.kind in ("spawn", "start_thread"):
+                if s.kind in ("spawn", *STARTS_PYTHON_THREAD):
                     if s.arg == MAIN:
                         raise self.fail(f"{where}: 'main' is already running and cannot be started", s.line)
                     if s.arg == t.name:

@@ -52,6 +52,9 @@ STEP_KINDS: dict[str, StepKind] = {
         StepKind("join", Arg.THREAD, "wait until that thread ends"),
         StepKind("start_thread", Arg.THREAD,
                  "start a Python thread (needs the GIL; its thread state is made by the caller)"),
+        StepKind("python_thread", Arg.THREAD,
+                 "Python code starts a daemon threading.Thread running that thread's steps (needs the GIL): "
+                 "PyRun_SimpleString of threading.Thread(target=..., daemon=True).start()"),
         StepKind("ensure", Arg.NONE, "attach: make or find this thread's state, take the GIL"),
         StepKind("release", Arg.NONE, "undo the matching ensure"),
         StepKind("save", Arg.NONE, "drop the GIL (Py_BEGIN_ALLOW_THREADS)"),
@@ -78,3 +81,6 @@ STEP_KINDS: dict[str, StepKind] = {
 }
 
 MODIFIERS = ("noexcept",)
+
+# the kinds that start a Python (threading) thread: its steps run inside the thread's target
+STARTS_PYTHON_THREAD = ("start_thread", "python_thread")
