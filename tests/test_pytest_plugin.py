@@ -80,6 +80,8 @@ def test_runs_option_does_not_rerun_a_test_that_already_failed(pytester, tmp_pat
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "assert 1 == 2" in out and "reruns of this test" not in out
+    # and the summary does not call an untested session clean
+    assert "no test was rerun in this process" in out and "no crash or hang at exit" not in out
 
 
 def test_audit_option_lists_live_threads(pytester):

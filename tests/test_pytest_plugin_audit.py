@@ -57,3 +57,10 @@ def test_audit_option_shows_what_finirace_audit_shows(pytester, cli, tmp_path):
     assert any(line.startswith("  python: ") for line in block)
     native = next(line for line in block if line.startswith("  native: "))
     assert "sleep" in native
+
+
+def test_audit_option_says_when_no_thread_is_left(pytester):
+    pytester.makepyfile(test_quiet="def test_ok():\n    pass\n")
+    session = pytester.runpytest_subprocess("--finirace-audit", "-p", "no:cacheprovider")
+    session.assert_outcomes(passed=1)
+    assert "no thread besides the main one is alive at session end: finalization meets none" in session.stdout.str()

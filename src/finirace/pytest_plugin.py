@@ -147,7 +147,10 @@ class _Finirace:
                         "interpreter")
                 for path, why in self.launch.why_fresh.items():
                     tr.line(f"  fresh for {path}: {why}")
-            if not self.bad:
+            if not self.rounds:  # every test failed, or none ran here (pytest-xdist runs them in its workers)
+                tr.line("no test was rerun in this process: a failed test is not rerun, and under xdist the "
+                        "reruns' findings are in each test's own report")
+            elif not self.bad:
                 tr.line(f"no crash or hang at exit, and no failure, in {self.runs} runs of each of "
                         f"{len(self.rounds)} tests: every rerun ran its test and exited 0")
             for rnd in self.bad.values():
@@ -166,8 +169,11 @@ class _Finirace:
 
         tr.section("finirace: threads alive at session end")
         threads = threads_of(snapshot(gdb=shutil.which("gdb") is not None))
-        tr.line(f"{len(threads)} thread(s) besides the main one alive at session end: finalization meets them "
-                "(what finirace audit -- python -m pytest ... would show, taken here)")
+        if not threads:
+            tr.line("no thread besides the main one is alive at session end: finalization meets none")
+        else:
+            tr.line(f"{len(threads)} thread(s) besides the main one alive at session end: finalization meets them "
+                    "(what finirace audit -- python -m pytest ... would show, taken here)")
         for line in thread_lines(threads):
             for text, style in line:
                 tr.write(text, **({style: True} if style else {}))
