@@ -131,3 +131,22 @@ def test_the_shipped_example_fixes_the_seed_crash_but_not_a_restarted_runtime():
     assert got[("restore-after", "prefix")] == {"memory-error"}
     assert got[("restore-after", "runtime-first")] == {"clean, worker exited"}
     assert got[("reinit-wake", "runtime-first")] == {"memory-error"}  # the counterexample the page shows
+
+
+def test_a_step_of_the_file_that_raises_during_the_search_is_its_files_error(tmp_path):
+    f = write(tmp_path, '''
+from finirace.model.api import instr, variant
+
+def _boom(c):
+    if c.rt.finalizing is not None:
+        raise KeyError("no such field")
+
+def take_gil(v, steps):
+    return (instr("take_gil.boom", _boom, "take_gil"),) + steps
+
+VARIANT = variant(base="exit", name="boom", summary="raises once finalizing", patches={"take_gil": take_gil})
+''')
+    r = run_check("seed", "--variant", "boom", "--variant-file", f)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert line == f"finirace check: {f}: variant 'boom' failed while exploring seed: KeyError: 'no such field'"

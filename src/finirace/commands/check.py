@@ -111,7 +111,7 @@ def run(args) -> int:
     verdicts = []
     for sc in scenarios:
         for var in variants:
-            verdicts.append(check(sc, var, strategy=strategy, progress=progress))
+            verdicts.append(_check_one(check, sc, var, strategy, progress))
     if progress is not None:
         sys.stderr.write("\r\x1b[K")
     if expectations:
@@ -122,6 +122,18 @@ def run(args) -> int:
     refs = {sc.name: _ref(sc, args.scenarios, files) for sc in scenarios}
     _present(args, verdicts, names, threads_of, refs)
     return 1 if any(v.matches is False for v in verdicts) else 0
+
+
+def _check_one(check, sc, var, strategy, progress):
+    """One verdict; a variant file's own step code that raises is its file's error (one line, exit 2)."""
+    if isinstance(var, str):
+        return check(sc, var, strategy=strategy, progress=progress)
+    try:
+        return check(sc, var, strategy=strategy, progress=progress)
+    except Exception as exc:  # the user's code ran inside the search
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        raise UsageError(f"{var.source}: variant {var.name!r} failed while exploring {sc.name}: "
+                         f"{type(exc).__name__}" + (f": {text}" if text else "")) from None
 
 
 def _ref(sc, given: list[str], files=()) -> str:

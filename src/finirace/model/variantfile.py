@@ -68,7 +68,9 @@ def load_variant_file(path: str) -> Variant:
         raise UsageError(f"{path}: VARIANT is a {type(variant).__name__}, not a Variant "
                          "(make it with finirace.model.api.variant)")
     _check(path, variant)
-    return variant
+    from dataclasses import replace
+
+    return replace(variant, source=path)  # where it came from: errors while exploring name the file
 
 
 def _at_import(path: str, exc: BaseException) -> str:
