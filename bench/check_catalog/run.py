@@ -1,23 +1,30 @@
 """Benchmark: the exhaustive search under each reduction, side by side, in one run.
 
 Reductions: ``none`` (state caching only, the baseline), ``sleep`` (caching +
-sleep sets, the default) and ``dpor`` (stateless source-set DPOR + sleep sets).
-Exploration only (no minimization), so the numbers are the searches' own.
+sleep sets), ``symmetry`` (the default: caching with symmetry reduction where
+threads are alike, else sleep sets) and ``dpor`` (stateless source-set DPOR +
+sleep sets).  Exploration only (no minimization), so the numbers are the
+searches' own; each outcome set is checked to be the same under every
+reduction.
 
 1. the whole bundled catalog x every model variant: total states, transitions
-   and seconds of each, and the ratios to the baseline;
-2. bigger scenarios: 2-4 identical workers doing ensure/save/block/restore/
-   release against a main that finalizes, under the ``prefix`` and ``wrapper``
-   variants.  DPOR gets a budget of transitions (it is stateless and can take
-   far longer); past it the row says so;
-3. ``finirace check seed`` end to end in a child process (target < 0.5 s).
+   and seconds of each (target: the default under 0.3 s of search);
+2. seed-shaped scenarios: ``seed`` with 2-4 alike workers (each signals its own
+   event, ``main`` waits for each in turn, then finalizes), default against
+   sleep sets, each search in a child process of its own so its peak memory
+   is its own (targets: 3 workers <= 3 s and <= 150 MB, 4 workers <= 30 s);
+3. identical workers doing ensure/save/block/restore/release, as before, with
+   DPOR on two;
+4. ``finirace check seed`` end to end in a child process (target < 0.5 s).
 
-    python bench/check_catalog/run.py [--dpor-budget N] [--workers 4]
+    python bench/check_catalog/run.py [--workers 4] [--era exit] [--baseline-4]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import subprocess
 import sys
 import time
@@ -26,21 +33,23 @@ from finirace.explore import DPOR, Exhaustive
 from finirace.model import VARIANTS, build_system
 from finirace.scenario import load_bundled, loads
 
-TARGET_CATALOG = 1.0
+TARGET_CATALOG = 0.3
 TARGET_SEED = 0.5
-REDUCTIONS = ("none", "sleep", "dpor")
+TARGET_SECONDS = {3: 3.0, 4: 30.0}
+TARGET_MB = {3: 150}
+REDUCTIONS = ("none", "sleep", "symmetry", "dpor")
 
 
 def workers(n: int):
     names = "abcd"[:n]
     main = ["init", "save", *(f"spawn {w}" for w in names), "restore", "finalize"]
-    text = f'name = "workers-{n}"\n[threads]\nmain = [{", ".join(repr(s).replace(chr(39), chr(34)) for s in main)}]\n'
+    text = f'name = "workers-{n}"\n[threads]\nmain = {_toml(main)}\n'
     for w in names:
-        text += f'{w} = ["ensure", "save", "block", "restore", "release"]\n'
+        text += f'{w} = {_toml(["ensure", "save", "block", "restore", "release"])}\n'
     return loads(text)
 
 
-def seed_shaped(n: int):
+def seed_shaped_text(n: int) -> str:
     """The bundled ``seed`` with ``n`` workers: each attaches, signals its own event,
     blocks with the GIL released and comes back; ``main`` waits for every signal,
     then finalizes.  The workers are alike up to renaming (w1 signals b1, w2 b2)."""
@@ -50,7 +59,11 @@ def seed_shaped(n: int):
     text = f'name = "seed-{n}"\n[threads]\nmain = {_toml(main)}\n'
     for i, w in enumerate(names, 1):
         text += f'{w} = {_toml(["ensure", "save", f"signal b{i}", "block", "restore", "release"])}\n'
-    return loads(text)
+    return text
+
+
+def seed_shaped(n: int):
+    return loads(seed_shaped_text(n))
 
 
 def _toml(steps: list[str]) -> str:
@@ -64,11 +77,35 @@ def run(system, reduction: str, budget: int):
     return ex, time.perf_counter() - t
 
 
+def one(n: int, era: str, reduction: str) -> None:
+    """In a child: one seed-shaped search, printed as JSON with this process's peak memory."""
+    ex, secs = run(build_system(seed_shaped(n), era), reduction, 0)
+    print(json.dumps({"states": ex.states, "transitions": ex.transitions, "seconds": secs,
+                      "labels": sorted(f.outcome.label for f in ex.found),
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def child(n: int, era: str, reduction: str, timeout: float) -> dict | None:
+    argv = [sys.executable, __file__, "--one", str(n), era, reduction]
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return None
+    return json.loads(p.stdout)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dpor-budget", type=int, default=400_000)
-    ap.add_argument("--workers", type=int, default=3, help="up to this many workers (4: about 12 minutes more)")
+    ap.add_argument("--workers", type=int, default=4, help="seed-shaped scenarios up to this many workers")
+    ap.add_argument("--era", action="append", help="model variants for the seed-shaped rows (default: exit)")
+    ap.add_argument("--baseline-4", action="store_true", help="also run sleep sets on 4 workers (tens of minutes)")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds for one seed-shaped search")
+    ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one:
+        one(int(args.one[0]), args.one[1], args.one[2])
+        return 0
 
     print("1. catalog x variants (exploration only)")
     tot = {r: [0, 0, 0.0] for r in REDUCTIONS}
@@ -86,50 +123,56 @@ def main() -> int:
                 return 1
     _table([("catalog", tot)])
 
-    print("\n2. identical workers: ensure/save/block/restore/release, main finalizes")
-    rows = []
-    for n in range(2, args.workers + 1):
-        for var in ("prefix", "wrapper"):
-            row = {}
-            base_labels = None
-            for r in REDUCTIONS:
-                if r == "dpor" and n > 2:
-                    row[r] = None  # stateless: hours; see docs/check.md
-                    continue
-                ex, secs = run(build_system(workers(n), var), r, args.dpor_budget)
-                if not ex.complete:
-                    row[r] = None
-                    continue
-                got = {f.outcome.label for f in ex.found}
-                if base_labels is not None and got != base_labels:
-                    print(f"!! workers-{n} {var} {r}: outcomes differ")
-                    return 1
-                base_labels = base_labels or got
-                row[r] = [ex.states, ex.transitions, secs]
-            rows.append((f"{n} workers {var}", row))
-            _table([rows[-1]], header=len(rows) == 1)
+    print("\n2. seed-shaped: N alike workers (each in a child process; peak memory is the search's own)")
+    print(f"{'':<22}{'default states':>15}{'s':>8}{'MB':>7}{'sleep states':>14}{'s':>8}{'MB':>7}"
+          f"{'sleep/default s':>16}   targets")
+    for era in args.era or ["exit"]:
+        for n in range(2, args.workers + 1):
+            d = child(n, era, "symmetry", args.timeout)
+            s = child(n, era, "sleep", args.timeout) if n < 4 or args.baseline_4 else None
+            if d and s and d["labels"] != s["labels"]:
+                print(f"!! seed-{n} {era}: symmetry and sleep sets disagree")
+                return 1
+            cells = _cells(d) + _cells(s)
+            ratio = f"{s['seconds'] / d['seconds']:.1f}" if d and s else "-"
+            target = ""
+            if n in TARGET_SECONDS and d:
+                target = f"<= {TARGET_SECONDS[n]:.0f} s: {'met' if d['seconds'] <= TARGET_SECONDS[n] else 'NOT met'}"
+            if n in TARGET_MB and d:
+                target += f"; <= {TARGET_MB[n]} MB: {'met' if d['peak_mb'] <= TARGET_MB[n] else 'NOT met'}"
+            print(f"{f'seed-{n} {era}':<22}{cells}{ratio:>16}   {target}", flush=True)
+
+    print("\n3. identical workers: ensure/save/block/restore/release, main finalizes")
+    for var in ("prefix", "wrapper"):
+        row = {}
+        for r in REDUCTIONS:
+            ex, secs = run(build_system(workers(2), var), r, args.dpor_budget)
+            row[r] = [ex.states, ex.transitions, secs] if ex.complete else None
+        _table([(f"2 workers {var}", row)], header=var == "prefix")
 
     best = min(_seed_once() for _ in range(5))
-    cat = tot["sleep"][2]
-    print(f"\ncatalog search with the default (sleep): {cat:.2f} s (target < {TARGET_CATALOG:.0f} s)")
+    cat = tot["symmetry"][2]
+    print(f"\ncatalog search with the default: {cat:.2f} s "
+          f"(target <= {TARGET_CATALOG} s: {'met' if cat <= TARGET_CATALOG else 'NOT met'})")
     print(f"finirace check seed end to end: {best:.3f} s (target < {TARGET_SEED} s)")
     return 0
 
 
+def _cells(r: dict | None) -> str:
+    if r is None:
+        return f"{'(not run)':>15}{'':>8}{'':>7}"
+    return f"{r['states']:>15}{r['seconds']:>8.2f}{r['peak_mb']:>7.0f}"
+
+
 def _table(rows, header=True) -> None:
     if header:
-        print(f"{'':<20}" + "".join(f"{r + ' states':>14}{r + ' trans':>13}{r + ' s':>9}" for r in REDUCTIONS)
-              + f"{'sleep/none s':>13}{'dpor/none s':>12}{'dpor/sleep trans':>17}")
+        print(f"{'':<20}" + "".join(f"{r + ' states':>17}{r + ' trans':>16}{r + ' s':>12}" for r in REDUCTIONS))
     for name, row in rows:
         cells = ""
         for r in REDUCTIONS:
             v = row[r]
-            cells += f"{'-':>14}{'-':>13}{'-':>9}" if v is None else f"{v[0]:>14}{v[1]:>13}{v[2]:>9.2f}"
-        none, sleep, dpor = row["none"], row["sleep"], row["dpor"]
-        r1 = f"{sleep[2] / max(none[2], 1e-9):.2f}" if sleep and none else "-"
-        r2 = f"{dpor[2] / max(none[2], 1e-9):.2f}" if dpor and none else "over budget"
-        r3 = f"{dpor[1] / max(sleep[1], 1):.1f}" if dpor and sleep else "-"
-        print(f"{name:<20}{cells}{r1:>13}{r2:>12}{r3:>17}")
+            cells += f"{'-':>17}{'-':>16}{'-':>12}" if v is None else f"{v[0]:>17}{v[1]:>16}{v[2]:>12.2f}"
+        print(f"{name:<20}{cells}")
 
 
 def _seed_once() -> float:

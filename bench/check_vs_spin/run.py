@@ -1,4 +1,4 @@
-"""Benchmark: `finirace check` against SPIN on the `seed` scenario, in one run.
+"""Benchmark: `finirace check` against SPIN on `seed`, and on `seed` with 3 and 4 workers, in one run.
 
 For each variant (prefix, wrapper) it runs SPIN's whole pipeline on a hand
 written Promela model of the same scenario (``spin -a``, ``gcc``, ``pan -a``)
@@ -12,11 +12,19 @@ state counts are shown side by side, not divided.  The Promela models follow
 finirace's model where it matters for the state space: the same atomic steps,
 and the run over when ``main`` returns (``unless main_done``).  SPIN's assertion
 count and finirace's outcomes are both printed, so a difference in what the two
-find shows.  Run:
+find shows.
 
-    python bench/check_vs_spin/run.py [--repeat N]
+Then the same with N alike workers (``seed_prefix_workers.pml`` with ``-DN=3``
+and ``-DN=4``, against the seed-shaped scenario ``bench/check_catalog`` makes:
+worker ``wI`` signals ``bI``, ``main`` waits for each in turn): the end-to-end
+ratio for each size.  finirace's side is ``finirace check FILE --variant
+prefix --json``, whole (start-up, search with symmetry reduction,
+minimization).  SPIN's own symmetry reduction is not asked for.  Run:
 
-Without ``spin`` (``apt-get install -y spin``) it says so and skips SPIN.
+    python bench/check_vs_spin/run.py [--repeat N] [--workers 4] [--install]
+
+Without ``spin`` it says so and skips SPIN; ``--install`` runs
+``apt-get install -y spin`` first (as root).
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = ("prefix", "wrapper")
+sys.path.insert(0, str(HERE.parent / "check_catalog"))
+from run import seed_shaped_text  # noqa: E402  (the same scenario generator as bench/check_catalog)
 
 
 def timed(argv: list[str], cwd: str | None = None) -> tuple[float, int, str, int]:
@@ -47,10 +57,11 @@ def timed(argv: list[str], cwd: str | None = None) -> tuple[float, int, str, int
     return time.perf_counter() - start, proc.returncode, out.decode(errors="replace"), usage.ru_maxrss
 
 
-def spin(variant: str, workdir: str) -> dict:
-    model = HERE / f"seed_{variant}.pml"
+def spin(variant: str, workdir: str, workers: int | None = None) -> dict:
+    model = HERE / (f"seed_{variant}.pml" if workers is None else f"seed_{variant}_workers.pml")
+    define = [] if workers is None else [f"-DN={workers}"]
     total, peak = 0.0, 0
-    for argv in (["spin", "-a", str(model)], ["gcc", "-O2", "-o", "pan", "pan.c"], ["./pan", "-a", "-c0", "-E"]):
+    for argv in (["spin", *define, "-a", str(model)], ["gcc", "-O2", "-o", "pan", "pan.c"], ["./pan", "-a", "-c0", "-E"]):
         secs, rc, out, rss = timed(argv, cwd=workdir)
         total += secs
         peak = max(peak, rss)
@@ -63,8 +74,8 @@ def spin(variant: str, workdir: str) -> dict:
     return {"seconds": total, "states": stored, "matched": matched, "errors": errors, "search_seconds": pan_secs, "peak_kib": peak}
 
 
-def finirace(variant: str) -> dict:
-    argv = [sys.executable, "-m", "finirace", "check", "seed", "--variant", variant, "--json"]
+def finirace(variant: str, scenario: str = "seed") -> dict:
+    argv = [sys.executable, "-m", "finirace", "check", scenario, "--variant", variant, "--json"]
     secs, rc, out, rss = timed(argv)
     if rc not in (0, 1):
         raise SystemExit(f"{' '.join(argv)} failed ({rc}):\n{out}")
@@ -82,7 +93,12 @@ def finirace(variant: str) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs of each, the fastest is kept (default 3)")
+    ap.add_argument("--workers", type=int, default=4, help="N-worker rows from 3 up to this many (default 4)")
+    ap.add_argument("--install", action="store_true", help="apt-get install -y spin first, when it is missing")
     args = ap.parse_args()
+    if args.install and not shutil.which("spin") and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "spin"], check=False,
+                       stdout=subprocess.DEVNULL, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
     have_spin = shutil.which("spin") and shutil.which("gcc")
     if not have_spin:
         print("spin or gcc not found (apt-get install -y spin gcc): SPIN side skipped")
@@ -109,6 +125,30 @@ def main() -> int:
             f"peak {sp['peak_kib'] / 1024:.1f} MiB"
         )
         print(f"  ratio finirace / SPIN end to end: {fr['seconds'] / sp['seconds']:.2f}")
+    for n in range(3, args.workers + 1):
+        with tempfile.TemporaryDirectory(prefix="finirace-seed-") as tmp:
+            path = Path(tmp) / f"seed-{n}.toml"
+            path.write_text(seed_shaped_text(n))
+            fr = min((finirace("prefix", str(path)) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+        print(f"seed with {n} workers under prefix")
+        print(
+            f"  finirace check: {fr['seconds']:.3f} s end to end ({fr['search_seconds']:.2f} s search and minimization), "
+            f"{fr['states']} states, {fr['transitions']} transitions, peak {fr['peak_kib'] / 1024:.1f} MiB; "
+            f"{len(fr['outcomes'])} outcomes"
+        )
+        if not have_spin:
+            continue
+        runs = []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory(prefix="finirace-spin-") as tmp:
+                runs.append(spin("prefix", tmp, n))
+        sp = min(runs, key=lambda r: r["seconds"])
+        print(
+            f"  SPIN (spin -DN={n} -a, gcc, pan -a): {sp['seconds']:.3f} s end to end, "
+            f"{sp['states']} states stored, {sp['matched']} matched, {sp['errors']} assertion errors, "
+            f"peak {sp['peak_kib'] / 1024:.1f} MiB"
+        )
+        print(f"  ratio finirace / SPIN end to end, {n} workers: {fr['seconds'] / sp['seconds']:.2f}")
     return 0
 
 

@@ -220,3 +220,45 @@ def test_malformed_python_in_a_step_is_one_line_and_exit_2(tmp_path):
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert f"{p}:3: thread 'main', step 2 'python \"x = 1': unterminated quote" in r.stderr
+
+
+def test_an_expected_outcome_a_bounded_search_misses_is_a_warning_and_strict_fails(cli):
+    p = cli("check", "seed", "--variant", "exit", "--preemptions", "0")
+    assert p.returncode == 0, p.stdout[-2000:]
+    assert "warning: seed under exit: expected 'clean, worker exited', never reached by this search" in p.stdout
+    assert "1 with expected outcomes this search did not reach (warnings)" in p.stdout
+    strict = cli("check", "seed", "--variant", "exit", "--preemptions", "0", "--strict")
+    assert strict.returncode == 1
+    assert "warning:" not in strict.stdout and "expected 'clean, worker exited', never reached" in strict.stdout
+    full = cli("check", "seed", "--variant", "exit")  # the exhaustive search reaches it
+    assert full.returncode == 0 and "warning:" not in full.stdout
+
+
+def test_an_unexpected_outcome_a_bounded_search_reaches_still_fails(cli, tmp_path):
+    sc = tmp_path / "late.toml"
+    sc.write_text(SCENARIO + '[expect]\nexit = ["clean"]\n')
+    full = cli("check", sc, "--variant", "exit")
+    bounded = cli("check", sc, "--variant", "exit", "--preemptions", "1")
+    assert full.returncode == 1  # the model reaches more than "clean"
+    assert bounded.returncode == 1, bounded.stdout[-2000:]
+
+
+def test_pct_runs_have_a_bound_and_a_time_limit(cli, late):
+    over = cli.one_line(cli("check", late, "--pct", "--runs", "1000001"))
+    assert "at most 1,000,000 PCT runs" in over
+    assert "goes with --pct" in cli.one_line(cli("check", late, "--time", "5"))
+    p = cli("check", late, "--variant", "exit", "--pct", "--runs", "1000000", "--time", "0.5", "--json")
+    assert p.returncode in (0, 1), p.stderr
+    (res,) = json.loads(p.stdout)["results"]
+    assert "time limit 0.5 s" in res["strategy"] and res["complete"] is False
+    runs = int(res["strategy"].split("runs=")[1].split()[0])
+    assert 1 <= runs < 1_000_000
+
+
+def test_more_threads_than_a_schedule_token_names_is_one_line_and_exit_2(cli, tmp_path):
+    names = [f"t{i}" for i in range(1, 27)]  # with main: 27 threads, the letters a-z name 26
+    sc = tmp_path / "many.toml"
+    sc.write_text('name = "many"\n[threads]\nmain = ["init", ' + ", ".join(f'"spawn {n}"' for n in names)
+                  + ', "finalize"]\n' + "".join(f'{n} = ["ensure", "release"]\n' for n in names))
+    line = cli.one_line(cli("check", sc, "--variant", "exit"))
+    assert "many: 27 threads, more than a schedule token can name (26, a to z)" in line

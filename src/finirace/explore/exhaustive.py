@@ -48,6 +48,7 @@ from itertools import chain
 from finirace.explore.dpor import DPOR, sound_for
 from finirace.explore.exploration import Exploration, ProgressFn, Recorder, collector_paused, state_key
 from finirace.explore.replay import ModelError
+from finirace.explore.symmetric import explore_symmetric
 from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System, Transition
 
@@ -66,9 +67,10 @@ class _Frame:
     next: int = 0
 
 
-REDUCTIONS = ("dpor", "sleep", "none")
-DEFAULT_REDUCTION = "sleep"
-_NAMES = {"dpor": "exhaustive (dpor)", "sleep": "exhaustive (sleep sets)", "none": "exhaustive (no reduction)"}
+REDUCTIONS = ("symmetry", "dpor", "sleep", "none")
+DEFAULT_REDUCTION = "symmetry"
+_NAMES = {"symmetry": "exhaustive", "dpor": "exhaustive (dpor)", "sleep": "exhaustive (sleep sets)",
+          "none": "exhaustive (no reduction)"}
 
 
 class Exhaustive:
@@ -89,6 +91,12 @@ class Exhaustive:
 
     @collector_paused()
     def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
+        if self.reduction == "symmetry":
+            if getattr(system, "canonical", None) is not None:
+                got = explore_symmetric(system, progress, self.name)
+                if got is not None:
+                    return got
+            return self._cached(system, progress, True, self.name)  # nothing alike (or a cycle): sleep sets
         if self.reduction == "dpor" and sound_for(system):
             return DPOR().explore(system, progress)
         if self.reduction == "none":

@@ -17,6 +17,7 @@ get longer.  A seed makes the whole campaign repeat exactly.
 from __future__ import annotations
 
 import random
+import time
 
 from finirace.explore.exploration import Exploration, ProgressFn, Recorder, collector_paused, state_key
 from finirace.explore.replay import ModelError
@@ -25,12 +26,14 @@ from finirace.model.system import System
 
 
 class PCT:
-    def __init__(self, runs: int, seed: int = 0, depth: int = 3, max_steps: int = 100_000) -> None:
+    def __init__(self, runs: int, seed: int = 0, depth: int = 3, max_steps: int = 100_000,
+                 time_limit: float | None = None) -> None:
         if runs < 1:
             raise ValueError("PCT needs at least one run")
         if depth < 1:
             raise ValueError("PCT depth is at least 1")
         self.runs, self.seed, self.depth, self.max_steps = runs, seed, depth, max_steps
+        self.time_limit = time_limit  # seconds: the campaign stops after the run that crosses it
         self.name = f"pct runs={runs} seed={seed} depth={depth}"
 
     @collector_paused()
@@ -41,7 +44,11 @@ class PCT:
         seen: set = set()
         key = state_key(system)
         k = 16
+        deadline = time.monotonic() + self.time_limit if self.time_limit is not None else None
         for _ in range(self.runs):
+            if deadline is not None and rec.runs and time.monotonic() >= deadline:
+                name = f"pct runs={rec.runs} of {self.runs} (time limit {self.time_limit:g} s) seed={self.seed} depth={self.depth}"
+                return rec.result(name, complete=False)
             rec.runs += 1
             prio = dict(zip(threads, rng.sample(range(self.depth, self.depth + len(threads)), len(threads))))
             changes = {rng.randint(1, k): self.depth - 1 - i for i in range(self.depth - 1)}

@@ -15,6 +15,7 @@ from finirace.explore.exhaustive import Exhaustive
 from finirace.explore.exploration import Exploration, ProgressFn, Strategy
 from finirace.explore.minimize import DEFAULT_BUDGET, minimize
 from finirace.explore.replay import run_choices
+from finirace.explore.schedule import MAX_THREADS, ScheduleError
 from finirace.explore.trace import Counterexample
 from finirace.model.system import System
 from finirace.outcome import SEVERITY, RunOutcome, set_matches
@@ -68,6 +69,9 @@ def check_system(
     minimize_budget: int = DEFAULT_BUDGET,
 ) -> Verdict:
     """Explore a system and make its verdict; exploration is pure, nothing is printed."""
+    if len(system.threads) > MAX_THREADS:
+        raise ScheduleError(f"{scenario or 'scenario'}: {len(system.threads)} threads, more than a schedule token "
+                            f"can name ({MAX_THREADS}, a to z): split the scenario")
     strategy = strategy or Exhaustive()
     start = time.perf_counter()
     exploration: Exploration = strategy.explore(system, progress)

@@ -29,6 +29,7 @@ from finirace.model.programs import program_for
 from finirace.model.threads import bootstrap, teardown
 from finirace.model.variant import Variant
 from finirace.model.world import DONE, EXITED, HUNG, NEW, RUN, Gil, Runtime, ThreadRec, World
+from finirace.model.symmetry import Symmetry
 from finirace.model.system import Transition
 from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
 
@@ -47,6 +48,10 @@ class Machine:
         self._memo_world: World | None = None
         self._memo: list = []
         self._objects: tuple[str, ...] | None = None
+        # the optional System hook for symmetry reduction: only where some threads are alike
+        sym = Symmetry(scenario)
+        self.symmetry = sym
+        self.canonical = sym.canonical if sym.active else None
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):

@@ -1,0 +1,220 @@
+"""Symmetry: threads whose programs are alike up to a renaming of names.
+
+A worker that runs ``ensure, signal b1, block, restore`` and one that runs
+``ensure, signal b2, block, restore`` are alike: swap the two threads, and
+``b1`` with ``b2``, and the scenario is the same.  Two states of the search that
+differ only by such a swap reach the same outcomes up to the same swap, so the
+explorer need only search one of them (Emerson and Sistla, *Symmetry and model
+checking*, 1996; Ip and Dill, *Better verification through symmetry*, 1996).
+
+What is interchangeable.  Threads other than ``main`` fall into *classes*: two
+threads are in one class when their step lists have the same kinds and
+modifiers, the same Python code, and arguments that correspond one to one (a
+thread's own name to the other's, an event to an event, a lock to a lock).  The
+alignment of a thread with its class's first thread is a renaming ``m_j``.
+
+The canonical form of a state.  In each class the threads are sorted by their
+records (status, step, phase, thread state, ...), which gives a permutation
+``p`` of the threads (``p[i]``: the slot thread ``i``'s record goes to) and,
+through the alignments, a renaming ``σ`` of thread, event and lock names
+(``σ = m_{p[j]}⁻¹ ∘ m_j`` on thread ``j``'s names).  The key is the state with
+the records permuted and every name renamed by ``σ``: the GIL's holder, the
+mutex owners and names, the signalled events, a fault's thread outcomes.
+
+Why this is sound.  Equal keys mean the two states are images of each other
+under a renaming that maps every thread's *remaining* program onto the
+program of the thread it is swapped with, and the machine's steps read nothing
+but the state and the remaining program, naming threads, events and locks
+only by name.  So the two have the same runs up to the renaming.  Three cases
+would break that, and each gives up on the swap for that state (the key is
+then the state's own, with no reduction):
+
+* ``σ`` is not one consistent one-to-one renaming (two classes share events
+  in a way the sort does not respect), or it would move a thread name that is
+  not swapped;
+* a thread outside every class (``main`` above all) still has steps that name
+  something ``σ`` moves: ``main`` spawns ``w1`` before ``w2`` and waits for
+  ``b1`` before ``b2``, so before it is past those steps the workers are not
+  yet interchangeable.  Its remaining steps, renamed, go into the key instead;
+  two states share a key only if the renamed steps are the same.  An event
+  already signalled is left out of this: events are never reset, so ``wait
+  b1`` and ``wait b2`` act alike once both are signalled.
+
+The sort is a normal form, not a full canonical form: two symmetric states
+whose records tie may get different keys (a missed reduction, never a wrong
+one).  Heap blocks are not renamed: a block id is a position in allocation
+order, and swapping threads does not change which block a record points to.
+The explorer carries outcomes across a key hit renamed by ``p``
+(:mod:`finirace.explore.symmetric`); outcome labels stay exact.
+"""
+
+from __future__ import annotations
+
+from finirace.model.world import World
+from finirace.scenario.steps import STEP_KINDS, Arg
+
+_SPACE = {Arg.THREAD: "thread", Arg.EVENT: "event", Arg.LOCK: "lock", Arg.OPTIONAL_UNTIL: "event"}
+
+Name = tuple[str, str]  # (space, name): ("event", "b1")
+_SIGNALLED = ("event", None)  # in a renamed remaining step: an event signalled already
+
+
+def _names(steps) -> list[Name | None]:
+    """The name each step's argument is, or None (no argument, code)."""
+    out: list[Name | None] = []
+    for s in steps:
+        space = _SPACE.get(STEP_KINDS[s.kind].arg)
+        out.append((space, s.arg) if space is not None and s.arg is not None else None)
+    return out
+
+
+def _align(thread, ref) -> dict[Name, Name] | None:
+    """The renaming that makes ``thread``'s steps ``ref``'s, or None when there is none."""
+    if len(thread.steps) != len(ref.steps):
+        return None
+    m: dict[Name, Name] = {("thread", thread.name): ("thread", ref.name)}
+    for s, r, a, b in zip(thread.steps, ref.steps, _names(thread.steps), _names(ref.steps)):
+        if s.kind != r.kind or s.noexcept != r.noexcept:
+            return None
+        if a is None or b is None:
+            if a != b or s.arg != r.arg:  # no name, or Python code: must be the same text
+                return None
+            continue
+        if m.setdefault(a, b) != b:
+            return None
+    if len(set(m.values())) != len(m):
+        return None
+    return m
+
+
+class Symmetry:
+    """The classes of alike threads of one scenario, and canonical keys of its states."""
+
+    def __init__(self, scenario) -> None:
+        self.names: tuple[str, ...] = scenario.thread_names
+        self._steps = [t.steps for t in scenario.threads]
+        refs: list[tuple[int, dict[int, dict[Name, Name]]]] = []  # (first thread, {member: m_j})
+        for j, thread in enumerate(scenario.threads[1:], 1):
+            for first, members in refs:
+                m = _align(thread, scenario.threads[first])
+                if m is not None:
+                    members[j] = m
+                    break
+            else:
+                members = {j: _align(thread, thread)}
+                refs.append((j, members))
+        self.classes: tuple[tuple[int, ...], ...] = tuple(tuple(ms) for _, ms in refs if len(ms) > 1)
+        self._align: dict[int, dict[Name, Name]] = {j: m for _, ms in refs if len(ms) > 1 for j, m in ms.items()}
+        self._inverse = {j: {b: a for a, b in m.items()} for j, m in self._align.items()}
+        members = {j for c in self.classes for j in c}
+        self._fixed = tuple(j for j in range(len(self.names)) if j not in members)
+        # per fixed thread and step index: the names its remaining steps mention, and those steps
+        self._tail: dict[int, list[tuple[frozenset[Name], tuple]]] = {}
+        for j in self._fixed:
+            names = _names(self._steps[j])
+            steps = [(st.kind, n, st.arg) for st, n in zip(self._steps[j], names)]
+            self._tail[j] = [(frozenset(n for n in names[i:] if n is not None), tuple(steps[i:]))
+                             for i in range(len(names) + 1)]
+        self._sort: dict = {}
+        self._sigma: dict[tuple[int, ...], dict[Name, Name] | None] = {}
+        self.identity = tuple(range(len(self.names)))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.classes)
+
+    def canonical(self, world: World):
+        """``(key, p)``: the state's key after sorting each class, and the permutation used."""
+        recs = world.threads
+        sort = self._sort
+        p = list(self.identity)
+        for cls in self.classes:
+            keys = []
+            for j in cls:
+                r = recs[j]
+                k = sort.get(r)
+                if k is None:
+                    k = sort[r] = _sort_key(r)
+                keys.append((k, j))
+            keys.sort()
+            for slot, (_, j) in zip(cls, keys):
+                p[j] = slot
+        perm = tuple(p)
+        if perm != self.identity:
+            got = self._sigma.get(perm, False)
+            if got is False:
+                got = self._sigma[perm] = self._renaming(perm)
+            if got is not None:
+                return self._renamed(world, perm, *got), perm
+        return self._plain(world), self.identity
+
+    def _plain(self, world: World) -> tuple:
+        """The key of a state left as it is (the same shape as :meth:`_renamed`)."""
+        g = world.gil
+        f = world.fault
+        fault = (f.kind, tuple(t.outcome for t in f.threads)) if f is not None else None
+        return (world.runtime, (g.locked, g.holder, g.drop_request, g.created), world.threads,
+                tuple([b.freed_by is None for b in world.heap]), world.events, world.locks, fault, ())
+
+    def _renamed(self, world: World, p: tuple[int, ...], sigma: dict[Name, Name], thread: dict[str, str],
+                 event: dict[str, str], lock: dict[str, str]) -> tuple:
+        recs = world.threads
+        events = world.events
+        tails = []
+        for j in self._fixed:
+            start = max(recs[j].pc, 0)
+            tail = self._tail[j]
+            names, steps = tail[min(start, len(tail) - 1)]
+            # an event already signalled stays so: a step naming it acts the same whatever its name
+            if any(n in sigma and not (n[0] == "event" and n[1] in events) for n in names):
+                tails.append((j, tuple((kind, _SIGNALLED if n is not None and n[0] == "event" and n[1] in events
+                                        else sigma.get(n, n) if n is not None else arg)
+                                       for kind, n, arg in steps)))
+        moved = list(recs)
+        for i, r in enumerate(recs):
+            moved[p[i]] = r
+        g = world.gil
+        f = world.fault
+        fault = None
+        if f is not None:
+            outs = [None] * len(recs)
+            for i, t in enumerate(f.threads):
+                outs[p[i]] = t.outcome
+            fault = (f.kind, tuple(outs))
+        return (world.runtime, (g.locked, thread.get(g.holder, g.holder), g.drop_request, g.created), tuple(moved),
+                tuple([b.freed_by is None for b in world.heap]),
+                frozenset([event.get(e, e) for e in events]) if event else events,
+                tuple(sorted([(lock.get(lk, lk), thread[o]) for lk, o in world.locks])) if world.locks else (),
+                fault, tuple(tails))
+
+    def _renaming(self, perm: tuple[int, ...]):
+        """σ for a permutation of class members (whole, then by threads, events and locks),
+        or None when it is not one consistent renaming."""
+        sigma: dict[Name, Name] = {}
+        for j, m in self._align.items():
+            back = self._inverse[perm[j]]
+            for a, b in m.items():
+                c = back[b]
+                if sigma.setdefault(a, c) != c:
+                    return None
+        if len(set(sigma.values())) != len(sigma):
+            return None
+        index = {n: i for i, n in enumerate(self.names)}
+        for (space, name), (_, to) in sigma.items():
+            if space == "thread" and name in index and perm[index[name]] != index.get(to):
+                return None  # a thread named in a program would be renamed other than swapped
+        sigma = {a: b for a, b in sigma.items() if a != b}
+        thread = {self.names[i]: self.names[perm[i]] for i in range(len(self.names))}
+        event = {a[1]: b[1] for a, b in sigma.items() if a[0] == "event"}
+        lock = {a[1]: b[1] for a, b in sigma.items() if a[0] == "lock"}
+        return sigma, thread, event, lock
+
+
+def _sort_key(rec) -> tuple:
+    """A total order on thread records (None below every number)."""
+    return (rec.status, rec.pc, rec.phase, _n(rec.tstate), rec.counter, rec.ensured_unlocked, _n(rec.wrapper),
+            rec.guards, _n(rec.scratch), rec.python)
+
+
+def _n(v) -> int:
+    return -1 if v is None else v
