@@ -116,6 +116,9 @@ class Symmetry:
             self._tail[j] = [(frozenset(n for n in names[i:] if n is not None), tuple(steps[i:]))
                              for i in range(len(names) + 1)]
         self._sort: dict = {}
+        # parts of keys, one object per value: most states share their runtime, GIL, heap
+        # liveness and events with many others, and a cache of 10^5-10^6 keys holds them all
+        self._interned = {}.setdefault
         self._sigma: dict[tuple[int, ...], dict[Name, Name] | None] = {}
         self.identity = tuple(range(len(self.names)))
 
@@ -153,8 +156,10 @@ class Symmetry:
         g = world.gil
         f = world.fault
         fault = (f.kind, tuple(t.outcome for t in f.threads)) if f is not None else None
-        return (world.runtime, (g.locked, g.holder, g.drop_request, g.created), world.threads,
-                tuple([b.freed_by is None for b in world.heap]), world.events, world.locks, fault, ())
+        i = self._interned
+        return (i(world.runtime, world.runtime), _one(i, (g.locked, g.holder, g.drop_request, g.created)),
+                tuple([i(r, r) for r in world.threads]), _one(i, tuple([b.freed_by is None for b in world.heap])),
+                i(world.events, world.events), world.locks, fault, ())
 
     def _renamed(self, world: World, p: tuple[int, ...], sigma: dict[Name, Name], thread: dict[str, str],
                  event: dict[str, str], lock: dict[str, str]) -> tuple:
@@ -181,9 +186,10 @@ class Symmetry:
             for i, t in enumerate(f.threads):
                 outs[p[i]] = t.outcome
             fault = (f.kind, tuple(outs))
-        return (world.runtime, (g.locked, thread.get(g.holder, g.holder), g.drop_request, g.created), tuple(moved),
-                tuple([b.freed_by is None for b in world.heap]),
-                frozenset([event.get(e, e) for e in events]) if event else events,
+        i = self._interned
+        return (i(world.runtime, world.runtime), _one(i, (g.locked, thread.get(g.holder, g.holder), g.drop_request, g.created)),
+                tuple([i(r, r) for r in moved]), _one(i, tuple([b.freed_by is None for b in world.heap])),
+                _one(i, frozenset([event.get(e, e) for e in events]) if event else events),
                 tuple(sorted([(lock.get(lk, lk), thread[o]) for lk, o in world.locks])) if world.locks else (),
                 fault, tuple(tails))
 
@@ -208,6 +214,10 @@ class Symmetry:
         event = {a[1]: b[1] for a, b in sigma.items() if a[0] == "event"}
         lock = {a[1]: b[1] for a, b in sigma.items() if a[0] == "lock"}
         return sigma, thread, event, lock
+
+
+def _one(interned, value):
+    return interned(value, value)
 
 
 def _sort_key(rec) -> tuple:
