@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from finirace.errors import UsageError
 from finirace.records import BACKTRACE_TAIL, LabRunRecord, RunRecord
-from finirace.store import LAB, STRESS, Campaign, Owner, Store
+from finirace.claims import Owner
+from finirace.store import LAB, STRESS, Campaign, Store
 
 if TYPE_CHECKING:
     from finirace.conformance import Comparison

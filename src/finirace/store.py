@@ -11,16 +11,10 @@ move when the row was really inserted, so a run recorded twice (a retried Dask
 task, a resumed campaign) counts once.  Resuming runs exactly the indices
 that have no row.
 
-Several processes may share one campaign (two ``finirace stress --campaign
-NAME`` on one store, or one of them sending its runs to Dask workers): a run
-index is **claimed** before it runs (:meth:`Store.claim`, a ``claims`` row in
-one ``BEGIN IMMEDIATE`` transaction that first checks for a stored run and a
-live claim), and the claim is deleted in the transaction that stores the run.
-A claim names its owner (host and pid) and holds a lease (longer than a run
-can last); a claim whose owner died on this host, or whose lease ran out, is
-taken back by the next process that looks, so no index runs twice while its
-owner lives and none is lost when it dies.  Dask workers send their results
-back to the process that claimed them, which writes the store.
+Several processes may share one campaign: a run index is claimed in the
+store before it runs and the claim is dropped when the run is stored
+(:mod:`finirace.claims`); Dask workers send their results back to the process
+that claimed them, which writes the store.
 
 ``finirace lab`` stores into the same file under the same rules: a campaign
 of kind ``lab`` per invocation, one ``lab_runs`` row per run, committed the
@@ -39,16 +33,15 @@ kinds, are :mod:`finirace.records`; opening and resuming a campaign is
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from finirace.claims import CLAIMS_SCHEMA, Claims
 from finirace.outcome import RunKind, RunOutcome, outcome_from_dict, outcome_to_dict
 from finirace.records import LabRunRecord, RunRecord, StressRunRecord
 
@@ -129,15 +122,6 @@ CREATE TABLE IF NOT EXISTS lab_runs (
     finished REAL NOT NULL,
     UNIQUE (campaign_id, idx)
 );
-CREATE TABLE IF NOT EXISTS claims (
-    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
-    idx INTEGER NOT NULL,          -- a run index taken by a process and not stored yet
-    owner TEXT NOT NULL,           -- "HOST:PID" of the process running it
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    expires REAL NOT NULL,         -- the lease: after this, anyone may take it back
-    PRIMARY KEY (campaign_id, idx)
-);
 """
 STRESS, LAB = "stress", "lab"  # campaign kinds
 
@@ -185,8 +169,16 @@ class CampaignSummary:
     last_finished: float | None
 
 
-class Store:
-    """A connection to the store; one per process (SQLite connections are not shared)."""
+class Store(Claims):
+    """A connection to the store; one per process (SQLite connections are not shared).
+
+    Its claim methods (``claim``, ``claim_next``, ``stale_claims``,
+    ``release_claims``, ``claimed``) are :mod:`finirace.claims`'.
+    """
+
+    def _table(self, campaign: Campaign) -> str:
+        """The table holding ``campaign``'s runs."""
+        return "lab_runs" if campaign.kind == LAB else "runs"
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
@@ -198,7 +190,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a killed process
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + CLAIMS_SCHEMA)
         # stores made before lab campaigns have no ``kind``: every campaign there is a stress one
         self._add_column("campaigns", "kind", f"TEXT NOT NULL DEFAULT '{STRESS}'")
         # stores made before stress runs kept their whole outcome: those rows read from their flat columns
@@ -365,67 +357,6 @@ class Store:
                 leftovers=r[13], worker=r[14], finished=r[15], perturbation=r[17],
             )
 
-    # claims: run indices taken by a live process (see the module docstring)
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _stored(self, campaign: Campaign, idx: int) -> bool:
-        table = "lab_runs" if campaign.kind == LAB else "runs"
-        return self._db.execute(f"SELECT 1 FROM {table} WHERE campaign_id = ? AND idx = ?",
-                                (campaign.id, idx)).fetchone() is not None
-
-    def _held(self, campaign_id: int, idx: int, owner: Owner) -> bool:
-        """Whether another live process holds a claim on ``idx``."""
-        row = self._db.execute("SELECT owner, host, pid, expires FROM claims WHERE campaign_id = ? AND idx = ?",
-                               (campaign_id, idx)).fetchone()
-        return row is not None and row[0] != owner.name and _alive(row[1], row[2], row[3])
-
-    def claim(self, campaign: Campaign, idx: int, owner: Owner, lease: float) -> bool:
-        """Take run ``idx`` for ``owner``: False when it is stored, or claimed by another live process."""
-        with self._transaction():
-            if self._stored(campaign, idx) or self._held(campaign.id, idx, owner):
-                return False
-            self._db.execute("INSERT OR REPLACE INTO claims (campaign_id, idx, owner, host, pid, expires)"
-                             " VALUES (?, ?, ?, ?, ?, ?)",
-                             (campaign.id, idx, owner.name, owner.host, owner.pid, time.time() + lease))
-            return True
-
-    def claim_next(self, campaign: Campaign, owner: Owner, lease: float) -> int:
-        """Claim the index after every stored and claimed one (a campaign bounded by time)."""
-        table = "lab_runs" if campaign.kind == LAB else "runs"
-        with self._transaction():
-            top = self._db.execute(
-                f"SELECT MAX(m) FROM (SELECT MAX(idx) AS m FROM {table} WHERE campaign_id = ?"
-                " UNION ALL SELECT MAX(idx) FROM claims WHERE campaign_id = ?)", (campaign.id, campaign.id)).fetchone()[0]
-            idx = -1 if top is None else int(top)
-            idx += 1
-            self._db.execute("INSERT OR REPLACE INTO claims (campaign_id, idx, owner, host, pid, expires)"
-                             " VALUES (?, ?, ?, ?, ?, ?)",
-                             (campaign.id, idx, owner.name, owner.host, owner.pid, time.time() + lease))
-            return idx
-
-    def stale_claims(self, campaign_id: int, owner: Owner) -> list[int]:
-        """Indices claimed by a process that died (on this host) or whose lease ran out, not ``owner``'s."""
-        rows = self._db.execute("SELECT idx, owner, host, pid, expires FROM claims WHERE campaign_id = ? ORDER BY idx",
-                                (campaign_id,)).fetchall()
-        return [r[0] for r in rows if r[1] != owner.name and not _alive(r[2], r[3], r[4])]
-
-    def release_claims(self, campaign_id: int, owner: Owner) -> None:
-        """Give back every index ``owner`` claimed and did not store (an interrupted or finished session)."""
-        self._db.execute("DELETE FROM claims WHERE campaign_id = ? AND owner = ?", (campaign_id, owner.name))
-
-    def claimed(self, campaign_id: int) -> int:
-        """How many runs are claimed and not stored yet (running somewhere)."""
-        return int(self._db.execute("SELECT COUNT(*) FROM claims WHERE campaign_id = ?", (campaign_id,)).fetchone()[0])
-
     def perturbation_counts(self, campaign_id: int) -> list[tuple[str, int, int]]:
         """``(perturbation text, runs, failed runs)`` for each perturbation the campaign's runs got."""
         return [(r[0], int(r[1]), int(r[2])) for r in self._db.execute(
@@ -508,37 +439,6 @@ class Store:
     def records(self, campaign: Campaign) -> list[RunRecord]:
         """Every run ``campaign`` holds, in index order, as it was stored."""
         return list(self.lab_runs(campaign.id) if campaign.kind == LAB else self.runs(campaign.id))
-
-
-@dataclass(frozen=True)
-class Owner:
-    """A process that claims runs: ``HOST:PID``."""
-
-    host: str
-    pid: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.host}:{self.pid}"
-
-    @classmethod
-    def this_process(cls) -> Owner:
-        return cls(socket.gethostname(), os.getpid())
-
-
-def _alive(host: str, pid: int, expires: float) -> bool:
-    """Whether a claim still stands: its lease runs, and on this host its process lives."""
-    if expires < time.time():
-        return False
-    if host != socket.gethostname():
-        return True  # another machine: only the lease tells
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _bucket(row: tuple[Any, ...]) -> Bucket:

@@ -99,7 +99,7 @@ def test_two_finirace_processes_share_one_new_campaign(db, tmp_path):
 
 
 def test_claims_of_dead_or_expired_owners_are_taken_back_live_ones_are_left(db):
-    from finirace.store import Owner
+    from finirace.claims import Owner
 
     dead = subprocess.run([PY, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with Store(db) as store:
