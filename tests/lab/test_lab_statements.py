@@ -13,11 +13,12 @@ from .conftest import interpreter
 # one scenario that uses every step kind (the test below says which one it lacks)
 EVERY = loads('''name = "every"
 [threads]
-main = ["init", "init_threads", "python \\"x = 1\\"", "save", "spawn w", "lock L", "signal go", "unlock L", "wait done",
-        "join w", "restore", "start_thread p", "python_thread q", "guard", "unguard", "new_tstate", "clear_tstate",
-        "delete_tstate", "block", "exit_guard", "exit_guard_park", "finalize"]
-w = ["noexcept ensure", "lock L", "unlock L", "block until go", "release", "signal done"]
-p = ["save", "restore", "python \\"pass\\""]
+main = ["init", "init_threads", "fr_setup", "python \\"x = 1\\"", "save", "spawn w", "lock L", "signal go", "unlock L",
+        "wait done", "join w", "restore", "start_thread p", "python_thread q", "guard", "unguard", "new_tstate",
+        "clear_tstate", "delete_tstate", "block", "exit_guard", "exit_guard_park", "finalize"]
+w = ["noexcept ensure", "lock L", "unlock L", "block until go", "release", "fr_guard", "fr_ensure", "fr_save",
+     "noexcept fr_restore", "fr_release", "fr_unguard", "signal done"]
+p = ["save", "restore", "python \\"pass\\"", "fr_save", "fr_restore"]
 q = ["python \\"x = 2\\""]
 ''')
 NAMES = Names(threads={"main": 0, "w": 1}, events={"go": 0}, locks={"L": 0}, waiters={"go": 2})

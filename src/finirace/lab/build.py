@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finirace.errors import UsageError
+from finirace.guard.header import HEADER, header_path, include_dir
 from finirace.lab.codegen import Program
 from finirace.lab.interpreters import Interpreter
 
@@ -79,13 +80,16 @@ def command(program: Program, interp: Interpreter, source: Path, output: Path) -
         cflags = [f for f in cflags if not f.startswith(("-Wstrict-prototypes", "-std=c", "-Werror=implicit"))]
     # -O0 after the interpreter's -O3: the program only calls into libpython, so
     # optimizing it buys nothing, costs build time and blurs its frames in gdb
-    return [compiler, "-g", "-o", str(output), str(source), *cflags, "-O0", *interp.ldflags, "-lpthread"]
+    # -I of finirace_guard.h: programs whose steps use the guard helper include it
+    return [compiler, "-g", "-o", str(output), str(source), f"-I{include_dir()}", *cflags, "-O0",
+            *interp.ldflags, "-lpthread"]
 
 
 def cache_key(program: Program, interp: Interpreter) -> str:
     h = hashlib.sha256()
     compiler = _COMPILERS[program.language]
-    for part in (program.language, program.source, compiler_identity(compiler), interp.executable,
+    header = header_path().read_text(encoding="utf-8") if HEADER in program.source else ""
+    for part in (program.language, program.source, header, compiler_identity(compiler), interp.executable,
                  interp.version_text, interp.build, " ".join(interp.cflags), " ".join(interp.ldflags)):
         h.update(part.encode("utf-8", "surrogateescape"))
         h.update(b"\0")

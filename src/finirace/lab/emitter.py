@@ -15,12 +15,15 @@ from functools import lru_cache
 from importlib import resources
 
 from finirace.lab.c_literals import c_comment
-from finirace.lab.statements import Names, statement
+from finirace.lab.statements import HELPER_KINDS, Names, statement
 from finirace.outcome import StepRef
 from finirace.scenario.format import Scenario, Step
 from finirace.scenario.steps import STARTS_PYTHON_THREAD, STEP_KINDS, Arg
 
 DEFAULT_SETTLE_MS = 100
+# the guard helper's bound on its wait at exit in generated programs: short, so that a
+# scenario whose guard outlasts finalization by construction ends quickly
+GUARD_TIMEOUT = 0.3
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class Emitter:
         self.exit_guard = any(s.kind in ("exit_guard", "exit_guard_park") for t in self.scenario.threads for s in t.steps)
         started = {s.arg for t in self.scenario.threads for s in t.steps if s.kind in STARTS_PYTHON_THREAD}
         self.python_threads = started
+        # finirace_guard.h steps: the program includes the header (built with -I its dir)
+        self.helper = any(s.kind in HELPER_KINDS for t in self.scenario.threads for s in t.steps)
         self.names = Names(self.tindex, self.events, self.locks, self.waiters)
 
     def emit(self, text: str = "") -> None:
@@ -91,6 +96,17 @@ class Emitter:
         self.emit(" * Build: cc prog.c $(pythonX.Y-config --cflags --ldflags --embed) -lpthread */")
         self.emit(f"#define SETTLE_DEFAULT {DEFAULT_SETTLE_MS}")
         self.emit(_c_file("prelude.c"))
+        if self.helper:
+            self.emit(f"#define FINIRACE_GUARD_DEFAULT_TIMEOUT {GUARD_TIMEOUT} /* the wait at exit, in seconds */")
+            self.emit('#include "finirace_guard.h" /* -I$(finirace guard --include) */')
+            self.emit("/* FiniRace_EndAllowThreads; 1 when it failed.  A threading thread cannot return")
+            self.emit(" * into Python any more: it parks (FiniRace_ParkThread), as the C++ RAII form does. */")
+            self.emit("static FR_UNUSED int fr_end_allow(FiniRaceAllow *a, int python)")
+            self.emit("{")
+            self.emit("    if (FiniRace_EndAllowThreads(a) == 0) return 0;")
+            self.emit("    if (python) FiniRace_ParkThread();")
+            self.emit("    return 1;")
+            self.emit("}")
         self.emit()
         n = len(sc.threads)
         self.emit(f"static pthread_t fr_tid[{n}];")
@@ -143,6 +159,11 @@ class Emitter:
         self.emit(f"    PyGILState_STATE gil[{ensures + 1}];")
         self.emit("    int ngil = 0;")
         self.emit("    (void)unused; (void)ts; (void)gil; (void)ngil;")
+        if self.helper:
+            n = len(t.steps) + 1
+            self.emit(f"    FiniRaceGuard *fr_g[{n}]; FiniRaceToken *fr_tok[{n}]; FiniRaceAllow fr_allow[{n}];")
+            self.emit(f"    int nfr_g = 0, nfr_tok = 0, nfr_allow = 0, fr_failed = 0, fr_python = {int(t.name in self.python_threads)};")
+            self.emit("    (void)fr_g; (void)fr_tok; (void)fr_allow; (void)nfr_g; (void)nfr_tok; (void)nfr_allow; (void)fr_python;")
         self.emit(f"    fr_begin({i});")
         for s in t.steps:
             where = f"{c_comment(t.name)}[{s.index}]"
@@ -156,6 +177,8 @@ class Emitter:
                 stmt = f"if (fr_guard_point({stmt.rstrip(';')} != 0)) goto fr_stopped;"
             if s.noexcept:
                 stmt = f"FR_NOEXCEPT({stmt});"
+            if self.helper and STEP_KINDS[s.kind].cpython:
+                stmt = f"if (!fr_failed) {{ {stmt} }} /* skipped once a helper call failed */"
             self.emit(f"    fr_mark({i}, {s.index}, 'b');")
             for e, done in self.edge_after.get((t.name, s.index), []):
                 if not done:

@@ -85,7 +85,25 @@ C_STEPS: dict[str, CStep] = {
     "exit_guard": CStep("finirace.guard (atexit handler)", lambda n, a: "fr_exit_guard(1); /* stop */"),
     "exit_guard_park": CStep("finirace.guard (atexit handler)", lambda n, a: "fr_exit_guard(2); /* park */"),
     "wait": CStep("read() from a pipe", lambda n, a: f"fr_read_byte(fr_event_{n.events[a]}[0]);"),  # type: ignore[index]
+    # finirace_guard.h: each result kept in the thread's locals; a failure sets fr_failed,
+    # after which the thread skips its CPython calls (the emitter's "if (!fr_failed)")
+    "fr_setup": CStep("FiniRace_Setup()", lambda n, a: "if (FiniRace_Setup() < 0) PyErr_Clear();"),
+    "fr_guard": CStep("FiniRaceGuard_FromView()", lambda n, a: (
+        "fr_g[nfr_g] = FiniRaceGuard_FromView(FiniRaceView_FromMain()); if (fr_g[nfr_g++] == NULL) fr_failed = 1;")),
+    "fr_unguard": CStep("FiniRaceGuard_Close()",
+                        lambda n, a: "FiniRaceGuard_Close(nfr_g > 0 ? fr_g[--nfr_g] : NULL);"),
+    "fr_ensure": CStep("FiniRace_EnsureFromView()", lambda n, a: (
+        "fr_tok[nfr_tok] = FiniRace_EnsureFromView(FiniRaceView_FromMain()); "
+        "if (fr_tok[nfr_tok++] == NULL) fr_failed = 1;")),
+    "fr_release": CStep("FiniRace_Release()",
+                        lambda n, a: "FiniRace_Release(nfr_tok > 0 ? fr_tok[--nfr_tok] : NULL);"),
+    "fr_save": CStep("FiniRace_BeginAllowThreads()",
+                     lambda n, a: "fr_allow[nfr_allow++] = FiniRace_BeginAllowThreads();"),
+    "fr_restore": CStep("FiniRace_EndAllowThreads()", lambda n, a: (
+        "if (nfr_allow > 0 && fr_end_allow(&fr_allow[--nfr_allow], fr_python)) fr_failed = 1;")),
 }
+
+HELPER_KINDS = frozenset(k for k in C_STEPS if k.startswith("fr_"))
 
 
 def statement(names: Names, kind: str, arg: str | None) -> str:

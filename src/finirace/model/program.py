@@ -87,6 +87,7 @@ class Ctx:
         self.heap = world.heap
         self.events = world.events
         self.locks = dict(world.locks)
+        self.helper = world.helper
         self.instr = ins
         self.step = step  # the scenario Step, or None (bootstrap, teardown)
         self.reads: set[str] = set()
@@ -219,4 +220,4 @@ class Ctx:
 
     def world(self, fault=None) -> World:
         return World(self.rt, self.gil, tuple(self.threads), self.heap, self.events,
-                     tuple(sorted(self.locks.items())), fault)
+                     tuple(sorted(self.locks.items())), fault, self.helper)

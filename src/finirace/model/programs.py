@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from finirace.model import exitguard, gil, lifecycle, pystate, threads
+from finirace.model import exitguard, gil, helper, lifecycle, pystate, threads
 from finirace.model.program import Program
 from finirace.model.variant import Variant
+from finirace.scenario.steps import STEP_KINDS
 
 Operation = Callable[[Variant, "str | None"], Program]
 
@@ -56,12 +57,24 @@ OPERATIONS: dict[str, Operation] = {
     "wait": _any_arg(threads.wait),
     "exit_guard": lambda variant, arg: exitguard.exit_guard(variant, exitguard.STOP),
     "exit_guard_park": lambda variant, arg: exitguard.exit_guard(variant, exitguard.PARK),
+    # finirace_guard.h (model/helper.py): the helper's own logic on top of the era
+    "fr_setup": _any_arg(helper.setup),
+    "fr_guard": _any_arg(helper.guard),
+    "fr_unguard": _any_arg(helper.unguard),
+    "fr_ensure": _any_arg(helper.ensure),
+    "fr_release": _any_arg(helper.release),
+    "fr_save": _any_arg(helper.save),
+    "fr_restore": _any_arg(helper.restore),
 }
 
 
 def program_for(kind: str, arg: str | None, variant: Variant) -> Program:
-    """The atomic steps of one scenario step under a variant."""
-    return OPERATIONS[kind](variant, arg)
+    """The atomic steps of one scenario step under a variant; a call into CPython is
+    skipped by a thread whose guard-helper call failed (:func:`helper.skip_when_failed`)."""
+    program = OPERATIONS[kind](variant, arg)
+    if STEP_KINDS[kind].cpython:
+        program = helper.skip_when_failed(program, kind)
+    return program
 
 
 def known_kinds() -> frozenset[str]:

@@ -140,7 +140,7 @@ def _restore_gil_created(c: Ctx) -> None:
         return
     attach_without_gil(c)
     c.note = "no GIL made yet: no take_gil, no _Py_Finalizing check; PyThreadState_Swap(tstate)"
-    if c.step is not None and c.step.kind == "ensure":
+    if c.step is not None and c.step.kind in ("ensure", "fr_ensure"):  # inside PyGILState_Ensure
         c.goto("PyEval_InitThreads")  # PyGILState_Ensure goes on after PyEval_RestoreThread
     else:
         c.finish()

@@ -14,7 +14,9 @@ What lives where mirrors the C structures, coarsely:
   mutex and conditions are not values: every step that touches the GIL runs as
   one critical section;
 * :class:`ThreadRec`: a C thread, with the locals the scenario's C code keeps
-  (the ``PyThreadState *`` it holds, the gilstate counter, the bpo-33608 wrapper).
+  (the ``PyThreadState *`` it holds, the gilstate counter, the bpo-33608 wrapper,
+  the guard helper's guards, tokens and saved states);
+* :class:`Helper`: the static state of ``finirace_guard.h``, which no runtime owns.
 """
 
 from __future__ import annotations
@@ -90,6 +92,29 @@ class ThreadRec:
     scratch: int | None = None  # a value read by one atomic step for the next one
     python: bool = False  # started by threading (has a bootstrap and a teardown)
     async_exc: str | None = None  # the exit guard's pending exception: "stop" or "park"
+    # finirace_guard.h, the C locals of the scenario's code and the header's thread-local:
+    fr_failed: bool = False  # a helper call failed: the thread's C code skips later CPython calls
+    fr_lost: bool = False  # finirace_lost_: an "end" failed, its state is not ours to touch
+    fr_guards: tuple[bool, ...] = ()  # guards from FiniRaceGuard_FromView (False: NULL, refused)
+    fr_tokens: tuple[bool, ...] = ()  # tokens from FiniRace_EnsureFromView (False: NULL)
+    fr_allows: tuple[tuple[bool, bool, bool], ...] = ()  # FiniRaceAllow: (GIL released, own guard, doomed)
+
+
+@cached_hash
+@dataclass(frozen=True)
+class Helper:
+    """``finirace_guard.h``'s state (``FiniRaceState_``): static storage of the process.
+
+    It outlives every runtime: ``Py_Initialize`` makes a new runtime, never a new
+    helper state.  ``registered`` is the runtime generation whose ``atexit`` holds the
+    callback (``FiniRace_Setup``), since atexit callbacks belong to one runtime."""
+
+    registered: int | None = None  # setup == DONE, in this runtime generation
+    phase: int = 0  # FINIRACE_OPEN_ 0 -> CLOSED_ 1 (no new guard) -> GONE_ 2 (wait over)
+    held: int = 0  # guards held
+    entering: int = 0  # threads between their phase check and the end of their attach
+    timed_out: bool = False  # the bound ran out at exit (the stderr warning)
+    finalizer: str | None = None  # the thread that ran the callback
 
 
 @cached_hash
@@ -102,3 +127,4 @@ class World:
     events: frozenset[str] = frozenset()
     locks: tuple[tuple[str, str], ...] = ()  # (lock, owner) sorted
     fault: RunOutcome | None = None  # the run ended at once (memory error, crash, abort)
+    helper: Helper = Helper()  # finirace_guard.h's static state

@@ -38,36 +38,49 @@ class StepKind:
     arg: Arg
     help: str
     api: bool = True  # a C-API call (may carry ``noexcept``); orderings are not
+    # a call into CPython that the scenario's code skips once a guard-helper call
+    # (``fr_*``) of its thread reported failure (it must not touch Python any more)
+    cpython: bool = False
 
 
 STEP_KINDS: dict[str, StepKind] = {
     k.name: k
     for k in (
-        StepKind("init", Arg.NONE, "start the runtime; the calling thread holds the GIL"),
-        StepKind("finalize", Arg.NONE, "tear the runtime down (needs the GIL)"),
+        StepKind("init", Arg.NONE, "start the runtime; the calling thread holds the GIL", cpython=True),
+        StepKind("finalize", Arg.NONE, "tear the runtime down (needs the GIL)", cpython=True),
         StepKind("init_threads", Arg.NONE,
                  "PyEval_InitThreads: make the GIL if none exists yet (3.6, whose Py_Initialize makes none); "
-                 "a no-op from 3.7 on"),
+                 "a no-op from 3.7 on", cpython=True),
         StepKind("spawn", Arg.THREAD, "start a C thread running that thread's steps"),
         StepKind("join", Arg.THREAD, "wait until that thread ends"),
         StepKind("start_thread", Arg.THREAD,
-                 "start a Python thread (needs the GIL; its thread state is made by the caller)"),
+                 "start a Python thread (needs the GIL; its thread state is made by the caller)", cpython=True),
         StepKind("python_thread", Arg.THREAD,
                  "Python code starts a daemon threading.Thread running that thread's steps (needs the GIL): "
-                 "PyRun_SimpleString of threading.Thread(target=..., daemon=True).start()"),
-        StepKind("ensure", Arg.NONE, "attach: make or find this thread's state, take the GIL"),
-        StepKind("release", Arg.NONE, "undo the matching ensure"),
-        StepKind("save", Arg.NONE, "drop the GIL (Py_BEGIN_ALLOW_THREADS)"),
-        StepKind("restore", Arg.NONE, "take the GIL back (Py_END_ALLOW_THREADS)"),
-        StepKind("new_tstate", Arg.NONE, "make a thread state by hand, not yet attached"),
-        StepKind("clear_tstate", Arg.NONE, "clear this thread's hand-made state"),
-        StepKind("delete_tstate", Arg.NONE, "free this thread's hand-made state"),
-        StepKind("python", Arg.CODE, "run Python code (needs the GIL)"),
+                 "PyRun_SimpleString of threading.Thread(target=..., daemon=True).start()", cpython=True),
+        StepKind("ensure", Arg.NONE, "attach: make or find this thread's state, take the GIL", cpython=True),
+        StepKind("release", Arg.NONE, "undo the matching ensure", cpython=True),
+        StepKind("save", Arg.NONE, "drop the GIL (Py_BEGIN_ALLOW_THREADS)", cpython=True),
+        StepKind("restore", Arg.NONE, "take the GIL back (Py_END_ALLOW_THREADS)", cpython=True),
+        StepKind("new_tstate", Arg.NONE, "make a thread state by hand, not yet attached", cpython=True),
+        StepKind("clear_tstate", Arg.NONE, "clear this thread's hand-made state", cpython=True),
+        StepKind("delete_tstate", Arg.NONE, "free this thread's hand-made state", cpython=True),
+        StepKind("python", Arg.CODE, "run Python code (needs the GIL)", cpython=True),
         StepKind("block", Arg.OPTIONAL_UNTIL,
                  "a blocking C call of any length, optionally lasting until an event"),
         StepKind("guard", Arg.NONE,
-                 "PEP 788 (PyInterpreterGuard_FromView): hold finalization off; refused once the guards are closed"),
-        StepKind("unguard", Arg.NONE, "PEP 788 (PyInterpreterGuard_Close): release the guard"),
+                 "PEP 788 (PyInterpreterGuard_FromView): hold finalization off; refused once the guards are closed", cpython=True),
+        StepKind("unguard", Arg.NONE, "PEP 788 (PyInterpreterGuard_Close): release the guard", cpython=True),
+        StepKind("fr_setup", Arg.NONE, "finirace_guard.h: FiniRace_Setup, register the wait at exit (GIL held)"),
+        StepKind("fr_guard", Arg.NONE, "finirace_guard.h: acquire a guard (FiniRaceGuard_FromView); fails once "
+                 "finalization began"),
+        StepKind("fr_unguard", Arg.NONE, "finirace_guard.h: release the guard (FiniRaceGuard_Close)"),
+        StepKind("fr_ensure", Arg.NONE, "finirace_guard.h: attach with a guard (FiniRace_EnsureFromView); fails "
+                 "once finalization began"),
+        StepKind("fr_release", Arg.NONE, "finirace_guard.h: detach and release (FiniRace_Release)"),
+        StepKind("fr_save", Arg.NONE, "finirace_guard.h: release the GIL under a guard (FiniRace_BeginAllowThreads)"),
+        StepKind("fr_restore", Arg.NONE, "finirace_guard.h: take the GIL back (FiniRace_EndAllowThreads); fails "
+                 "when finalization went on meanwhile"),
         StepKind("lock", Arg.LOCK, "take a plain C mutex"),
         StepKind("unlock", Arg.LOCK, "release a plain C mutex"),
         StepKind("exit_guard", Arg.NONE,

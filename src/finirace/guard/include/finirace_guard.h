@@ -45,8 +45,9 @@
  * proper begins; with N modules the exit may wait N bounds at worst.
  *
  * What a failure means.  FiniRace_EndAllowThreads returns -1 when finalization went on
- * while the GIL was released: the thread is detached for good and its PyThreadState
- * may already be freed.  Do not touch Python, return to your C caller, or, in a
+ * while the GIL was released (the bound ran out), or when the begin came after
+ * finalization began in a thread holding no guard: the thread is detached for good and
+ * its PyThreadState may already be freed.  Do not touch Python, return to your C caller, or, in a
  * function called from Python (which cannot return into the interpreter any more),
  * call FiniRace_ParkThread().  FiniRace_Release after a failed end on the same thread
  * does nothing.  The C++ classes do this for you.
@@ -83,6 +84,7 @@
 #define FINIRACE_GUARD_H
 
 #include <Python.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,8 +169,9 @@ typedef struct FiniRaceGuard_ FiniRaceGuard; /* opaque: a token, never dereferen
 typedef struct FiniRaceView_ FiniRaceView;
 typedef struct FiniRaceToken_ FiniRaceToken;
 typedef struct {
-    PyThreadState *tstate; /* NULL: the GIL was kept (the guard was refused) */
-    int guarded;
+    PyThreadState *tstate; /* NULL: the GIL was kept */
+    int guarded;           /* this begin holds a guard of its own */
+    int doomed;            /* released without any guard once finalization began: end fails */
 } FiniRaceAllow;
 
 enum { FINIRACE_OPEN_ = 0, FINIRACE_CLOSED_ = 1, FINIRACE_GONE_ = 2 };
@@ -183,9 +186,12 @@ typedef struct {
                         PyEval_RestoreThread / PyGILState_Ensure */
     double timeout;  /* seconds; < 0: FINIRACE_GUARD_DEFAULT_TIMEOUT */
     int timed_out;   /* the bound ran out at exit */
+    pthread_t finalizer; /* the thread that ran the callback (set before the gate closes) */
 } FiniRaceState_;
 
-FINIRACE_SHARED_ FiniRaceState_ finirace_state_ = {0, 0, 0, 0, -1.0, 0};
+FINIRACE_SHARED_ FiniRaceState_ finirace_state_ = {0, 0, 0, 0, -1.0, 0, 0};
+/* Guards this thread holds (any kind): with one, a begin needs no new guard. */
+FINIRACE_SHARED_ __thread long finirace_held_here_ = 0;
 /* This thread's end/attach failed: its PyThreadState is not ours to touch any more. */
 FINIRACE_SHARED_ __thread int finirace_lost_ = 0;
 FINIRACE_SHARED_ char finirace_tokens_[6] = {0, 0, 0, 0, 0, 0}; /* addresses used as tokens */
@@ -242,6 +248,7 @@ static PyObject *finirace_at_exit_(PyObject *self, PyObject *unused)
     long left;
     int drained = 1;
     (void)self; (void)unused;
+    st->finalizer = pthread_self();                 /* published by the store below */
     FINIRACE_STORE_(&st->phase, FINIRACE_CLOSED_); /* 1: no new guard from now on */
     if (FINIRACE_LOAD_(&st->held) > 0) {            /* 2: wait for the held ones */
         Py_BEGIN_ALLOW_THREADS
@@ -328,10 +335,22 @@ static inline int finirace_acquire_(void)
         FINIRACE_ADD_(&st->held, -1);
         return -1;
     }
+    finirace_held_here_++;
     return 0;
 }
 
-static inline void finirace_release_(void) { FINIRACE_ADD_(&finirace_state_.held, -1); }
+static inline void finirace_release_(void)
+{
+    finirace_held_here_--;
+    FINIRACE_ADD_(&finirace_state_.held, -1);
+}
+
+/* Finalization began (our callback ran) and this thread is not the one running it. */
+static inline int finirace_late_thread_(void)
+{
+    return FINIRACE_LOAD_(&finirace_state_.phase) != FINIRACE_OPEN_ &&
+           !pthread_equal(finirace_state_.finalizer, pthread_self());
+}
 
 /* Enter PyEval_RestoreThread / PyGILState_Ensure only while the interpreter is whole. */
 static inline int finirace_enter_(void)
@@ -428,13 +447,17 @@ static inline void FiniRace_Release(FiniRaceToken *token)
     if (i & 2) finirace_release_();
 }
 
-/* Py_BEGIN_ALLOW_THREADS under a guard.  Refused (finalization began): the GIL is kept
- * and the blocking work runs with it, which is safe, only slower for others. */
+/* Py_BEGIN_ALLOW_THREADS under a guard: its own, or one this thread already holds.
+ * Refused, finalization having begun, in a thread that holds no guard: the GIL is
+ * released all the same and "end" will fail (the thread must not come back: the
+ * interpreter may be gone by then).  Refused otherwise (the finalizing thread itself,
+ * or no setup): the GIL is kept and the blocking work runs with it, which is safe. */
 static inline FiniRaceAllow FiniRace_BeginAllowThreads(void)
 {
     FiniRaceAllow a;
     a.guarded = FiniRaceGuard_FromCurrent() != NULL;
-    a.tstate = a.guarded ? PyEval_SaveThread() : NULL;
+    a.doomed = !a.guarded && finirace_held_here_ == 0 && finirace_late_thread_();
+    a.tstate = (a.guarded || a.doomed || finirace_held_here_ > 0) ? PyEval_SaveThread() : NULL;
     return a;
 }
 
@@ -443,7 +466,10 @@ static inline FiniRaceAllow FiniRace_BeginAllowThreads(void)
 static inline int FiniRace_EndAllowThreads(FiniRaceAllow *a)
 {
     int rc = 0;
-    if (a->tstate != NULL) {
+    if (a->tstate != NULL && a->doomed) {  /* no guard held it off: never take the GIL back */
+        finirace_lost_ = 1;
+        rc = -1;
+    } else if (a->tstate != NULL) {
         if (finirace_enter_() == 0) {
             PyEval_RestoreThread(a->tstate);
             finirace_entered_();
@@ -454,7 +480,8 @@ static inline int FiniRace_EndAllowThreads(FiniRaceAllow *a)
         a->tstate = NULL;
     }
     if (a->guarded) finirace_release_();
-    a->guarded = 0;
+    a->guarded = a->doomed = 0;
+    a->tstate = NULL;
     return rc;
 }
 
