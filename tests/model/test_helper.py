@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from finirace.explore import check
-from finirace.model import helper
+from finirace.model import VARIANTS, helper
 from finirace.outcome import RunKind, ThreadOutcome
 from finirace.scenario import catalog
 from finirace.scenario.format import load, loads
@@ -29,7 +29,8 @@ SCENARIOS = {sc.name: sc for sc in catalog.load_bundled()}
 SCENARIOS["helper-timeout"] = load(Path(__file__).resolve().parents[2] / "examples" / "guarded_ext" / "helper-timeout.toml")
 HELPER = ["seed-helper", "ensure-after-helper", "cxx-noexcept-helper", "daemon-at-exit-helper",
           "hang-at-exit-helper", "helper-timeout"]
-SUPPORTED = ["legacy", "prefix", "wrapper", "exit", "hang"]
+# every era of 3.7-3.14 (and the model-only ones): all but 3.6's and PEP 788's
+SUPPORTED = [v for v in VARIANTS if v not in ("legacy36", "guards")]
 # cxx-noexcept-helper with the worker's wake-up left free: it may come back at any moment
 NOEXCEPT_UNORDERED = loads("""
 name = "noexcept-unordered"
