@@ -12,7 +12,9 @@ EVIL = '<script>alert("x")</script>'
 
 
 def _scenario():
-    text = ('name = "evil"\n[threads]\nmain = ["init", "spawn w", "python \\"' + EVIL.replace('"', "'")
+    # the step's code must compile, so the markup rides in a string literal
+    code = "s = '" + EVIL.replace('"', "") + "'"
+    text = ('name = "evil"\n[threads]\nmain = ["init", "spawn w", "python \\"' + code
             + '\\"", "finalize"]\nw = ["ensure", "restore"]\n')
     return loads(text)
 
