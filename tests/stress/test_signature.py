@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from finirace.detectors.backtrace import NativeFrame, parse_backtraces
 from finirace.outcome import RunKind, RunOutcome
+from finirace.store import Store
 from finirace.stress import signature as sig
+from finirace.stress.perturb import Perturbation
+from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
 
 SEGV = RunOutcome(RunKind.CRASH, signal="SIGSEGV")
 
@@ -47,8 +57,6 @@ def test_crash_types_follow_the_run_kind():
 
 
 def test_a_semaphore_hang_is_named_by_the_program_not_by_glibc():
-    from finirace.detectors.backtrace import parse_backtraces
-
     # gdb's stack of a main thread stuck in sem_wait inside a library, glibc's debug info installed
     text = (
         'Thread 1 (Thread 0x7f01 (LWP 41) "python3"):\n'
@@ -75,3 +83,81 @@ def test_abort_messages_differing_by_a_number_or_an_address_are_one_bucket():
     b = RunOutcome(RunKind.ABORT, signal="SIGABRT", reason="terminate called after throwing: timeout after 95 ms at 0x55d0")
     assert sig.crash_type(a) == sig.crash_type(b) == "abort terminate called after throwing: timeout after N ms at 0x?"
     assert sig.normalize_message("sha256 of worker-3 failed") == "sha256 of worker-N failed"  # a name keeps its digits
+
+
+PY311 = "/root/.pyenv/versions/3.11.7/bin/python3.11"
+
+# A C++ extension whose daemon threads take the GIL back inside a noexcept
+# function: on 3.11, a thread coming back after finalization calls
+# pthread_exit, whose forced unwind meets the noexcept frame and aborts.
+_NOEXCEPT_PKG = r"""
+#include <Python.h>
+#include <time.h>
+static void NAME_take_back(PyThreadState *save) noexcept { PyEval_RestoreThread(save); }
+__attribute__((noinline)) static PyObject *NAME_compute(PyObject *self, PyObject *unused) {
+    PyThreadState *save = PyEval_SaveThread();
+    struct timespec ts = {0, 300000L};
+    nanosleep(&ts, NULL);
+    NAME_take_back(save);
+    Py_RETURN_NONE;
+}
+static PyMethodDef methods[] = {{"compute", NAME_compute, METH_NOARGS, "sleep in C, take the GIL back noexcept"}, {NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "NAME", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_NAME(void) { return PyModule_Create(&module); }
+"""
+
+_NOEXCEPT_PROG = """
+import sys, threading
+sys.path.insert(0, {dir!r})
+import NAME
+def work():
+    while True:
+        NAME.compute()
+for _ in range(4):
+    threading.Thread(target=work, daemon=True).start()
+"""
+
+
+def _noexcept_program(tmp_path, name: str) -> list[str]:
+    include, suffix = subprocess.run([PY311, "-c", "import sysconfig; print(sysconfig.get_paths()['include']); "
+                                      "print(sysconfig.get_config_var('EXT_SUFFIX'))"],
+                                     capture_output=True, text=True, check=True).stdout.split()
+    src = tmp_path / f"{name}.cpp"
+    src.write_text(_NOEXCEPT_PKG.replace("NAME", name))
+    subprocess.run(["g++", "-O1", "-shared", "-fPIC", f"-I{include}", str(src), "-o", str(tmp_path / f"{name}{suffix}")],
+                   check=True, capture_output=True)
+    script = tmp_path / f"{name}_prog.py"
+    script.write_text(_NOEXCEPT_PROG.replace("NAME", name).format(dir=str(tmp_path)))
+    return [PY311, str(script)]
+
+
+@pytest.mark.skipif(not os.path.exists(PY311) or shutil.which("g++") is None, reason="needs the installed CPython 3.11.7 and g++")
+def test_thread_exit_aborts_of_two_cxx_packages_are_two_buckets_each_naming_its_own_function(db, tmp_path):
+    signatures = set()
+    with Store(db) as store:
+        for name in ("fr_alpha", "fr_beta"):
+            settings = CampaignSettings(argv=tuple(_noexcept_program(tmp_path, name)), runs=3, jobs=2, timeout=30, seed=5,
+                                        perturbation=Perturbation(level="none"))
+            campaign, settings = open_campaign(store, name, settings)
+            run_campaign(store, campaign, settings)
+            aborts = [b.signature for b in store.buckets(campaign.id) if b.signature.startswith("abort")]
+            assert aborts, [b.signature for b in store.buckets(campaign.id)]
+            for s in aborts:  # the package's own frame, not the unwinder's or the GIL's
+                frames = s.split(" | ")[1:]
+                assert frames[0] == f"{name}_compute", s
+                assert not {"PyEval_RestoreThread", "take_gil", "PyThread_exit_thread"} & set(frames), s
+            signatures.update(aborts)
+    assert len(signatures) == 2, signatures
+
+
+def test_a_thread_exit_unwind_is_known_by_its_unwinder_frames_and_other_aborts_keep_their_end_frames():
+    gcc = "/lib/x86_64-linux-gnu/libgcc_s.so.1"
+    unwind = [NativeFrame("abort", library="/lib/x86_64-linux-gnu/libc.so.6"), NativeFrame("_Unwind_ForcedUnwind", library=gcc),
+              NativeFrame("PyThread_exit_thread"), NativeFrame("take_gil"), NativeFrame("PyEval_RestoreThread"),
+              NativeFrame("pkg::Session::run", language="c++"), NativeFrame("cfunction_vectorcall_O"), NativeFrame("pkg_entry")]
+    abort = RunOutcome(RunKind.ABORT, signal="SIGABRT", reason="terminate called without an active exception")
+    assert sig.signature(abort, unwind) == "abort terminate called without an active exception | pkg::Session::run | pkg_entry"
+    # a guessed unwinder name does not make it one; nor does a crash
+    guessed = [NativeFrame("_Unwind_ForcedUnwind", library=gcc, guess=True), *unwind[2:]]
+    assert sig.signature(abort, guessed).endswith("| PyThread_exit_thread | take_gil | PyEval_RestoreThread")
+    assert sig.signature(SEGV, unwind) == "crash SIGSEGV | PyThread_exit_thread | take_gil | PyEval_RestoreThread"

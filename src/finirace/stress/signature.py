@@ -7,8 +7,12 @@ signal plumbing: ``data/skip_frames.txt``) and past frames too common to tell
 crashes apart (the eval loop, call plumbing: ``data/prefix_frames.txt``), but
 stopping at the interpreter's entry points for threads coming back from C
 (``data/end_frames.txt``): below them is only whichever extension released
-the GIL, which does not tell bugs apart.  The lists are plain data, one
-regular expression a line.
+the GIL, which does not tell bugs apart.  A thread-exit abort (pthread_exit's
+forced unwind through a C++ ``noexcept`` frame: ``data/thread_exit_frames.txt``)
+is the exception: every package's shares the unwinder and the GIL entry
+points, so those are walked past and the package's own frame that called
+back into Python names the bucket.  The lists are plain data, one regular
+expression a line.
 
 Frames are normalized: no addresses, offsets, argument lists, compiler clone
 suffixes (``.isra.0``, ``.cold``) or directories.  Native frames come from the
@@ -48,6 +52,26 @@ def _lists() -> tuple[tuple[re.Pattern[str], ...], ...]:
     return load("skip_frames.txt"), load("prefix_frames.txt"), load("end_frames.txt")
 
 
+@functools.lru_cache(maxsize=1)
+def _thread_exit_lists() -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+    """The markers of a thread-exit unwind and the frames such an abort walks past."""
+    text = (resources.files("finirace.stress") / "data" / "thread_exit_frames.txt").read_text()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return (tuple(re.compile(line[len("marker "):].strip()) for line in lines if line.startswith("marker ")),
+            tuple(re.compile(line) for line in lines if not line.startswith("marker ")))
+
+
+def _name(raw: str | NativeFrame) -> str:
+    return normalize_frame(raw if isinstance(raw, str) else raw.signature_name)  # never a guessed name
+
+
+def thread_exit_unwind(frames: Sequence[str | NativeFrame]) -> bool:
+    """Whether a stack is pthread_exit's forced unwind (``_Unwind_ForcedUnwind``, ``pthread_exit``):
+    system frames count here, since they are what shows it, but never by a guessed name."""
+    markers, _ = _thread_exit_lists()
+    return any(any(rx.fullmatch(_name(f)) for rx in markers) for f in frames)
+
+
 def normalize_frame(name: str) -> str:
     """``take_gil.isra.0(tstate=0x1)`` → ``take_gil``; paths lose their directories."""
     name = _ARGS.sub("", name.strip())
@@ -75,19 +99,24 @@ def python_frames(faulthandler_dump: str) -> list[str]:
     return out
 
 
-def top_frames(frames: Iterable[str | NativeFrame], depth: int = DEPTH) -> list[str]:
+def top_frames(frames: Iterable[str | NativeFrame], depth: int = DEPTH, thread_exit: bool = False) -> list[str]:
     """At most ``depth`` frames: skipped and generic frames walked past, none past an end frame.
 
     A signature therefore never has more than ``depth`` frames (the docs say
     3): a generic frame (``_PyEval_EvalFrameDefault``, ``cfunction_vectorcall_O``)
     neither shows nor counts, so the frames that tell bugs apart fill the line.
+    With ``thread_exit`` the unwinder's and the GIL's frames are walked past
+    too and end frames do not end it, so the package's frame shows.
     """
     skip, generic, end = _lists()
+    if thread_exit:
+        skip = skip + _thread_exit_lists()[1]
+        end = ()
     kept: list[str] = []
     for raw in frames:
         if not isinstance(raw, str) and raw.system:  # libc, the loader, the shim: not the program's
             continue
-        name = normalize_frame(raw if isinstance(raw, str) else raw.signature_name)  # never a guessed name
+        name = _name(raw)
         if not name or any(rx.fullmatch(name) for rx in skip) or any(rx.fullmatch(name) for rx in generic):
             continue
         kept.append(name)
@@ -146,5 +175,6 @@ def signature(outcome: RunOutcome, native: Sequence[str | NativeFrame] = (), pyt
     if outcome.kind is RunKind.FAILED:
         said = failure_line(stderr)
         return " | ".join([crash_type(outcome), *([said] if said else [])])
-    frames = top_frames(native, depth) or top_frames(python, depth)
+    thread_exit = outcome.kind is RunKind.ABORT and thread_exit_unwind(native)
+    frames = top_frames(native, depth, thread_exit) or top_frames(python, depth)
     return " | ".join([crash_type(outcome), *frames])
