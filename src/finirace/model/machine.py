@@ -48,7 +48,6 @@ class Machine:
         self._memo_world: World | None = None
         self._memo: list = []
         self._objects: tuple[str, ...] | None = None
-        self._interned = {}.setdefault
         # the optional System hook for symmetry reduction: only where some threads are alike
         sym = Symmetry(scenario)
         self.symmetry = sym
@@ -137,11 +136,9 @@ class Machine:
         """
         g = state.gil
         f = state.fault
-        i = self._interned  # one object per value: a cache of many keys shares their parts
-        gil = (g.locked, g.holder, g.drop_request, g.created)
-        alive = tuple([b.freed_by is None for b in state.heap])
-        return (i(state.runtime, state.runtime), i(gil, gil), tuple([i(r, r) for r in state.threads]),
-                i(alive, alive), state.events, state.locks, f.label if f is not None else None)
+        return (state.runtime, (g.locked, g.holder, g.drop_request, g.created), state.threads,
+                tuple([b.freed_by is None for b in state.heap]), state.events, state.locks,
+                f.label if f is not None else None)
 
     def blocked_on(self, state: World, thread: str) -> frozenset[str] | None:
         """What a waiting thread's next step looked at before it waited (optional
