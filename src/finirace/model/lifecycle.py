@@ -5,7 +5,7 @@ of the C code, with what the variants change:
 
 1. ``Py_FinalizeEx``: nothing to do when not initialized; needs the caller's
    thread state.  When ``finirace_guard.h`` registered its atexit callback in this
-   runtime, the callback runs first (:mod:`finirace.model.helper`).  PEP 788 (``guards``, PR #149116): at the end of
+   runtime, the callback runs first (:mod:`finirace.model.helper_atexit`).  PEP 788 (``guards``, PR #149116): at the end of
    ``make_pre_finalization_calls`` a compare-exchange closes the guards
    (``_PyInterpreterGuard_GUARDS_NOT_ALLOWED``) if none is held; otherwise the
    finalizer detaches (GIL released), waits for the last ``PyInterpreterGuard_Close``,
@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from finirace.model import helper
+from finirace.model import helper_atexit
 from finirace.model.gil import drop_gil, take_gil
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate
@@ -128,7 +128,7 @@ def _start(c: Ctx) -> None:
             c.crash("Py_FinalizeEx")  # tstate->interp on NULL
     elif c.me.tstate is None or not c.holds_gil():
         c.crash("Py_FinalizeEx")  # tstate = _PyThreadState_GET() is NULL
-    if not c.variant.guards and helper.runs_callback(c):
+    if not c.variant.guards and helper_atexit.runs_callback(c):
         # call_py_exitfuncs → atexit_callfuncs: finirace_guard.h's callback, runtime whole
         c.note = "atexit callbacks: finirace_at_exit_"
         c.goto("finirace_at_exit_")
@@ -319,7 +319,7 @@ def finalize(v: Variant) -> Program:
     steps.extend(call("PyInterpreterState_Delete", delete))
     steps.append(instr("PyInterpreterState_Delete", _delete_interp, "PyInterpreterState_Delete"))
     if not v.guards:
-        steps.extend(helper.callback(v))  # reached only by a jump from Py_FinalizeEx
+        steps.extend(helper_atexit.callback(v))  # reached only by a jump from Py_FinalizeEx
     return _under_finalize(steps)
 
 
