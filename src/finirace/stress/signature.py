@@ -36,6 +36,7 @@ from finirace.detectors.backtrace import NativeFrame
 from finirace.outcome import RunKind, RunOutcome
 
 DEPTH = 3
+THREAD_EXIT_ABORT = "abort thread exit unwound through noexcept"  # the crash type of a thread-exit abort
 _SHIM_BLOCK = re.compile(r"==finirace-native-backtrace==\n(.*?)==finirace-native-backtrace-end==", re.S)
 _FH_CURRENT = re.compile(r"^Current thread 0x[0-9a-f]+ \(most recent call first\):\n((?:  .*\n?)*)", re.M)
 _FH_FRAME = re.compile(r'^\s+File "(?P<file>[^"]*)", line \d+ in (?P<fn>\S+)')
@@ -177,4 +178,7 @@ def signature(outcome: RunOutcome, native: Sequence[str | NativeFrame] = (), pyt
         return " | ".join([crash_type(outcome), *([said] if said else [])])
     thread_exit = outcome.kind is RunKind.ABORT and thread_exit_unwind(native)
     frames = top_frames(native, depth, thread_exit) or top_frames(python, depth)
-    return " | ".join([crash_type(outcome), *frames])
+    # its message varies with how many threads terminate at once ("terminate called
+    # recursively", two fatal-error texts interleaved): one kind, whatever it said
+    kind = THREAD_EXIT_ABORT if thread_exit else crash_type(outcome)
+    return " | ".join([kind, *frames])
