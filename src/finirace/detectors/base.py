@@ -58,6 +58,10 @@ class Detector:
 
         return attach_backtraces(pid)
 
+    def traced(self, pid: int) -> list[int]:
+        """The processes whose stacks :meth:`on_timeout` reports for ``pid``: the run itself here."""
+        return [pid]
+
     def available(self) -> str | None:
         """None when usable here, else one line saying what is missing."""
         return None

@@ -77,6 +77,10 @@ class GdbDetector(Detector):
         # the shell off it mangles arguments holding spaces): make it /bin/sh
         return Prepared(wrapped, {**base.env, "SHELL": "/bin/sh"})
 
+    def traced(self, pid: int) -> list[int]:
+        """gdb's inferior, not gdb: its stacks are what gdb prints."""
+        return _children(pid)
+
     def on_timeout(self, pid: int) -> str | None:
         """Interrupt the program gdb runs, so gdb prints every thread's stack before the kill.
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from finirace import detectors, proc
+from finirace.detectors import symbols
 from finirace.detectors.backtrace import parse_backtraces, stack_tail, stacks_only
 from finirace.detectors.base import Detection
 from finirace.outcome import RunKind
@@ -89,6 +90,12 @@ def execute_run(spec: RunSpec, judge: Callable[[proc.ProcResult, Detection], Det
     caller knows (a test runner that exited 0 but ran no test is not clean).
     """
     det = detectors.get(spec.detector)
+    maps: list[str] = []
+
+    def on_timeout(pid: int) -> str | None:
+        maps.extend(_maps_of(p) for p in det.traced(pid))  # while it lives: gdb's frames are named from these
+        return det.on_timeout(pid)
+
     with tempfile.TemporaryDirectory(prefix="finirace-run-") as work:
         prepared = det.prepare(spec.argv, run_environment(spec), work)
         result = proc.run(
@@ -96,20 +103,32 @@ def execute_run(spec: RunSpec, judge: Callable[[proc.ProcResult, Detection], Det
             env=prepared.env,
             cwd=spec.cwd,
             timeout=spec.timeout * det.slowdown,
-            on_timeout=det.on_timeout,
+            on_timeout=on_timeout,
         )
         detection = det.interpret(prepared, result)
     if judge is not None:
         detection = judge(result, detection)
-    return finish_run(spec, result, detection)
+    return finish_run(spec, result, detection, symbols.parse_maps("\n".join(maps)))
 
 
-def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection) -> StressRunRecord:
+def _maps_of(pid: int) -> str:
+    """``/proc/PID/maps`` of a live process, or '' when it is gone."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection,
+               maps: tuple[symbols.Mapping, ...] = ()) -> StressRunRecord:
     """The stored record of a finished run: its outcome, signature, stacks and output tails.
 
     Shared with runs that were not started by :func:`execute_run` (the pytest
     plugin forks its reruns from a warm process), so every run is bucketed
-    the same way.
+    the same way.  ``maps``, the hung process's mappings read before the
+    kill, let gdb's frames be named from the libraries' symbol tables, a
+    guessed name marked so the signature does not use it.
     """
     outcome = detection.outcome
     native_text = ""
@@ -119,13 +138,13 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection) -> 
         native = list(shim.frames)
         native_text = shim.text()
     if detection.faulting is not None:
-        native = list(detection.faulting.frames)  # frames, not names: system ones are told apart as the shim's are
+        native = list(symbols.resolve(detection.faulting.frames, maps))  # frames, not names: system ones are told apart
         native_text = stacks_only(detection.raw_report)
     if outcome.kind is RunKind.TIMEOUT and result.timeout_note:
         native_text = result.timeout_note
         threads = parse_backtraces(result.timeout_note)
         if threads:
-            native = list(threads[-1].frames)  # gdb lists the main thread last
+            native = list(symbols.resolve(threads[-1].frames, maps))  # gdb lists the main thread last
     if outcome.memory_errors:
         native = list(outcome.memory_errors[0].access.frames)
     signature = ""
