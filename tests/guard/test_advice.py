@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from finirace.audit import audit
+from finirace.audit.assess import IN_C, WAITING_GIL
 from finirace.guard.advice import FIX, LINE, guard_fixes
 from finirace.report.campaign import buckets_table, campaign_data
 from finirace.store import Store
@@ -53,7 +54,8 @@ def test_audit_names_the_guard_for_a_daemon_thread_in_c(tmp_path):
 
     report = audit([sys.executable, str(prog)])
     (zipper,) = [t for t in report.threads if t.name == "zipper"]
-    assert zipper.in_c and zipper.fix == FIX
+    # at the snapshot it is inside zlib with the GIL released, or just back from it and waiting for the GIL
+    assert zipper.state in (IN_C, WAITING_GIL) and zipper.fix == FIX
     assert all(t.fix == "" for t in report.threads if not t.daemon)
 
 

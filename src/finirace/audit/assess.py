@@ -132,7 +132,9 @@ def assess(entry: dict, native: Sequence[NativeFrame] | None, locks: Sequence[He
                      "it never releases it, and exit code that needs it waits for ever")
     if daemon and any("acquire" in f or "lock" in f.lower() for f in entry["python_stack"][-1:]):
         flags.append("holds or waits on a lock the exit path may need")
-    fix = FIX if daemon and (in_c or cxx or locks) else ""
+    # a daemon thread back from a C call and waiting for the GIL is the one take_gil kills (or, on 3.10, reads freed
+    # memory for) once finalization starts: the guard lets it in and stops it at its next bytecode, as for one in C
+    fix = FIX if daemon and (in_c or state == WAITING_GIL or cxx or locks) else ""
     shown = tuple(str(f.function) + (" (guess)" if f.guess else "") for f in inner[:24])
     return ThreadAudit(entry["name"], daemon, tuple(entry["python_stack"]), shown, in_c, cxx, predictions,
                        tuple(flags), fix, entry.get("ident"), entry.get("native_id"), state, frames, langs, tuple(locks))
