@@ -3,9 +3,10 @@
 opencv-python-headless and duckdb from PyPI wheels (test.sh installs them in
 one venv per interpreter), the lab's cxx-noexcept program built as an
 extension module, on 3.11-3.13; the catalog's pure-Python daemon-at-exit
-program on 3.10.  Stress runs them with its default perturbation.  Run
-counts: 10 unguarded runs each, of which at least 9 must abort (the
-measured rate is 100%, docs/fixing-applications.md), and 100 guarded runs
+program on 3.10.  Stress runs them at its ``python`` perturbation level (the
+one docs/fixing-applications.md measured; the default mixes levels).  Run
+counts: 10 unguarded runs each, of which at least 9 must fail at exit (abort,
+or crash where freed memory is caught being read), and 100 guarded runs
 each, none of which may fail.
 """
 
@@ -18,6 +19,7 @@ import pytest
 
 from finirace.store import Store
 from finirace.stress.examples import DAEMON_AT_EXIT
+from finirace.stress.perturb import Perturbation
 from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign
 
 from .programs import DUCKDB, GUARD_LINE, NOEXCEPT, OPENCV, WHEEL_VERSIONS, build_noexcept_ext, interpreter, venv_python
@@ -32,7 +34,7 @@ def _stress(tmp_path, name, python, program, runs, env_dir=None):
     script.write_text(program)
     with Store(tmp_path / "store.db") as store:
         settings = CampaignSettings(argv=(str(python), str(script)), runs=runs, jobs=2, timeout=30, seed=7,
-                                    cwd=str(env_dir or tmp_path))
+                                    cwd=str(env_dir or tmp_path), perturbation=Perturbation("python"))
         campaign, settings = open_campaign(store, name, settings)
         final = run_campaign(store, campaign, settings)
         return final, store.kind_counts(campaign.id), [b.signature for b in store.buckets(campaign.id)]
@@ -41,7 +43,10 @@ def _stress(tmp_path, name, python, program, runs, env_dir=None):
 def _prove(tmp_path, python, program, cwd=None):
     bare, bare_kinds, bare_buckets = _stress(tmp_path, "unguarded", python, program, UNGUARDED, cwd)
     assert bare.done == UNGUARDED
-    assert bare_kinds.get("abort", 0) >= 0.9 * UNGUARDED, (bare_kinds, bare_buckets)
+    # killed inside C++ at exit: an abort (std::terminate), or a crash where the perturbation's freed-memory
+    # filling catches the same late thread reading what finalization freed; either way a failure at exit
+    failed = bare_kinds.get("abort", 0) + bare_kinds.get("crash", 0)
+    assert failed >= 0.9 * UNGUARDED, (bare_kinds, bare_buckets)
     guarded, kinds, buckets = _stress(tmp_path, "guarded", python, GUARD_LINE + program, GUARDED, cwd)
     assert guarded.done == GUARDED
     assert kinds == {"clean": GUARDED} and guarded.failures == 0, (kinds, buckets)
