@@ -9,8 +9,6 @@ from finirace.commands.arguments import duration
 from finirace.commands.stress import _check_command
 from finirace.errors import UsageError
 
-from finirace.report.audit import STACK_SHOWN  # noqa: E402  (native frames shown in a terminal)
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("audit", help="threads alive at interpreter finalization", description="Run a Python program once and show the threads alive when its finalization "
@@ -22,10 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _frames(frames, limit: int = STACK_SHOWN) -> str:
-    from finirace.report.audit import frames_text
+def _frames(frames, limit: int | None = None) -> str:
+    from finirace.report.audit import STACK_SHOWN, frames_text  # imported when the audit runs, not for --help
 
-    return frames_text(frames, limit)
+    return frames_text(frames, STACK_SHOWN if limit is None else limit)
 
 
 def run(args: argparse.Namespace) -> int:
