@@ -89,16 +89,24 @@ def _block(c: Ctx) -> None:
     c.finish()
 
 
-def _python(c: Ctx) -> None:
-    # PyRun_SimpleStringFlags: needs an attached thread state
+def _enters_python(c: Ctx) -> bool:
+    """PyRun_SimpleStringFlags up to running the code: False when an asynchronous exception ends the step."""
+    # needs an attached thread state
     if c.me.tstate is None or not c.holds_gil():
         c.crash("PyRun_SimpleStringFlags")  # _PyThreadState_GET() is NULL
     if c.me.python and meets_async_exc(c):
-        return
+        return False
     c.load(c.me.tstate, "tstate->interp")
     c.read("runtime")
     if c.rt.interp is None:
         c.crash("PyRun_SimpleStringFlags")  # the interpreter is gone
+    return True
+
+
+def _python(c: Ctx) -> None:
+    # PyRun_SimpleStringFlags
+    if not _enters_python(c):
+        return
     c.note = "runs Python code"
     c.finish()
 
@@ -125,15 +133,8 @@ def _python_thread(c: Ctx) -> None:
     # PyRun_SimpleStringFlags("threading.Thread(target=..., daemon=True).start()"): the code runs
     # (as a python step) and its start() is thread_PyThread_start_new_thread, refused on 3.12+ once
     # finalizing (RuntimeError, printed by PyRun_SimpleString; the step returns)
-    if c.me.tstate is None or not c.holds_gil():
-        c.crash("PyRun_SimpleStringFlags")  # _PyThreadState_GET() is NULL
-    if c.me.python and meets_async_exc(c):
-        return
-    c.load(c.me.tstate, "tstate->interp")
-    c.read("runtime")
-    if c.rt.interp is None:
-        c.crash("PyRun_SimpleStringFlags")  # the interpreter is gone
-    _start_thread(c)
+    if _enters_python(c):
+        _start_thread(c)
     c.note = "Python code: " + c.note
 
 
