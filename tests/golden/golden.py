@@ -127,6 +127,16 @@ def verdict(cell: dict) -> dict:
     return {"variant": cell["variant"], "predicted": cell["predicted"], "match": cell["match"]}
 
 
+def undefined(cell: dict) -> bool:
+    """A run graded ``weak``: the model predicts a memory error, and what a use of freed memory does is undefined.
+
+    The same program on the same interpreter aborts with one fatal error, another,
+    or takes SIGSEGV, by what the freed block holds at that moment (``reinit-wake``
+    on 3.7 and 3.9 showed all three on CI).  Only its verdict is deterministic.
+    """
+    return cell["match"] == "weak"
+
+
 def accepted(cells: dict[str, list[dict]]) -> dict[str, list[dict]]:
     """What the test accepts per cell: its outcomes; for a free-running scenario, the verdicts of its era."""
     racy = free_running(cells)
