@@ -146,3 +146,26 @@ def test_the_same_crash_has_the_same_signature_under_plain_and_gdb(cli, tmp_path
         (bucket,) = json.loads(cli("report", f"deep-{detector}", "--json").stdout)["buckets"]
         signatures[detector] = bucket["signature"]
     assert signatures["plain"] == signatures["gdb"] == "crash SIGSEGV | crash_here | middle | outer", signatures
+
+
+def test_parse_mappings_reads_gdb_info_proc_mappings_with_and_without_perms():
+    from finirace.detectors.gdb import parse_mappings
+
+    text = """process 4242
+Mapped address spaces:
+
+          Start Addr           End Addr       Size     Offset  Perms  objfile
+      0x7ffff7143000     0x7ffff7145000     0x2000        0x0  r--p   /usr/lib/x86_64-linux-gnu/libffi.so.8.1.2
+      0x7ffff7145000     0x7ffff714b000     0x6000     0x2000  r-xp   /opt/my libs/libffi.so
+      0x555555559000     0x5555556e8000   0x18f000        0x0  rw-p   [heap]
+      0x7ffff7000000     0x7ffff7001000     0x1000        0x0  rw-p
+      0x7ffff6000000     0x7ffff6004000     0x4000     0x3000 /old/gdb/libx.so
+"""
+    maps = parse_mappings(text)
+    assert [(m.start, m.offset, m.path, m.perms) for m in maps] == [
+        (0x7ffff7143000, 0, "/usr/lib/x86_64-linux-gnu/libffi.so.8.1.2", "r--p"),
+        (0x7ffff7145000, 0x2000, "/opt/my libs/libffi.so", "r-xp"),
+        (0x555555559000, 0, "[heap]", "rw-p"),
+        (0x7ffff7000000, 0, "", "rw-p"),
+        (0x7ffff6000000, 0x3000, "/old/gdb/libx.so", ""),
+    ]

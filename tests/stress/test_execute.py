@@ -49,3 +49,21 @@ def test_a_hang_is_not_named_by_the_nearest_symbol_gdb_guessed(tmp_path, detecto
     assert "api_marker" in record.native_backtrace  # gdb's own text, as it printed it, is kept
     frames = record.signature.split(" | ")
     assert frames[:3] == ["timeout", "libhang.so+?", "api_wait"], record.signature
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None or shutil.which("g++") is None, reason="needs gdb and g++")
+@pytest.mark.parametrize("which", ["full", "stripped"])
+def test_a_crash_has_one_signature_under_plain_and_gdb(libraries, which):
+    """gdb's frames are named from the stopped process's mappings by the shim's own code, not by gdb."""
+    argv = (sys.executable, str(libraries["prog"]), str(libraries[which]))
+    records = {det: execute_run(RunSpec(argv, index=0, seed=1, timeout=60, perturbation=Perturbation(level="none"),
+                                        detector=det)) for det in ("plain", "gdb")}
+    for det, record in records.items():
+        assert record.outcome.kind is RunKind.CRASH and record.outcome.signal == "SIGSEGV", (det, record.stderr_tail)
+    assert records["plain"].signature == records["gdb"].signature, {d: r.signature for d, r in records.items()}
+    if which == "full":  # hidden functions, named for sure from .symtab
+        assert records["gdb"].signature == ("crash SIGSEGV | engine::compute_kernel | engine::Pipeline::execute"
+                                            " | engine::Pipeline_run")
+    else:  # gdb printed the nearest exported symbol, a wrong name that the signature must not take
+        assert "engine_marker () from" in records["gdb"].native_backtrace
+        assert records["gdb"].signature == "crash SIGSEGV | " + " | ".join(["libengine_stripped.so+?"] * 3)

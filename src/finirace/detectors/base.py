@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from finirace.detectors.backtrace import NativeThread
+from finirace.detectors.symbols import Mapping as MemoryMap
 from finirace.outcome import RunOutcome
 from finirace.proc import ProcResult
 
@@ -30,6 +31,7 @@ class Detection:
     faulting: NativeThread | None = None  # the thread that took the signal, when known
     python_tracebacks: str = ""  # faulthandler's dump, as printed
     raw_report: str = ""  # the detector's own report (gdb output), bounded
+    maps: tuple[MemoryMap, ...] = ()  # the stopped process's file mappings (gdb): its frames are named from these
 
 
 class Detector:

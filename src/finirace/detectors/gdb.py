@@ -4,7 +4,13 @@ The target must be an executable file (gdb cannot run a ``#!`` script; give
 the interpreter and the script instead).  Always ``gdb -nx -batch``: no ``.gdbinit`` of the user changes the output we
 parse, and gdb never stops to ask.  The faulting thread's stack is printed
 first (``bt`` runs in the thread that took the signal), then every thread's,
-between markers so the two are told apart.  In batch mode gdb kills the
+between markers so the two are told apart.  Then, while the stopped process
+still exists, gdb writes its memory mappings (``info proc mappings``) to a
+file of the run's work directory, not to its output (which holds the
+program's own): with them every frame gdb printed is named from the
+libraries' symbol tables by the same code as the stress shim's crash
+backtraces (:func:`finirace.detectors.symbols.resolve`), so a crash has one
+signature under either.  In batch mode gdb kills the
 inferior when the commands are done, so a stopped program never lingers.
 """
 
@@ -15,11 +21,13 @@ import re
 import shutil
 import signal
 import time
+from pathlib import Path
 from typing import Mapping, Sequence
 
 from finirace.detectors.backtrace import parse_backtraces, parse_frames, NativeThread
 from finirace.detectors.base import Detection, Detector, Prepared
 from finirace.detectors.classify import classify, python_tracebacks
+from finirace.detectors.symbols import Mapping as MemoryMap
 from finirace.proc import ProcResult, signal_name
 
 _FAULT_MARK = "==finirace-faulting=="
@@ -27,6 +35,21 @@ _ALL_MARK = "==finirace-all-threads=="
 _RECEIVED = re.compile(r"^(?:Thread \d+ \"[^\"]*\" received|Program received|Thread \d+ received) signal (SIG\w+)", re.M)
 _EXITED = re.compile(r"^\[Inferior \d+ \(process \d+\) exited (?:normally|with code (\d+))\]", re.M)
 _TERMINATED = re.compile(r"^Program terminated with signal (SIG\w+)", re.M)
+
+
+_MAPS_FILE = "gdb-maps.txt"
+_MAPPING = re.compile(r"^\s*(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)(?:\s+([r-][w-][x-][ps]))?(?:\s+(.*?))?\s*$")
+
+
+def parse_mappings(text: str) -> tuple[MemoryMap, ...]:
+    """gdb's ``info proc mappings`` (start, end, size, offset, [perms,] file) as mappings."""
+    out = []
+    for line in text.splitlines():
+        m = _MAPPING.match(line)
+        if m:
+            start, end, offset, perms, path = m.groups()
+            out.append(MemoryMap(int(start, 16), int(end, 16), int(offset, 16), path or "", perms or ""))
+    return tuple(out)
 
 
 INTERRUPT_SECONDS = 20.0  # gdb's time to print the stacks of an interrupted, timed-out run
@@ -50,6 +73,14 @@ def _exited(pid: int) -> bool:
         return True
 
 
+def _read_maps(path: Path | None) -> tuple[MemoryMap, ...]:
+    """The mappings gdb wrote for a stopped process, or () when it stopped none (the program exited)."""
+    try:
+        return parse_mappings(path.read_text(errors="replace")) if path is not None else ()
+    except OSError:
+        return ()
+
+
 class GdbDetector(Detector):
     """Runs the target under gdb; a crash comes back with native stacks of every thread."""
 
@@ -61,6 +92,7 @@ class GdbDetector(Detector):
 
     def prepare(self, argv: Sequence[str], env: Mapping[str, str] | None, workdir: str | os.PathLike[str]) -> Prepared:
         base = super().prepare(argv, env, workdir)
+        maps = Path(workdir) / _MAPS_FILE
         wrapped = (
             "gdb", "-nx", "-batch",
             "-ex", "set pagination off",
@@ -71,11 +103,17 @@ class GdbDetector(Detector):
             "-ex", "bt",
             "-ex", f"echo \\n{_ALL_MARK}\\n",
             "-ex", "thread apply all bt",
+            "-ex", f"set logging file {maps}",
+            "-ex", "set logging overwrite on",
+            "-ex", "set logging redirect on",
+            "-ex", "set logging enabled on",
+            "-ex", "info proc mappings",
+            "-ex", "set logging enabled off",
             "--args", *base.argv,
         )
         # gdb starts the inferior through $SHELL (it quotes the arguments; with
         # the shell off it mangles arguments holding spaces): make it /bin/sh
-        return Prepared(wrapped, {**base.env, "SHELL": "/bin/sh"})
+        return Prepared(wrapped, {**base.env, "SHELL": "/bin/sh"}, report_file=maps)
 
     def traced(self, pid: int) -> list[int]:
         """gdb's inferior, not gdb: its stacks are what gdb prints."""
@@ -146,7 +184,8 @@ class GdbDetector(Detector):
             faulting=faulting,
             python_tracebacks=python_tracebacks(result.stderr),
             raw_report=out[-64 * 1024 :],
+            maps=_read_maps(prepared.report_file),
         )
 
 
-__all__ = ["GdbDetector", "signal_name"]
+__all__ = ["GdbDetector", "parse_mappings", "signal_name"]

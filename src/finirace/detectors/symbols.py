@@ -266,15 +266,57 @@ def locate(maps: Iterable[Mapping], address: int) -> tuple[str, int] | None:
     return None
 
 
-def resolve(frames: Sequence[NativeFrame], maps: Sequence[Mapping]) -> tuple[NativeFrame, ...]:
-    """gdb's frames named from the libraries' symbol tables where gdb had no debug information, with languages.
+@functools.lru_cache(maxsize=4096)
+def _addr2line(lib: str, vaddr: int) -> tuple[str, ...]:
+    """The functions at ``vaddr`` of a library with DWARF, inlined ones first, or () when unknown."""
+    tool = shutil.which("addr2line")
+    if tool is None:
+        return ()
+    try:
+        out = subprocess.run([tool, "-f", "-i", "-C", "-e", lib, hex(vaddr)], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    names = [line.strip() for line in out.splitlines()[::2]]  # function, file:line, function, ...
+    return tuple(n for n in names if n not in ("??", ""))
 
-    A frame gdb named from DWARF (``at file:line``) keeps its name; one gdb
-    names from a symbol table only (``from lib``) or not at all (``??``) is
-    named from ``.symtab``/``.dynsym`` by its address, a guess marked.  Every
-    frame with an address gets its language from its mangled name (or its
-    library); a frame without one (an inlined function) takes the language of
-    the frame it is inlined into, the next with an address.
+
+def name_frames(path: str, offset: int, exact: bool, address: str = "", fallback: str = "") -> list[NativeFrame]:
+    """The frame (or frames, inlined ones first) at ``offset`` past the start of library ``path``, named as surely as it allows.
+
+    The one naming both the shim's crash backtraces and gdb's frames go
+    through, so a crash gets the same names, and so the same signature,
+    whoever printed its stack: ``addr2line -i`` when the library has DWARF,
+    else its symbol table (a name past every symbol's end marked ``guess``),
+    else ``fallback`` (dladdr's or gdb's name: the nearest symbol, a guess),
+    else ``??``.  A guessed frame takes its library's language, not the
+    guessed name's.
+    """
+    lib = library(path)
+    if lib is not None and lib.debug_info:
+        inlined = _addr2line(lib.path, lib.base_vaddr + offset - (0 if exact else 1))
+        if inlined:
+            return [NativeFrame(n, address, library=path, language=lib.language if "::" in n else "") for n in inlined]
+    sym = symbolize(path, offset, exact) if lib is not None else None
+    if sym is not None:
+        return [NativeFrame(sym.name, address, library=path, guess=sym.guess,
+                            language=lib.language if sym.guess else sym.language)]
+    if fallback and fallback != "??":  # the file could not be read or has no symbols: a guess at best
+        return [NativeFrame(_demangled(fallback), address, library=path, guess=True,
+                            language=lib.language if lib else language_of(fallback))]
+    return [NativeFrame("??", address, library=path, language=lib.language if lib else "")]
+
+
+def resolve(frames: Sequence[NativeFrame], maps: Sequence[Mapping]) -> tuple[NativeFrame, ...]:
+    """gdb's frames named as the shim's are (:func:`name_frames`) where gdb had no debug information, with languages.
+
+    A frame gdb named from DWARF (``at file:line``) keeps its name (gdb
+    shows inlined frames itself, as ``addr2line -i`` does); one gdb named
+    from a symbol table only (``from lib``: for a stripped library, the
+    nearest exported symbol before the address, even one that ends before
+    it) or not at all (``??``) is named by its address in its library, from
+    the process's mappings, a guess marked.  A frame without an address (an
+    inlined function) takes the language of the frame it is inlined into,
+    the next with an address.
     """
     out: list[NativeFrame] = []
     for n, f in enumerate(frames):
@@ -283,15 +325,13 @@ def resolve(frames: Sequence[NativeFrame], maps: Sequence[Mapping]) -> tuple[Nat
             out.append(f)
             continue
         path, offset = where
-        sym = symbolize(path, offset, exact=n == 0)
-        lib = library(path)
-        lang = sym.language if sym is not None and not sym.guess else (lib.language if lib else "")
         if f.file:  # gdb read DWARF: its name is sure
+            sym = symbolize(path, offset, exact=n == 0)
+            lib = library(path)
+            lang = sym.language if sym is not None and not sym.guess else (lib.language if lib else "")
             out.append(NativeFrame(f.function, f.address, f.file, f.line, path, False, lang))
-        elif sym is not None:
-            out.append(NativeFrame(sym.name, f.address, "", None, path, sym.guess, lang))
         else:
-            out.append(NativeFrame("??", f.address, "", None, path, False, lang))
+            out.extend(name_frames(path, offset, n == 0, f.address, f.function))
     # inlined frames: the language of the physical frame they are part of
     for k in range(len(out) - 2, -1, -1):
         if not out[k].address and not out[k].language and out[k + 1].language:
@@ -300,4 +340,4 @@ def resolve(frames: Sequence[NativeFrame], maps: Sequence[Mapping]) -> tuple[Nat
     return tuple(out)
 
 
-__all__ = ["Library", "Mapping", "Symbol", "demangle", "language_of", "library", "locate", "parse_maps", "resolve", "symbolize"]
+__all__ = ["Library", "Mapping", "Symbol", "demangle", "language_of", "library", "locate", "name_frames", "parse_maps", "resolve", "symbolize"]

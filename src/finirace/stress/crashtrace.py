@@ -17,11 +17,7 @@ the run ran (a Dask worker too), while the libraries are there to read.
 
 from __future__ import annotations
 
-import functools
-import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 from finirace.detectors import symbols
@@ -46,36 +42,6 @@ class CrashTrace:
         return "\n".join([head, *(f"  {f}" for f in self.frames)])
 
 
-@functools.lru_cache(maxsize=4096)
-def _addr2line(lib: str, vaddr: int) -> tuple[str, ...]:
-    """The functions at ``vaddr`` of a library with DWARF, inlined ones first, or () when unknown."""
-    tool = shutil.which("addr2line")
-    if tool is None:
-        return ()
-    try:
-        out = subprocess.run([tool, "-f", "-i", "-C", "-e", lib, hex(vaddr)], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return ()
-    names = [line.strip() for line in out.splitlines()[::2]]  # function, file:line, function, ...
-    return tuple(n for n in names if n not in ("??", ""))
-
-
-def _frames_at(lib: str, offset: int, exact: bool, address: str, dladdr_name: str) -> list[NativeFrame]:
-    """The frame (or frames, with inlined ones) at ``offset`` in ``lib``, each named as surely as the library allows."""
-    info = symbols.library(lib)
-    if info is not None and info.debug_info:
-        inlined = _addr2line(info.path, info.base_vaddr + offset - (0 if exact else 1))
-        if inlined:
-            return [NativeFrame(n, address, library=lib, language=info.language if "::" in n else "") for n in inlined]
-    sym = symbols.symbolize(lib, offset, exact) if info is not None else None
-    if sym is not None:
-        return [NativeFrame(sym.name, address, library=lib, guess=sym.guess, language=sym.language)]
-    if dladdr_name:  # the file could not be read: dladdr's name is all there is, and only a guess
-        return [NativeFrame(symbols.demangle([dladdr_name])[0], address, library=lib, guess=True,
-                            language=symbols.language_of(dladdr_name))]
-    return [NativeFrame("??", address, library=lib, language=info.language if info else "")]
-
-
 def parse(stderr: str) -> CrashTrace | None:
     """The shim's crash backtrace in a run's stderr, or None when it printed none."""
     m = _BLOCK.search(stderr)
@@ -95,8 +61,8 @@ def parse(stderr: str) -> CrashTrace | None:
         if f.group("off") == "-":
             frames.append(NativeFrame("??", f.group("addr")))
             continue
-        frames.extend(_frames_at(f.group("lib"), int(f.group("off"), 16), f.group("kind") == "pc", f.group("addr"),
-                                 f.group("sym") or ""))
+        frames.extend(symbols.name_frames(f.group("lib"), int(f.group("off"), 16), f.group("kind") == "pc", f.group("addr"),
+                                          f.group("sym") or ""))
     return CrashTrace(tid, sig, tuple(frames))
 
 

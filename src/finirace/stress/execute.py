@@ -108,7 +108,7 @@ def execute_run(spec: RunSpec, judge: Callable[[proc.ProcResult, Detection], Det
         detection = det.interpret(prepared, result)
     if judge is not None:
         detection = judge(result, detection)
-    return finish_run(spec, result, detection, symbols.parse_maps("\n".join(maps)))
+    return finish_run(spec, result, detection, symbols.parse_maps("\n".join(maps)) or detection.maps)
 
 
 def _maps_of(pid: int) -> str:
@@ -126,9 +126,11 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection,
 
     Shared with runs that were not started by :func:`execute_run` (the pytest
     plugin forks its reruns from a warm process), so every run is bucketed
-    the same way.  ``maps``, the hung process's mappings read before the
-    kill, let gdb's frames be named from the libraries' symbol tables, a
-    guessed name marked so the signature does not use it.
+    the same way.  ``maps``, the process's mappings read while it was still
+    there (a hung one's before the kill; under gdb, gdb's ``info proc
+    mappings`` of the stopped process), let gdb's frames be named from the
+    libraries' symbol tables by the code that names the shim's, a guessed
+    name marked so the signature does not use it.
     """
     outcome = detection.outcome
     native_text = ""
