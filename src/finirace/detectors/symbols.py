@@ -292,11 +292,12 @@ def name_frames(path: str, offset: int, exact: bool, address: str = "", fallback
     guessed name's.
     """
     lib = library(path)
+    sym = symbolize(path, offset, exact) if lib is not None else None
     if lib is not None and lib.debug_info:
         inlined = _addr2line(lib.path, lib.base_vaddr + offset - (0 if exact else 1))
-        if inlined:
-            return [NativeFrame(n, address, library=path, language=lib.language if "::" in n else "") for n in inlined]
-    sym = symbolize(path, offset, exact) if lib is not None else None
+        if inlined:  # all of one physical frame: the language of the function the symbol table holds there
+            language = sym.language if sym is not None and not sym.guess else lib.language
+            return [NativeFrame(n, address, library=path, language=language) for n in inlined]
     if sym is not None:
         return [NativeFrame(sym.name, address, library=path, guess=sym.guess,
                             language=lib.language if sym.guess else sym.language)]
