@@ -110,6 +110,7 @@ class Emitter:
         self.emit()
         n = len(sc.threads)
         self.emit(f"static pthread_t fr_tid[{n}];")
+        self.emit(f"static FR_UNUSED PyInterpreterState *fr_sub[{n}]; /* each thread's sub-interpreter (new_interp) */")
         for name, i in self.events.items():
             self.emit(f"static int fr_event_{i}[2]; /* event {c_comment(name)}: {self.waiters.get(name, 0)} waiter(s) */")
         for name, i in self.locks.items():

@@ -42,8 +42,11 @@ static void fr_on_end(void *value)
     __atomic_sub_fetch(&fr_alive, 1, __ATOMIC_SEQ_CST);
 }
 
+static __thread int fr_self; /* this thread's index in the scenario (fr_sub's slot) */
+
 static void fr_begin(int thread)
 {
+    fr_self = thread;
     pthread_setspecific(fr_end_key, (void *)(long)(thread + 1));
     fr_mark(thread, -1, 'S');
 }
@@ -170,6 +173,28 @@ static FR_UNUSED void fr_init_threads(void)
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     PyEval_InitThreads();
 #pragma GCC diagnostic pop
+}
+
+/* Sub-interpreters.  new_interp: Py_NewInterpreter(), its interpreter kept in *slot (the
+ * program's fr_sub[thread], for other threads' PyThreadState_New) and the state it replaced
+ * in fr_outer.  end_interp: Py_EndInterpreter(ts), then PyThreadState_Swap back to fr_outer
+ * (3.12+ takes the GIL there). */
+static __thread PyThreadState *fr_outer;
+
+static FR_UNUSED PyThreadState *fr_new_interp(PyInterpreterState **slot)
+{
+    PyThreadState *ts;
+    fr_outer = _PyThreadState_UncheckedGet();
+    ts = Py_NewInterpreter();
+    *slot = ts != NULL ? ts->interp : NULL;
+    return ts;
+}
+
+static FR_UNUSED PyThreadState *fr_end_interp(PyThreadState *ts)
+{
+    Py_EndInterpreter(ts);
+    PyThreadState_Swap(fr_outer);
+    return fr_outer;
 }
 
 static void fr_setup(void)

@@ -74,6 +74,13 @@ C_STEPS: dict[str, CStep] = {
     "new_tstate": CStep("PyThreadState_New()", lambda n, a: "ts = PyThreadState_New(fr_interp);"),
     "clear_tstate": CStep("PyThreadState_Clear()", lambda n, a: "PyThreadState_Clear(ts);"),
     "delete_tstate": CStep("PyThreadState_Delete()", lambda n, a: "PyThreadState_Delete(ts);"),
+    # sub-interpreters: fr_sub[i] is the interpreter thread i's new_interp made (prelude.c)
+    "new_interp": CStep("Py_NewInterpreter()",
+                        lambda n, a: "ts = fr_new_interp(&fr_sub[fr_self]); /* Py_NewInterpreter() */"),
+    "end_interp": CStep("Py_EndInterpreter()",
+                        lambda n, a: "ts = fr_end_interp(ts); /* Py_EndInterpreter(ts); PyThreadState_Swap(outer) */"),
+    "new_tstate_in": CStep("PyThreadState_New()",
+                           lambda n, a: f"ts = PyThreadState_New(fr_sub[{n.threads[a]}]);"),  # type: ignore[index]
     "python": CStep("PyRun_SimpleString()", lambda n, a: f"PyRun_SimpleString({c_string(a or '')});"),
     "block": CStep("read()", _block),
     "guard": CStep("PyInterpreterGuard_FromView()", lambda n, a: _NO_GUARDS),

@@ -31,6 +31,11 @@ of the C code, with what the variants change:
 7. ``free_interpreter``: frees the interpreter, except 3.11+, where the main
    interpreter is static (``_PyRuntime._main_interpreter``, bpo-45953).
 
+Sub-interpreters still alive (:mod:`finirace.model.interpreters`): 3.13+ ends
+them between 3 and 4 (``finalize_subinterpreters``, a step reached by a jump
+from 3 only when there are some, so scenarios without any keep their states);
+3.7–3.12 abort in 7 ("remaining subinterpreters"); 3.6 leaves them.
+
 Until 3.11 the finalizing thread never drops the GIL: it stays locked by it
 (the GIL is never destroyed: ``finalize_interp_delete``, bpo-9901).
 3.6 makes the GIL lazily: when nothing made it (no ``PyGILState_Ensure`` of a
@@ -44,7 +49,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from finirace.model import helper_atexit
+from finirace.model import helper_atexit, interpreters
 from finirace.model.gil import drop_gil, take_gil
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate
@@ -69,7 +74,8 @@ def _init_runtime(c: Ctx) -> None:
     if interp is None:
         interp = c.alloc(STATIC_INTERP if c.variant.static_main_interp else "PyInterpreterState")
     # fields of thread-state blocks (3.14 refcounts, tstate->state) outlive the runtime
-    c.rt = Runtime(generation=old.generation + 1, interp=interp, main_interp=interp,
+    # sub-interpreters a previous Py_FinalizeEx left (3.6) stay on _PyRuntime's list
+    c.rt = Runtime(generation=old.generation + 1, interp=interp, main_interp=interp, subs=old.subs,
                    shutting_down=old.shutting_down, refcount_one=old.refcount_one)
     c.note = "new runtime and interpreter" + (
         " (the main interpreter is _PyRuntime._main_interpreter, static)" if c.variant.static_main_interp else "")
@@ -190,6 +196,7 @@ def _delete_except(c: Ctx) -> None:
         c.free(t)
     c.rt = replace(c.rt, tstates=(mine,))
     c.note = "frees " + (", ".join(c.block_name(t) for t in others) or "no other thread state")
+    interpreters.then_finalize_subinterpreters(c)
 
 
 def _remove_except(c: Ctx) -> None:
@@ -221,6 +228,7 @@ def _delete_list(c: Ctx) -> None:
         notes.append(f"{name} ({why})")
     c.rt = replace(c.rt, removed=())
     c.note = "clears and decrefs " + (", ".join(notes) if notes else "nothing")
+    interpreters.then_finalize_subinterpreters(c)
 
 
 def _gilstate_fini(c: Ctx) -> None:
@@ -272,6 +280,9 @@ def _zapthreads(c: Ctx) -> None:
 def _delete_interp(c: Ctx) -> None:
     # PyInterpreterState_Delete → free_interpreter(interp): PyMem_RawFree(interp), but 3.11+
     # "The main interpreter is statically allocated so should not be freed."
+    # 3.7–3.12, after unlinking the main interpreter: if (interpreters->head != NULL)
+    #   Py_FatalError("remaining subinterpreters")
+    interpreters.remaining_fatal(c)
     interp = c.me.scratch
     static = c.variant.static_main_interp
     if interp is not None and not static:
@@ -320,6 +331,8 @@ def finalize(v: Variant) -> Program:
     steps.append(instr("PyInterpreterState_Delete", _delete_interp, "PyInterpreterState_Delete"))
     if not v.guards:
         steps.extend(helper_atexit.callback(v))  # reached only by a jump from Py_FinalizeEx
+    # 3.13+: reached only by a jump from the thread-state teardown when sub-interpreters are left
+    steps.extend(interpreters.finalize_subinterpreters(v))
     return _under_finalize(steps)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from finirace.model import exitguard, gil, helper, lifecycle, pystate, threads
+from finirace.model import exitguard, gil, helper, interpreters, lifecycle, pystate, threads
 from finirace.model.program import Program
 from finirace.model.variant import Variant
 from finirace.scenario.steps import STEP_KINDS
@@ -47,6 +47,9 @@ OPERATIONS: dict[str, Operation] = {
     "new_tstate": _any_arg(pystate.new_tstate),
     "clear_tstate": _any_arg(pystate.clear_tstate),
     "delete_tstate": _any_arg(pystate.delete_tstate),
+    "new_interp": _any_arg(interpreters.new_interp),
+    "end_interp": _any_arg(interpreters.end_interp),
+    "new_tstate_in": _any_arg(interpreters.new_tstate_in),
     "python": _any_arg(threads.python),
     "block": _block,
     "guard": _any_arg(threads.guard),

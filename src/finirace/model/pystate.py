@@ -29,32 +29,13 @@ reads that CPython makes of the block itself are checked against the heap.
 from __future__ import annotations
 
 from finirace.model.gil import attach_without_gil, detach, init_threads, take_gil
+from finirace.model.interpreters import link, unlink
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.variant import Variant
 
 
 def tstate_name(thread: str) -> str:
     return f"PyThreadState of {thread}"
-
-
-def _link(c: Ctx, block: int) -> None:
-    # new_threadstate: HEAD_LOCK; tstate->next = interp->tstate_head; interp->tstate_head = tstate
-    c.read("interp")
-    c.write("interp")
-    c.rt = _with_tstates(c, c.rt.tstates + (block,))
-
-
-def _unlink(c: Ctx, block: int) -> None:
-    # tstate_delete_common: HEAD_LOCK; unlink from interp->tstate_head
-    c.read("interp")
-    c.write("interp")
-    c.rt = _with_tstates(c, tuple(t for t in c.rt.tstates if t != block))
-
-
-def _with_tstates(c: Ctx, tstates):
-    from dataclasses import replace
-
-    return replace(c.rt, tstates=tstates)
 
 
 def new_threadstate(c: Ctx, thread: str, interp: int | None) -> int:
@@ -77,7 +58,7 @@ def new_threadstate(c: Ctx, thread: str, interp: int | None) -> int:
     if not first:
         c.load(interp, "interp->tstate_head")  # 3.6–3.8, under HEAD_LOCK
     block = c.alloc(tstate_name(thread))
-    _link(c, block)
+    link(c, interp, block)  # HEAD_LOCK; tstate->next = interp->tstate_head; interp->tstate_head = tstate
     if fini == "tss":
         # bind_tstate / bind_gilstate_tstate → gilstate_tss_set on the deleted autoTSSkey
         c.abort("Fatal Python error: gilstate_tss_set: failed to set current tstate (TSS)")
@@ -253,7 +234,7 @@ def _release(c: Ctx) -> None:
         # PyThreadState_Clear(tcur); _PyThreadState_DeleteCurrent(tcur) → tstate_delete_common
         # (3.6: PyThreadState_DeleteCurrent → PyEval_ReleaseLock; without a GIL, which only a
         # re-initialization leaves, taken as the detach of PyEval_SaveThread)
-        _unlink(c, me.tstate)
+        unlink(c, me.tstate)
         c.free(me.tstate)
         if me.wrapper is not None:
             c.write(f"wrapper:{c.name}")
@@ -314,7 +295,7 @@ def _delete(c: Ctx) -> None:
     c.load(ts, "tstate->interp")
     if c.holds_gil():
         c.abort("Fatal Python error: PyThreadState_Delete: tstate is still current")
-    _unlink(c, ts)
+    unlink(c, ts)
     c.free(ts)
     if c.me.wrapper is not None:
         c.write(f"wrapper:{c.name}")

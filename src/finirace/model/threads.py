@@ -26,6 +26,7 @@ from dataclasses import replace
 
 from finirace.model.exitguard import meets_async_exc
 from finirace.model.gil import drop_gil, init_threads, take_gil
+from finirace.model.interpreters import interp_alive, interp_for_new_thread, unlink
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate, tstate_name
 from finirace.model.variant import Variant
@@ -97,8 +98,7 @@ def _enters_python(c: Ctx) -> bool:
     if c.me.python and meets_async_exc(c):
         return False
     c.load(c.me.tstate, "tstate->interp")
-    c.read("runtime")
-    if c.rt.interp is None:
+    if not interp_alive(c, c.me.tstate):
         c.crash("PyRun_SimpleStringFlags")  # the interpreter is gone
     return True
 
@@ -122,7 +122,7 @@ def _start_thread(c: Ctx) -> None:
         c.note = "RuntimeError: can't create new thread at interpreter shutdown"
         c.finish()
         return
-    block = new_threadstate(c, child, c.rt.interp)
+    block = new_threadstate(c, child, interp_for_new_thread(c))  # in the caller's interpreter
     c.set_thread(child, status=RUN, pc=-1, tstate=block, python=True,
                  wrapper=block if c.variant.wrapper else None)
     c.note = f"starts Python thread {child} with a new {tstate_name(child)}"
@@ -144,9 +144,7 @@ def _teardown(c: Ctx) -> None:
     if ts is None or not c.holds_gil():
         c.abort("Fatal Python error: _PyThreadState_DeleteCurrent: the function must be called with the GIL held")
     c.load(ts, "tstate->frame")
-    c.read("interp")
-    c.write("interp")
-    c.rt = replace(c.rt, tstates=tuple(t for t in c.rt.tstates if t != ts))
+    unlink(c, ts)
     c.free(ts)
     c.set_me(tstate=None, wrapper=None)
     drop_gil(c)

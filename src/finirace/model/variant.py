@@ -101,6 +101,18 @@ class Variant:
     # previous runtime's GIL (_PyEval_FiniThreads).  While none exists, PyEval_SaveThread and
     # PyEval_RestoreThread only swap _PyThreadState_Current: no take_gil, no _Py_Finalizing check
     lazy_gil: bool = False
+    # Py_FinalizeEx with sub-interpreters still alive: "leak" (3.6: only the main interpreter is
+    # deleted, the others stay usable), "fatal" (3.7–3.12: PyInterpreterState_Delete of the main
+    # one, after zapthreads: Py_FatalError("remaining subinterpreters")), "end" (3.13+:
+    # finalize_subinterpreters deletes each one's head thread state and ends it)
+    subinterpreters_at_exit: str = "leak"
+    # 3.12+ (PEP 684's groundwork): thread-state swaps go through the shared GIL: new_interpreter
+    # detaches the caller's state (the GIL is released) and init_interp_create_gil takes it for the
+    # new one; PyThreadState_Swap releases and takes it (_PyEval_ReleaseLock/_PyEval_AcquireLock,
+    # 3.13+ _PyThreadState_Detach/_Attach).  Before, a swap only changed the current state
+    swap_takes_gil: bool = False
+    # what Py_NewInterpreter says when the runtime is not initialized (new_interpreter)
+    new_interp_uninitialized: str = "Py_NewInterpreter: call Py_Initialize first"
     # a variant written outside the package (``--variant-file``): C functions whose atomic steps
     # it replaces, as (function, patch) pairs; patch(variant, steps) -> Program gets the era's
     # own steps of one call of that function (model/patch.py applies them)

@@ -7,8 +7,10 @@ explorer caches states) and a step builds a new world instead of changing one.
 What lives where mirrors the C structures, coarsely:
 
 * :class:`Runtime`: ``_PyRuntime`` (initialized flag, ``_finalizing``,
-  ``gilstate.autoInterpreterState``) and the one interpreter the scenarios use
-  (``interp->tstate_head`` as a tuple of block ids, PEP 788's guard count);
+  ``gilstate.autoInterpreterState``), the main interpreter
+  (``interp->tstate_head`` as a tuple of block ids, PEP 788's guard count) and
+  the sub-interpreters ``Py_NewInterpreter`` made (:class:`Interp`, each with
+  its own list of thread states: a thread state belongs to one interpreter);
 * :class:`Gil`: ``struct _gil_runtime_state`` (``locked``, ``last_holder``,
   ``switch_number``, ``gil_drop_request``; 3.6: whether it exists yet); its
   mutex and conditions are not values: every step that touches the GIL runs as
@@ -37,6 +39,17 @@ HUNG = "hung"  # PyThread_hang_thread: parked for ever
 
 @cached_hash
 @dataclass(frozen=True)
+class Interp:
+    """A sub-interpreter (``Py_NewInterpreter``): its ``PyInterpreterState`` block and the
+    thread states linked to it (``interp->tstate_head``, 3.12+ ``interp->threads.head``),
+    newest first, as ``new_threadstate`` links them."""
+
+    block: int
+    tstates: tuple[int, ...] = ()
+
+
+@cached_hash
+@dataclass(frozen=True)
 class Runtime:
     """``_PyRuntime`` and the main interpreter."""
 
@@ -49,6 +62,8 @@ class Runtime:
     # after init): unlike autoInterpreterState it stays set, stale, after Py_Finalize
     main_interp: int | None = None
     tstates: tuple[int, ...] = ()  # interp->tstate_head ... : linked PyThreadState blocks
+    # the sub-interpreters alive (_PyRuntime.interpreters.head minus the main one), newest first
+    subs: tuple[Interp, ...] = ()
     guards: int = 0  # PEP 788: live interpreter guards
     guards_closed: bool = False  # PEP 788: finalization_guards == _PyInterpreterGuard_GUARDS_NOT_ALLOWED
     # 3.14+ (tstate_refcounts): the list _PyThreadState_RemoveExcept returned, until
@@ -92,6 +107,11 @@ class ThreadRec:
     scratch: int | None = None  # a value read by one atomic step for the next one
     python: bool = False  # started by threading (has a bootstrap and a teardown)
     async_exc: str | None = None  # the exit guard's pending exception: "stop" or "park"
+    # sub-interpreters, as the scenario's C code keeps them: the PyInterpreterState block this
+    # thread's Py_NewInterpreter made (fr_sub[i], read by other threads' new_tstate_in), and the
+    # state Py_NewInterpreter replaced (fr_outer), which end_interp swaps back in
+    sub: int | None = None
+    outer: int | None = None
     # finirace_guard.h, the C locals of the scenario's code and the header's thread-local:
     fr_failed: bool = False  # a helper call failed: the thread's C code skips later CPython calls
     fr_lost: bool = False  # finirace_lost_: an "end" failed, its state is not ours to touch

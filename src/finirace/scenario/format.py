@@ -357,10 +357,11 @@ class _Builder:
         names = {t.name for t in threads}
         spawned: dict[str, Step] = {}
         signals: dict[str, Step] = {}
+        interps = {t.name for t in threads if any(s.kind == "new_interp" for s in t.steps)}
         for t in threads:
             for s in t.steps:
                 where = f"thread {t.name!r}, step {s.index + 1} {s.text!r}"
-                if s.kind in ("spawn", "join", *STARTS_PYTHON_THREAD) and s.arg not in names:
+                if STEP_KINDS[s.kind].arg is Arg.THREAD and s.arg not in names:
                     raise self.fail(f"{where}: no thread named {s.arg!r} (threads: {', '.join(sorted(names))})", s.line)
                 if s.kind in ("spawn", *STARTS_PYTHON_THREAD):
                     if s.arg == MAIN:
@@ -371,6 +372,8 @@ class _Builder:
                         first = spawned[s.arg]
                         raise self.fail(f"{where}: thread {s.arg!r} is already started by {first}", s.line)
                     spawned[s.arg] = s
+                if s.kind == "new_tstate_in" and s.arg not in interps:
+                    raise self.fail(f"{where}: thread {s.arg!r} makes no sub-interpreter (no 'new_interp' step)", s.line)
                 if s.kind == "join" and s.arg == t.name:
                     raise self.fail(f"{where}: a thread cannot join itself", s.line)
                 if s.kind == "signal":

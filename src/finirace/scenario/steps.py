@@ -63,6 +63,16 @@ STEP_KINDS: dict[str, StepKind] = {
         StepKind("save", Arg.NONE, "drop the GIL (Py_BEGIN_ALLOW_THREADS)", cpython=True),
         StepKind("restore", Arg.NONE, "take the GIL back (Py_END_ALLOW_THREADS)", cpython=True),
         StepKind("new_tstate", Arg.NONE, "make a thread state by hand, not yet attached", cpython=True),
+        StepKind("new_interp", Arg.NONE,
+                 "Py_NewInterpreter: make a sub-interpreter and a thread state in it, made current (needs the "
+                 "GIL); the state it replaces is kept for end_interp", cpython=True),
+        StepKind("end_interp", Arg.NONE,
+                 "Py_EndInterpreter on this thread's state (current, in the sub-interpreter its new_interp made; "
+                 "fatal unless it is that interpreter's last state), then PyThreadState_Swap back to the state "
+                 "new_interp replaced", cpython=True),
+        StepKind("new_tstate_in", Arg.THREAD,
+                 "make a thread state by hand in the sub-interpreter that thread's new_interp made, not yet "
+                 "attached (then restore, save, delete_tstate as after new_tstate)", cpython=True),
         StepKind("clear_tstate", Arg.NONE, "clear this thread's hand-made state", cpython=True),
         StepKind("delete_tstate", Arg.NONE, "free this thread's hand-made state", cpython=True),
         StepKind("python", Arg.CODE, "run Python code (needs the GIL)", cpython=True),

@@ -11,6 +11,8 @@ which calls ``free_threadstate``: no reference count yet), and
 ``_PyThreadState_MustExit`` still reads ``_PyRuntime._finalizing``; no
 ``_PyThreadState_HangThread`` (3.13.0's libpython has neither symbol).
 ``PyInterpreterState_Delete`` releases the GIL with ``_PyThreadState_Detach(tcur)``.
+``Py_FinalizeEx`` ends the sub-interpreters still alive (``finalize_subinterpreters``,
+after module teardown) instead of the fatal error "remaining subinterpreters".
 """
 
 from finirace.model.variants.exit312 import VARIANT as EXIT312
@@ -24,6 +26,7 @@ VARIANT = EXIT312.then(
     refs=("gh-104341", "gh-109793"),
     source="CPython 3.13 (v3.13.0): pystate.c _PyRuntimeState_Fini, bind_gilstate_tstate, gilstate_tss_set, "
            "_PyThreadState_RemoveExcept, _PyThreadState_DeleteList, PyInterpreterState_Delete (_PyThreadState_Detach); "
-           "pylifecycle.c _PyThreadState_MustExit",
+           "pylifecycle.c _PyThreadState_MustExit, finalize_subinterpreters",
     runtime_fini="tss",
+    subinterpreters_at_exit="end",
 )

@@ -6,7 +6,10 @@ drops it, so a thread that wants it after finalization began waits on the
 GIL's condition for ever (``take_gil`` has no finalization check;
 ``PyEval_RestoreThread`` checks only after the GIL was taken, which never
 happens).  ``zapthreads`` frees the blocked thread's state, but the thread
-never touches it again.
+never touches it again.  ``PyInterpreterState_Delete`` of the main interpreter
+is a fatal error ("remaining subinterpreters") while a sub-interpreter is alive
+(3.6 left them), and ``new_interpreter`` words its uninitialized error anew
+(3.8 exits through ``Py_ExitStatusException``, 3.7 aborts: both fatal errors).
 """
 
 from finirace.model.variants.legacy36 import VARIANT as LEGACY36
@@ -20,4 +23,6 @@ VARIANT = LEGACY36.then(
     refs=("bpo-33608",),
     source="CPython 3.7 and 3.8",
     lazy_gil=False,
+    subinterpreters_at_exit="fatal",
+    new_interp_uninitialized="new_interpreter: Py_Initialize must be called first",
 )
