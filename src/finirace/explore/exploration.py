@@ -36,6 +36,9 @@ class Exploration:
     states: int
     transitions: int
     complete: bool
+    # each run is already the cheapest to its outcome over every interleaving (fewest
+    # preemptions, then steps: explore/cheapest.py), so there is nothing to minimize
+    minimal: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,8 @@ class Recorder:
         if old is None or (preemptions, len(choices)) < (old.preemptions, len(old.choices)):
             self.best[label] = Found(outcome, choices, preemptions)
 
-    def result(self, strategy: str, complete: bool) -> Exploration:
-        return Exploration(strategy, tuple(self.best.values()), self.states, self.transitions, complete)
+    def result(self, strategy: str, complete: bool, minimal: bool = False) -> Exploration:
+        return Exploration(strategy, tuple(self.best.values()), self.states, self.transitions, complete, minimal)
 
 
 def state_key(system: System) -> Callable[[object], object]:

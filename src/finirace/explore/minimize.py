@@ -1,16 +1,25 @@
 """Minimization: the simplest run to each outcome, before a user sees it.
 
 "Simplest" is fewest preemptions first, then fewest steps: a preemption is a
-switch a reader has to believe, a step is only a line to read.  The search is a
-Dijkstra over ``(state, previous thread)`` nodes with the cost pair
-``(preemptions, steps)`` (both only grow along a run), so the first time an
-outcome label is settled its run is a true minimum over *all* interleavings,
-not only among the ones the exploring strategy happened to meet.  It stops as
-soon as every label it was asked about is settled.
+switch a reader has to believe, a step is only a line to read.  The minimum is
+over *all* interleavings, not only among the runs the exploring strategy
+happened to meet.
 
-It walks the unreduced graph, so it has a budget of nodes; past it, each label
-keeps the best run the strategy found (which the strategy already chose as the
-fewest preemptions, then steps, among the runs it met).
+How: the cheapest-run tables of :mod:`~finirace.explore.cheapest`, one
+depth-first pass over the symmetry-reduced graph (the keys the search caches,
+alike threads swapped into one), which gives each state's least cost to each
+outcome and rebuilds a run that attains it.  A strategy whose search already
+made those tables (the default exhaustive search) returns runs marked
+``minimal``, and nothing is done again.  The pass covers every reachable key,
+so it has a budget of keys; past it, each label keeps the best run the
+strategy found (which the strategy already chose as the fewest preemptions,
+then steps, among the runs it met).
+
+A system whose steps can come back to a state it already left (a cycle: the
+CPython model never does) cannot be costed in post-order; it gets a Dijkstra
+search over ``(state, previous thread)`` nodes with the cost pair
+``(preemptions, steps)``, over the unreduced graph, stopping once every label
+asked about is settled.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import heapq
 from itertools import count
 
+from finirace.explore.cheapest import CheapestRuns, Cycle, OverBudget
 from finirace.explore.exploration import Found, collector_paused
 from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System
@@ -30,6 +40,19 @@ def minimize(system: System, found: tuple[Found, ...], budget: int = DEFAULT_BUD
     """The same outcomes, each with the simplest run the budget allows to find."""
     if not found:
         return found
+    try:
+        runs = CheapestRuns(system, budget=budget).search()
+    except OverBudget:
+        return found
+    except Cycle:
+        return dijkstra(system, found, budget)
+    reached = runs.labels()
+    return tuple(runs.cheapest(reached[f.outcome.label]) if f.outcome.label in reached else f for f in found)
+
+
+def dijkstra(system: System, found: tuple[Found, ...], budget: int) -> tuple[Found, ...]:
+    """The minimum by a shortest-path search over the unreduced graph (any system, cycles
+    too), within ``budget`` nodes."""
     wanted = {f.outcome.label: f for f in found}
     best: dict[str, Found] = {}
     index = {t: i for i, t in enumerate(system.threads)}

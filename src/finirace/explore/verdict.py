@@ -76,7 +76,7 @@ def check_system(
     start = time.perf_counter()
     exploration: Exploration = strategy.explore(system, progress)
     found = exploration.found
-    if minimize_budget and not exploration.strategy.startswith("replay"):
+    if minimize_budget and not exploration.minimal and not exploration.strategy.startswith("replay"):
         found = minimize(system, found, minimize_budget)
     found = tuple(sorted(found, key=lambda f: _order(f.outcome)))
     counterexamples = tuple(run_choices(system, f.choices) for f in found)

@@ -1,0 +1,248 @@
+"""The cheapest run from every state to every outcome, over the symmetry-reduced graph.
+
+A counterexample is shown as its simplest run: fewest preemptions, then fewest
+steps (:mod:`~finirace.explore.minimize`).  This module finds those runs
+exactly, in one depth-first pass over the states the search would cache
+anyway, instead of a shortest-path search over the unreduced graph.
+
+The cost of a run is one number, ``preemptions * PREEMPTION + steps``: a
+preemption outweighs any number of steps, so comparing the numbers compares
+the pairs.  Whether a step is a preemption depends on the thread that ran
+before it (a switch away from a thread that could have gone on), so the cost
+of going on from a state depends on that thread too.  Each state (each key)
+therefore keeps, per thread slot, what its move leads to: the cheapest cost
+to each outcome from the state that move reaches, *given* that the mover ran
+last.  From those, the cheapest cost from the state given any previous thread
+is a minimum over its moves, adding a step, and a preemption to every move
+but the previous thread's when that thread is enabled.  These minima
+(*projections*) are computed when asked for and kept, interned: states far
+from the start share a handful.
+
+Symmetry.  The pass walks the same graph as the symmetric search (the
+system's ``canonical`` hook, :mod:`finirace.model.symmetry`): states that are
+images of each other under a swap of alike threads share a key, and the key's
+tables are written in its own naming.  Costs do not change under renaming (a
+preemption depends only on which thread ran last and which can run, both
+renamed alike); outcome keys do, and are renamed as summaries are
+(:mod:`~finirace.explore.symmetric`).  So the cost found for an outcome is the
+least over *all* interleavings, not only over the representatives.  Without
+the hook, keys are the system's plain ``key`` and nothing is renamed.
+
+Tables are complete in post-order; a key met again while still being searched
+(a cycle, which the model's steps never make) raises :class:`Cycle`, and the
+caller falls back to a shortest-path search.  ``budget`` bounds the keys
+searched (:class:`OverBudget`).
+
+The run itself is rebuilt at the end: from the initial state, step by step,
+a move whose cost plus what its next state still needs equals what this
+state needs (the thread that ran last first, then thread order).
+"""
+
+from __future__ import annotations
+
+from finirace.explore.exploration import Found, ProgressFn, Recorder, state_key
+from finirace.explore.replay import ModelError
+from finirace.model.system import State, System
+from finirace.outcome import RunOutcome, ThreadOutcome
+
+PREEMPTION = 1 << 32  # more than the steps of any run
+STEP = 1
+
+Costs = dict  # outcome key -> cost, in one key's naming
+
+
+class Cycle(Exception):
+    """A key was met again while it was being searched: its tables would be incomplete."""
+
+
+class OverBudget(Exception):
+    """More keys than the budget allows."""
+
+
+def outcome_key(outcome: RunOutcome) -> tuple:
+    """What an outcome's label says: the kind, and each thread's outcome (None: finished or cut short)."""
+    return (outcome.kind, tuple(None if t.outcome in (None, ThreadOutcome.FINISHED) else t.outcome
+                                for t in outcome.threads))
+
+
+def label_of(ok: tuple, threads: tuple[str, ...]) -> str:
+    """The outcome label an outcome key stands for (``RunOutcome.label``)."""
+    return ", ".join([ok[0].value, *(f"{t} {o.value}" for t, o in zip(threads, ok[1]) if o is not None)])
+
+
+def rename(ok: tuple, q: tuple[int, ...]) -> tuple:
+    """An outcome key with the thread in slot c moved to slot q[c]."""
+    outs = [None] * len(q)
+    for c, o in enumerate(ok[1]):
+        outs[q[c]] = o
+    return (ok[0], tuple(outs))
+
+
+class _Node:
+    """One key: per slot, the costs its move leads to (None: that thread cannot run), or an
+    outcome; and its projections, by previous slot (the last entry: no preemption possible)."""
+
+    __slots__ = ("moves", "projections")
+
+    def __init__(self, moves: tuple | None, n: int, terminal: Costs | None = None) -> None:
+        self.moves = moves
+        self.projections: list = [terminal] * (n + 1) if terminal is not None else [None] * (n + 1)
+
+
+class CheapestRuns:
+    """The tables of one system, filled by :meth:`search`."""
+
+    def __init__(self, system: System, progress: ProgressFn | None = None, budget: int | None = None) -> None:
+        self.system = system
+        self.n = n = len(system.threads)
+        self.identity = tuple(range(n))
+        self.index = {t: i for i, t in enumerate(system.threads)}
+        canonical = getattr(system, "canonical", None)
+        if canonical is None:
+            key, identity = state_key(system), self.identity
+            canonical = lambda state: (key(state), identity)  # noqa: E731
+        self.canonical = canonical
+        self.rec = Recorder(progress)
+        self.budget = budget
+        self.done: dict[object, _Node] = {}
+        self._interned: dict[frozenset, Costs] = {}
+        self._renamed: dict[tuple[int, tuple[int, ...]], Costs] = {}
+        self.root: tuple[object, tuple[int, ...], _Node] | None = None
+
+    # -- costs ------------------------------------------------------------------------
+    def _intern(self, costs: Costs) -> Costs:
+        return self._interned.setdefault(frozenset(costs.items()), costs)
+
+    def project(self, node: _Node, prev: int | None) -> Costs:
+        """The cheapest cost to each outcome from a key, given the slot that ran last."""
+        moves = node.moves
+        if prev is None or moves is None or moves[prev] is None:
+            prev = -1  # nobody to preempt
+        got = node.projections[prev]
+        if got is None:
+            out: Costs = {}
+            for s, costs in enumerate(moves):
+                if costs is None:
+                    continue
+                add = STEP if prev < 0 or s == prev else STEP + PREEMPTION
+                for ok, c in costs.items():
+                    c += add
+                    old = out.get(ok)
+                    if old is None or c < old:
+                        out[ok] = c
+            got = node.projections[prev] = self._intern(out)
+        return got
+
+    def carry(self, costs: Costs, child: tuple[int, ...], parent: tuple[int, ...]) -> Costs:
+        """A child key's costs in its parent key's naming."""
+        q = [0] * self.n
+        for i in range(self.n):
+            q[child[i]] = parent[i]
+        q = tuple(q)
+        if q == self.identity:
+            return costs
+        k = (id(costs), q)
+        got = self._renamed.get(k)
+        if got is None:
+            got = self._renamed[k] = self._intern({rename(ok, q): c for ok, c in costs.items()})
+        return got
+
+    # -- the pass -----------------------------------------------------------------------
+    def search(self) -> "CheapestRuns":
+        """Fill the tables from the initial state; the outcomes reached are :meth:`outcomes`."""
+        self.root = self.lookup(self.system.initial())
+        return self
+
+    def outcomes(self) -> dict[tuple, int]:
+        """Every outcome key reached from the initial state (thread order), with its least cost."""
+        key, perm, node = self.root
+        return dict(self.carry(self.project(node, None), perm, self.identity))
+
+    def labels(self) -> dict[str, tuple]:
+        """Every outcome label reached from the initial state, with its outcome key."""
+        return {label_of(ok, self.system.threads): ok for ok in self.outcomes()}
+
+    def lookup(self, start: State) -> tuple[object, tuple[int, ...], _Node]:
+        """A state's key, permutation and node, searching whatever is not known yet."""
+        system, rec, done, canonical, n = self.system, self.rec, self.done, self.canonical, self.n
+        onstack: set = set()
+        # frame: [key, perm, state, enabled, next move, moves by slot, thread index it was reached by]
+        stack: list[list] = []
+
+        def enter(state: State, via: int) -> tuple[object, tuple[int, ...], _Node | None]:
+            key, perm = canonical(state)
+            node = done.get(key)
+            if node is not None:
+                return key, perm, node
+            if key in onstack:
+                raise Cycle()
+            rec.states += 1
+            if self.budget is not None and rec.states > self.budget:
+                raise OverBudget()
+            outcome = system.outcome(state)
+            if outcome is not None:
+                node = done[key] = _Node(None, n, self._intern({rename(outcome_key(outcome), perm): 0}))
+                return key, perm, node
+            enabled = system.enabled(state)
+            if not enabled:
+                raise ModelError(f"no thread can run and the model names no outcome (after {len(stack)} steps)")
+            onstack.add(key)
+            stack.append([key, perm, state, enabled, 0, [None] * n, via])
+            return key, perm, None
+
+        root = enter(start, -1)
+        index = self.index
+        while stack:
+            f = stack[-1]
+            if f[4] >= len(f[3]):
+                stack.pop()
+                key, perm = f[0], f[1]
+                onstack.discard(key)
+                node = done[key] = _Node(tuple(f[5]), n)
+                if stack:
+                    parent, ti = stack[-1], f[6]
+                    parent[5][parent[1][ti]] = self.carry(self.project(node, perm[ti]), perm, parent[1])
+                continue
+            t = f[3][f[4]]
+            f[4] += 1
+            ti = index[t]
+            nxt, _ = system.step(f[2], t)
+            rec.transition()
+            _, perm, node = enter(nxt, ti)
+            if node is not None:
+                f[5][f[1][ti]] = self.carry(self.project(node, perm[ti]), perm, f[1])
+        return root[0], root[1], done[root[0]]
+
+    # -- the runs -----------------------------------------------------------------------
+    def cheapest(self, ok: tuple) -> Found | None:
+        """The cheapest run from the initial state to outcome key ``ok`` (thread order); None
+        when it is not reachable."""
+        system, index = self.system, self.index
+        state = system.initial()
+        key, perm, node = self.lookup(state)
+        need = self.project(node, None).get(rename(ok, perm))
+        if need is None:
+            return None
+        choices: list[int] = []
+        previous: str | None = None
+        pre = 0
+        while True:
+            outcome = system.outcome(state)
+            if outcome is not None:
+                if outcome_key(outcome) != ok or need != 0:
+                    raise ModelError("cheapest run: a rebuilt run ends elsewhere than its tables say")
+                return Found(outcome, tuple(choices), pre)
+            enabled = system.enabled(state)
+            for t in sorted(enabled, key=lambda t: t != previous):
+                ti = index[t]
+                nxt, _ = system.step(state, t)
+                _, perm, node = self.lookup(nxt)  # known, unless the sort broke a tie otherwise
+                rest = self.project(node, perm[ti]).get(rename(ok, perm))
+                preempts = previous is not None and previous != t and previous in enabled
+                if rest is not None and rest + STEP + preempts * PREEMPTION == need:
+                    break
+            else:
+                raise ModelError("cheapest run: no move costs what the tables say")
+            pre += preempts
+            choices.append(ti)
+            previous, state, need = t, nxt, rest
