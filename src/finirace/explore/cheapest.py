@@ -79,8 +79,10 @@ def rename(ok: tuple, q: tuple[int, ...]) -> tuple:
 
 
 class _Node:
-    """One key: per slot, the costs its move leads to (None: that thread cannot run), or an
-    outcome; and its projections, by previous slot (the last entry: no preemption possible)."""
+    """What a key leads to: per slot, the costs its move leads to (None: that thread cannot
+    run), or, at an outcome, only that outcome; and its projections, by previous slot (the
+    last entry: no preemption possible).  Keys whose moves lead to the same costs share one
+    node, and so its projections."""
 
     __slots__ = ("moves", "projections")
 
@@ -107,11 +109,26 @@ class CheapestRuns:
         self.done: dict[object, _Node] = {}
         self._interned: dict[frozenset, Costs] = {}
         self._renamed: dict[tuple[int, tuple[int, ...]], Costs] = {}
+        self._nodes: dict[tuple, _Node] = {}  # by the ids of its moves' costs
         self.root: tuple[object, tuple[int, ...], _Node] | None = None
 
     # -- costs ------------------------------------------------------------------------
     def _intern(self, costs: Costs) -> Costs:
         return self._interned.setdefault(frozenset(costs.items()), costs)
+
+    def _node(self, moves: list) -> _Node:
+        ids = tuple([id(m) for m in moves])  # costs are interned: equal costs, one object
+        node = self._nodes.get(ids)
+        if node is None:
+            node = self._nodes[ids] = _Node(tuple(moves), self.n)
+        return node
+
+    def _terminal(self, ok: tuple) -> _Node:
+        costs = self._intern({ok: 0})
+        node = self._nodes.get((None, id(costs)))  # never the ids of a key's moves
+        if node is None:
+            node = self._nodes[(None, id(costs))] = _Node(None, self.n, costs)
+        return node
 
     def project(self, node: _Node, prev: int | None) -> Costs:
         """The cheapest cost to each outcome from a key, given the slot that ran last."""
@@ -181,7 +198,7 @@ class CheapestRuns:
                 raise OverBudget()
             outcome = system.outcome(state)
             if outcome is not None:
-                node = done[key] = _Node(None, n, self._intern({rename(outcome_key(outcome), perm): 0}))
+                node = done[key] = self._terminal(rename(outcome_key(outcome), perm))
                 return key, perm, node
             enabled = system.enabled(state)
             if not enabled:
@@ -198,7 +215,7 @@ class CheapestRuns:
                 stack.pop()
                 key, perm = f[0], f[1]
                 onstack.discard(key)
-                node = done[key] = _Node(tuple(f[5]), n)
+                node = done[key] = self._node(f[5])
                 if stack:
                     parent, ti = stack[-1], f[6]
                     parent[5][parent[1][ti]] = self.carry(self.project(node, perm[ti]), perm, parent[1])

@@ -1,14 +1,18 @@
-"""Frozen dataclasses whose hash is computed once per object.
+"""Frozen dataclasses whose hash is computed once per object, and compared cheaply.
 
 The model's states are trees of frozen dataclasses; the explorer hashes each
 state it meets several times (its cache, the machine's cache of steps), and a
 plain frozen dataclass rehashes all of its fields, recursively, on every call.
 Measured, that was the largest single cost of a search (docs/check.md).
+Equality was the next: every step makes new records equal to ones the search
+already keeps, and a dataclass's ``__eq__`` builds a tuple of all the fields of
+both sides to compare them.
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
+from operator import attrgetter
 
 
 def cached_hash(cls):
@@ -22,19 +26,30 @@ def cached_hash(cls):
     between processes).
     """
     names = tuple(f.name for f in fields(cls))
+    values = attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
 
     def __hash__(self) -> int:
         try:
             return self.__dict__["_hash"]
         except KeyError:
-            h = hash(tuple([getattr(self, n) for n in names]))
+            h = hash(values(self))
             object.__setattr__(self, "_hash", h)
             return h
+
+    def __eq__(self, other) -> bool:
+        # the same fields, compared by the dicts that hold them (the cached hash too, once
+        # both have it: equal objects have equal hashes, so unequal hashes settle it first)
+        if self is other:
+            return True
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return hash(self) == hash(other) and self.__dict__ == other.__dict__
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
     cls.__hash__ = __hash__
+    cls.__eq__ = __eq__
     cls.__getstate__ = __getstate__
     cls._field_names = frozenset(names)
     return cls
@@ -47,12 +62,12 @@ def evolve(obj, **changes):
     thousands of times in a search, and ``replace`` re-runs ``__init__`` with
     every field looked up by name; this copies the fields as they are.
     """
-    unknown = changes.keys() - obj._field_names
-    if unknown:
-        raise TypeError(f"{type(obj).__name__} has no field {', '.join(sorted(unknown))}")
-    new = object.__new__(type(obj))
+    new = object.__new__(obj.__class__)
     d = new.__dict__
     d.update(obj.__dict__)
-    d.pop("_hash", None)
     d.update(changes)
+    d.pop("_hash", None)
+    if len(d) != len(obj._field_names):
+        unknown = changes.keys() - obj._field_names
+        raise TypeError(f"{type(obj).__name__} has no field {', '.join(sorted(unknown))}")
     return new

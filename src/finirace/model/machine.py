@@ -138,7 +138,7 @@ class Machine:
         f = state.fault
         return (state.runtime, (g.locked, g.holder, g.drop_request, g.created), state.threads,
                 tuple([b.freed_by is None for b in state.heap]), state.events, state.locks,
-                f.label if f is not None else None)
+                f.label if f is not None else None, state.helper)
 
     def blocked_on(self, state: World, thread: str) -> frozenset[str] | None:
         """What a waiting thread's next step looked at before it waited (optional

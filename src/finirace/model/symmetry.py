@@ -19,7 +19,8 @@ records (status, step, phase, thread state, ...), which gives a permutation
 through the alignments, a renaming ``σ`` of thread, event and lock names
 (``σ = m_{p[j]}⁻¹ ∘ m_j`` on thread ``j``'s names).  The key is the state with
 the records permuted and every name renamed by ``σ``: the GIL's holder, the
-mutex owners and names, the signalled events, a fault's thread outcomes.
+mutex owners and names, the signalled events, a fault's thread outcomes, the
+guard helper's finalizing thread.
 
 Why this is sound.  Equal keys mean the two states are images of each other
 under a renaming that maps every thread's *remaining* program onto the
@@ -33,12 +34,16 @@ then the state's own, with no reduction):
   in a way the sort does not respect), or it would move a thread name that is
   not swapped;
 * a thread outside every class (``main`` above all) still has steps that name
-  something ``σ`` moves: ``main`` spawns ``w1`` before ``w2`` and waits for
-  ``b1`` before ``b2``, so before it is past those steps the workers are not
-  yet interchangeable.  Its remaining steps, renamed, go into the key instead;
-  two states share a key only if the renamed steps are the same.  An event
-  already signalled is left out of this: events are never reset, so ``wait
-  b1`` and ``wait b2`` act alike once both are signalled.
+  something a swap can move: ``main`` spawns ``w1`` before ``w2`` and waits
+  for ``b1`` before ``b2``, so before it is past those steps the workers are
+  not yet interchangeable.  Its remaining steps, renamed by ``σ``, go into the
+  key instead; two states share a key only if the renamed steps are the same.
+  An event already signalled is written as such, not by name: events are never
+  reset, so ``wait b1`` and ``wait b2`` act alike once both are signalled, and
+  steps whose movable names are all signalled events are left out.  This holds
+  for every state, also one no swap applies to: a state whose ``main`` still
+  waits for ``b1`` unsignalled must not share a key with the image of one
+  whose ``main`` waits for ``b1`` signalled, though neither key needs renaming.
 
 The sort is a normal form, not a full canonical form: two symmetric states
 whose records tie may get different keys (a missed reduction, never a wrong
@@ -50,6 +55,7 @@ The explorer carries outcomes across a key hit renamed by ``p``
 
 from __future__ import annotations
 
+from finirace.model.hashed import evolve
 from finirace.model.world import World
 from finirace.scenario.steps import STEP_KINDS, Arg
 
@@ -108,6 +114,8 @@ class Symmetry:
         self._inverse = {j: {b: a for a, b in m.items()} for j, m in self._align.items()}
         members = {j for c in self.classes for j in c}
         self._fixed = tuple(j for j in range(len(self.names)) if j not in members)
+        # every name some swap may move: a name two alike threads hold in different places
+        self._movable = frozenset(n for m in self._align.values() for a, b in m.items() if a != b for n in (a, b))
         # per fixed thread and step index: the names its remaining steps mention, and those steps
         self._tail: dict[int, list[tuple[frozenset[Name], tuple]]] = {}
         for j in self._fixed:
@@ -115,10 +123,12 @@ class Symmetry:
             steps = [(st.kind, n, st.arg) for st, n in zip(self._steps[j], names)]
             self._tail[j] = [(frozenset(n for n in names[i:] if n is not None), tuple(steps[i:]))
                              for i in range(len(names) + 1)]
-        self._sort: dict = {}
-        # parts of keys, one object per value: most states share their runtime, GIL, heap
-        # liveness and events with many others, and a cache of 10^5-10^6 keys holds them all
-        self._interned = {}.setdefault
+        # the parts of keys by number, one number per value: a key is then a short tuple of
+        # small ints, hashed and compared without a call into Python per record, and a cache
+        # of 10^5-10^6 keys keeps each record, runtime, heap or event set once
+        self._records: dict = {}  # a thread record -> (its number, its sort key)
+        self._parts: tuple[dict, ...] = tuple({} for _ in range(5))  # runtime, GIL, heap, events, helper
+        self._tails: dict = {}
         self._sigma: dict[tuple[int, ...], dict[Name, Name] | None] = {}
         self.identity = tuple(range(len(self.names)))
 
@@ -128,19 +138,16 @@ class Symmetry:
 
     def canonical(self, world: World):
         """``(key, p)``: the state's key after sorting each class, and the permutation used."""
-        recs = world.threads
-        sort = self._sort
+        records = self._records
+        recs = []
+        for r in world.threads:
+            got = records.get(r)
+            if got is None:
+                got = records[r] = (len(records), _sort_key(r))
+            recs.append(got)
         p = list(self.identity)
         for cls in self.classes:
-            keys = []
-            for j in cls:
-                r = recs[j]
-                k = sort.get(r)
-                if k is None:
-                    k = sort[r] = _sort_key(r)
-                keys.append((k, j))
-            keys.sort()
-            for slot, (_, j) in zip(cls, keys):
+            for slot, (_, j) in zip(cls, sorted([(recs[j][1], j) for j in cls])):
                 p[j] = slot
         perm = tuple(p)
         if perm != self.identity:
@@ -148,50 +155,59 @@ class Symmetry:
             if got is False:
                 got = self._sigma[perm] = self._renaming(perm)
             if got is not None:
-                return self._renamed(world, perm, *got), perm
-        return self._plain(world), self.identity
+                return self._renamed(world, recs, perm, *got), perm
+        return self._key(world, [r[0] for r in recs], self._tails_of(world, self.identity, {}), {}, {}, {}), \
+            self.identity
 
-    def _plain(self, world: World) -> tuple:
-        """The key of a state left as it is (the same shape as :meth:`_renamed`)."""
+    def _key(self, world: World, recs: list[int], tails: tuple, thread: dict[str, str], event: dict[str, str],
+             lock: dict[str, str]) -> tuple:
+        """The key: the parts of the state by number (records already in key order), renamed."""
         g = world.gil
+        h = world.helper
         f = world.fault
         fault = (f.kind, tuple(t.outcome for t in f.threads)) if f is not None else None
-        i = self._interned
-        return (i(world.runtime, world.runtime), _one(i, (g.locked, g.holder, g.drop_request, g.created)),
-                tuple([i(r, r) for r in world.threads]), _one(i, tuple([b.freed_by is None for b in world.heap])),
-                i(world.events, world.events), world.locks, fault, ())
+        rt, gil, heap, events, helper = self._parts
+        return (*recs,
+                _number(rt, world.runtime),
+                _number(gil, (g.locked, thread.get(g.holder, g.holder), g.drop_request, g.created)),
+                _number(heap, tuple([b.freed_by is None for b in world.heap])),
+                _number(events, frozenset([event.get(e, e) for e in world.events]) if event else world.events),
+                _number(helper, evolve(h, finalizer=thread[h.finalizer]) if h.finalizer in thread else h),
+                tuple(sorted([(lock.get(lk, lk), thread.get(o, o)) for lk, o in world.locks])) if world.locks else (),
+                fault, tails)
 
-    def _renamed(self, world: World, p: tuple[int, ...], sigma: dict[Name, Name], thread: dict[str, str],
-                 event: dict[str, str], lock: dict[str, str]) -> tuple:
-        recs = world.threads
-        events = world.events
-        tails = []
-        for j in self._fixed:
-            start = max(recs[j].pc, 0)
-            tail = self._tail[j]
-            names, steps = tail[min(start, len(tail) - 1)]
-            # an event already signalled stays so: a step naming it acts the same whatever its name
-            if any(n in sigma and not (n[0] == "event" and n[1] in events) for n in names):
-                tails.append((j, tuple((kind, _SIGNALLED if n is not None and n[0] == "event" and n[1] in events
-                                        else sigma.get(n, n) if n is not None else arg)
-                                       for kind, n, arg in steps)))
-        moved = list(recs)
+    def _renamed(self, world: World, recs: list[tuple[int, tuple]], p: tuple[int, ...], sigma: dict[Name, Name],
+                 thread: dict[str, str], event: dict[str, str], lock: dict[str, str]) -> tuple:
+        moved = [0] * len(recs)
         for i, r in enumerate(recs):
-            moved[p[i]] = r
-        g = world.gil
-        f = world.fault
-        fault = None
-        if f is not None:
+            moved[p[i]] = r[0]
+        key = self._key(world, moved, self._tails_of(world, p, sigma), thread, event, lock)
+        if key[-2] is not None:  # a fault: its thread outcomes in slot order
             outs = [None] * len(recs)
-            for i, t in enumerate(f.threads):
-                outs[p[i]] = t.outcome
-            fault = (f.kind, tuple(outs))
-        i = self._interned
-        return (i(world.runtime, world.runtime), _one(i, (g.locked, thread.get(g.holder, g.holder), g.drop_request, g.created)),
-                tuple([i(r, r) for r in moved]), _one(i, tuple([b.freed_by is None for b in world.heap])),
-                _one(i, frozenset([event.get(e, e) for e in events]) if event else events),
-                tuple(sorted([(lock.get(lk, lk), thread[o]) for lk, o in world.locks])) if world.locks else (),
-                fault, tuple(tails))
+            for i, o in enumerate(key[-2][1]):
+                outs[p[i]] = o
+            key = (*key[:-2], (key[-2][0], tuple(outs)), key[-1])
+        return key
+
+    def _tails_of(self, world: World, p: tuple[int, ...], sigma: dict[Name, Name]) -> tuple:
+        """The remaining steps of the threads outside every class that name something a swap
+        can move, renamed by ``σ`` (an event already signalled is written as such: a step
+        naming it acts the same whatever its name)."""
+        events = world.events
+        starts = tuple([max(world.threads[j].pc, 0) for j in self._fixed])
+        k = (p, starts, events)
+        got = self._tails.get(k)
+        if got is None:
+            tails = []
+            for j, start in zip(self._fixed, starts):
+                tail = self._tail[j]
+                names, steps = tail[min(start, len(tail) - 1)]
+                if any(n in self._movable and not (n[0] == "event" and n[1] in events) for n in names):
+                    tails.append((j, tuple((kind, _SIGNALLED if n is not None and n[0] == "event" and n[1] in events
+                                            else sigma.get(n, n) if n is not None else arg)
+                                           for kind, n, arg in steps)))
+            got = self._tails[k] = tuple(tails)
+        return got
 
     def _renaming(self, perm: tuple[int, ...]):
         """σ for a permutation of class members (whole, then by threads, events and locks),
@@ -216,8 +232,12 @@ class Symmetry:
         return sigma, thread, event, lock
 
 
-def _one(interned, value):
-    return interned(value, value)
+def _number(numbers: dict, value) -> int:
+    """The number of a value: the same for equal values, a new one for a new value."""
+    n = numbers.get(value)
+    if n is None:
+        n = numbers[value] = len(numbers)
+    return n
 
 
 def _sort_key(rec) -> tuple:
