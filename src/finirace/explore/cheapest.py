@@ -111,6 +111,7 @@ class CheapestRuns:
         self._renamed: dict[tuple[int, tuple[int, ...]], Costs] = {}
         self._nodes: dict[tuple, _Node] = {}  # by the ids of its moves' costs
         self.root: tuple[object, tuple[int, ...], _Node] | None = None
+        self._walked: dict[State, tuple] = {}  # states on the cheapest runs, and their moves
 
     # -- costs ------------------------------------------------------------------------
     def _intern(self, costs: Costs) -> Costs:
@@ -234,8 +235,7 @@ class CheapestRuns:
     def cheapest(self, ok: tuple) -> Found | None:
         """The cheapest run from the initial state to outcome key ``ok`` (thread order); None
         when it is not reachable."""
-        system, index = self.system, self.index
-        state = system.initial()
+        state = self.system.initial()
         key, perm, node = self.lookup(state)
         need = self.project(node, None).get(rename(ok, perm))
         if need is None:
@@ -244,16 +244,12 @@ class CheapestRuns:
         previous: str | None = None
         pre = 0
         while True:
-            outcome = system.outcome(state)
+            outcome, enabled, moves = self._moves(state)
             if outcome is not None:
                 if outcome_key(outcome) != ok or need != 0:
                     raise ModelError("cheapest run: a rebuilt run ends elsewhere than its tables say")
                 return Found(outcome, tuple(choices), pre)
-            enabled = system.enabled(state)
-            for t in sorted(enabled, key=lambda t: t != previous):
-                ti = index[t]
-                nxt, _ = system.step(state, t)
-                _, perm, node = self.lookup(nxt)  # known, unless the sort broke a tie otherwise
+            for t, ti, nxt, perm, node in sorted(moves, key=lambda m: m[0] != previous):
                 rest = self.project(node, perm[ti]).get(rename(ok, perm))
                 preempts = previous is not None and previous != t and previous in enabled
                 if rest is not None and rest + STEP + preempts * PREEMPTION == need:
@@ -263,3 +259,19 @@ class CheapestRuns:
             pre += preempts
             choices.append(ti)
             previous, state, need = t, nxt, rest
+
+    def _moves(self, state: State) -> tuple:
+        """A state's outcome, enabled threads and moves (thread, index, next state, its
+        permutation and node), kept: the runs to the outcomes start alike."""
+        got = self._walked.get(state)
+        if got is None:
+            system = self.system
+            outcome = system.outcome(state)
+            enabled = system.enabled(state) if outcome is None else ()
+            moves = []
+            for t in enabled:
+                nxt, _ = system.step(state, t)
+                _, perm, node = self.lookup(nxt)  # known, unless the sort broke a tie otherwise
+                moves.append((t, self.index[t], nxt, perm, node))
+            got = self._walked[state] = (outcome, enabled, moves)
+        return got

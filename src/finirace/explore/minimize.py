@@ -3,23 +3,23 @@
 "Simplest" is fewest preemptions first, then fewest steps: a preemption is a
 switch a reader has to believe, a step is only a line to read.  The minimum is
 over *all* interleavings, not only among the runs the exploring strategy
-happened to meet.
+happened to meet.  Two ways to find it, both exact:
 
-How: the cheapest-run tables of :mod:`~finirace.explore.cheapest`, one
-depth-first pass over the symmetry-reduced graph (the keys the search caches,
-alike threads swapped into one), which gives each state's least cost to each
-outcome and rebuilds a run that attains it.  A strategy whose search already
-made those tables (the default exhaustive search) returns runs marked
-``minimal``, and nothing is done again.  The pass covers every reachable key,
-so it has a budget of keys; past it, each label keeps the best run the
-strategy found (which the strategy already chose as the fewest preemptions,
-then steps, among the runs it met).
+* where some threads are alike (the system has the ``canonical`` hook), the
+  cheapest-run tables of :mod:`~finirace.explore.cheapest`: one depth-first
+  pass over the symmetry-reduced graph gives each state's least cost to each
+  outcome, and a run that attains it is rebuilt.  The default exhaustive
+  search makes those tables itself and returns runs marked ``minimal``, so
+  nothing is done again; after another strategy the pass runs here;
+* otherwise (and for a system whose steps can come back to a state they left,
+  which the tables cannot cost in post-order) a Dijkstra search over
+  ``(state, previous thread)`` nodes with the cost pair ``(preemptions,
+  steps)`` (both only grow along a run), stopping once every label asked
+  about is settled: on small graphs that stop comes well before a whole pass.
 
-A system whose steps can come back to a state it already left (a cycle: the
-CPython model never does) cannot be costed in post-order; it gets a Dijkstra
-search over ``(state, previous thread)`` nodes with the cost pair
-``(preemptions, steps)``, over the unreduced graph, stopping once every label
-asked about is settled.
+Either has a budget (keys for the pass, nodes for Dijkstra); past it, each
+label keeps the best run the strategy found (which the strategy already chose
+as the fewest preemptions, then steps, among the runs it met).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def minimize(system: System, found: tuple[Found, ...], budget: int = DEFAULT_BUD
     """The same outcomes, each with the simplest run the budget allows to find."""
     if not found:
         return found
+    if getattr(system, "canonical", None) is None:
+        return dijkstra(system, found, budget)
     try:
         runs = CheapestRuns(system, budget=budget).search()
     except OverBudget:
