@@ -69,3 +69,11 @@ def test_python_tracebacks_of_every_thread():
     r = proc.run([PY, "-X", "faulthandler", "-c", code], timeout=60)
     dump = detectors.python_tracebacks(r.stderr)
     assert "Current thread 0x" in dump and 'line 3 in worker' in dump
+
+
+def test_a_shim_line_landed_inside_a_fatal_error_message_does_not_become_its_reason():
+    """The stress shim's tagged line written between the pieces of a message (as a second crashing thread's may be)."""
+    code = ("import os; os.write(2, b'Fatal Python error: '); os.write(2, b'==finirace-bt== T7 signal 6\\n');"
+            " os.write(2, b'PyThreadState_Get: no current thread\\n'); os.abort()")
+    out = _classify([PY, "-c", code])
+    assert out.kind is RunKind.ABORT and out.reason == "Fatal Python error: PyThreadState_Get: no current thread", out

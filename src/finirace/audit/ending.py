@@ -2,8 +2,10 @@
 
 A run that dies after the snapshot (SIGABRT from ``std::terminate``, a
 SIGSEGV, a ``Fatal Python error``) is tied to the thread that caused it:
-the stress shim, preloaded into the audited run, prints the faulting
-thread's native id with its stack; faulthandler names the current thread by
+the stress shim, preloaded into the audited run, prints the stack of each
+thread that crashes, tagged with its native id, and says whose signal ended
+the process (two threads may abort at once: the one that ended it is the
+one named); faulthandler names the current thread by
 its ``ident`` ("Current thread 0x…"); and the messages the runtime and the
 C++ runtime print before they abort are read from stderr.  Both ids were
 recorded by the hook for every thread, so the report can say "SIGABRT in
@@ -43,11 +45,11 @@ class Ending:
 
 def ending(result: ProcResult) -> Ending | None:
     """The end of a run that crashed or aborted (None for an ordinary exit or a timeout)."""
-    if not result.signal and not _MESSAGE.search(result.stderr or ""):
+    if not result.signal and not _MESSAGE.search(crashtrace.without_block(result.stderr or "")):
         return None
-    stderr = result.stderr or ""
+    trace = crashtrace.parse(result.stderr or "")
+    stderr = crashtrace.without_block(result.stderr or "")  # a shim line may have landed inside a message
     m = _MESSAGE.search(stderr)
-    trace = crashtrace.parse(stderr)
     current = _FH_CURRENT_ONLY.search(stderr)
     return Ending(result.signal or "", m.group(1).strip() if m else "", trace.thread if trace else None,
                   int(current.group(1), 16) if current else None, trace.frames if trace else ())

@@ -28,11 +28,19 @@ _SIGNAL_WORDS = {
     "Floating point exception",
     "Illegal instruction",
 }
+# The stress shim's crash backtrace: one line per write, tagged with the crashing
+# thread's native id, possibly landed in the middle of another writer's line.
+SHIM_LINE = re.compile(r"==finirace-bt== T(?P<tid>\d+) (?P<what>[^\n]*)\n?")
 _FATAL = re.compile(r"^Fatal Python error: (.+?)\s*$", re.M)
 _TERMINATE = re.compile(r"^(terminate called .+?)\s*$", re.M)
 _ASSERT = re.compile(r"^.*?(Assertion [`'\"].+?[`'\"] failed)\.?\s*$", re.M)
 _PYMALLOC = re.compile(r"^Debug memory block at address p=0x[0-9a-f]+: API '(.)'", re.M)
 _ADDR = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def without_shim_lines(text: str) -> str:
+    """``text`` without the shim's tagged lines: another writer's line that one landed in is whole again."""
+    return SHIM_LINE.sub("", text) if "==finirace-bt==" in text else text
 
 
 def reason_from_output(text: str) -> str:
@@ -52,6 +60,7 @@ def reason_from_output(text: str) -> str:
 
 def python_tracebacks(text: str) -> str:
     """faulthandler's dump of every thread (from its first ``Thread 0x``/``Current thread`` line)."""
+    text = without_shim_lines(text)
     m = re.search(r"^(?:Fatal Python error: .*\n(?:.*\n)*?)?(?:Thread|Current thread) 0x[0-9a-f]+ \(most recent call first\):", text, re.M)
     return text[m.start() :] if m else ""
 
@@ -68,7 +77,7 @@ def classify(
         return RunOutcome(RunKind.TIMEOUT, reason=f"no exit within {result.duration:.0f}s", exit_code=result.exit_code)
     if result.output_limited:
         return RunOutcome(RunKind.TIMEOUT, reason="output limit reached", exit_code=result.exit_code)
-    text = result.stderr + "\n" + result.stdout
+    text = without_shim_lines(result.stderr) + "\n" + result.stdout
     if memory_errors and all(e.null_page for e in memory_errors) and result.signal:
         # a read through a NULL pointer is a crash, not a memory error: nothing was freed
         first = memory_errors[0]

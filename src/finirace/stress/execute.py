@@ -149,10 +149,11 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection,
             native = list(symbols.resolve(threads[-1].frames, maps))  # gdb lists the main thread last
     if outcome.memory_errors:
         native = list(outcome.memory_errors[0].access.frames)
+    stderr = sig.without_shim_block(result.stderr)  # the shim's lines are kept parsed, in native_backtrace
     signature = ""
     if outcome.kind is not RunKind.CLEAN:
         signature = sig.signature(outcome, native, sig.python_frames(detection.python_tracebacks),
-                                  stderr=result.stderr)
+                                  stderr=stderr)
     return StressRunRecord(
         index=spec.index,
         seed=spec.seed,
@@ -161,7 +162,7 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection,
         duration=result.duration,
         signature=signature,
         stdout_tail=_tail(result.stdout),
-        stderr_tail=_tail(result.stderr),
+        stderr_tail=_tail(stderr),
         python_tracebacks=sig.without_shim_block(detection.python_tracebacks)[-TAIL * 4 :],
         native_backtrace=stack_tail(native_text, TAIL * 4),
         memory_error_text="\n\n".join("\n".join(e.lines()) for e in outcome.memory_errors)[-TAIL * 4 :],

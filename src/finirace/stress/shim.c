@@ -5,9 +5,12 @@
  *    is a mutex and a condition variable, so this moves the points where a
  *    thread asks for the GIL back relative to finalization.
  * 2. Crash backtrace (FINIRACE_CRASH_BACKTRACE=1): on SIGSEGV, SIGBUS, SIGILL,
- *    SIGFPE and SIGABRT print the faulting thread's native frames to stderr
- *    between markers, then die of the same signal.  faulthandler restores our
- *    handler and re-raises after its own dump, so both are printed.
+ *    SIGFPE and SIGABRT print the faulting thread's native frames to stderr,
+ *    one writev(2) a line, each line tagged with the thread's native id (so
+ *    threads crashing together are told apart), then die of the same signal;
+ *    the thread whose signal ends the process says so.  faulthandler
+ *    restores our handler and re-raises after its own dump, so both are
+ *    printed.
  *
  * 3. Exit window (FINIRACE_EXIT_WINDOW_MS > 0): holds the interpreter's
  *    threads back from the moment its exit begins until the process has
@@ -47,6 +50,7 @@
 #include <unwind.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static int (*real_cond_wait)(pthread_cond_t *, pthread_mutex_t *);
@@ -60,7 +64,6 @@ static int exiting;  /* the main thread's exit has begun (sched_yield mark) */
 static int finalized; /* our atexit handler runs: Py_FinalizeEx has returned */
 static int held;      /* threads being held back now */
 static __thread int after_timeout; /* this thread's last wait timed out, nothing locked since */
-static int in_fatal;  /* a thread is printing its crash backtrace */
 static unsigned long seed;
 static int hog_threads;  /* threads spinning from the exit mark (contention) */
 static long hog_us;
@@ -130,7 +133,69 @@ static void start_hogs(void) {
     }
 }
 
-static void write_str(const char *s) { ssize_t n = write(2, s, strlen(s)); (void)n; }
+/* One line of the crash backtrace, gathered as pieces and written with one
+ * writev(2) (no buffer: this runs on whatever signal stack the thread has,
+ * perhaps faulthandler's small alternate one): a line (under PIPE_BUF bytes)
+ * from one thread is never cut by another's, whoever else writes to stderr
+ * at that moment (a second thread crashing, faulthandler, the C++ runtime).
+ * Every line starts with the tag and the thread's native id,
+ * "==finirace-bt== T<tid> ", so the lines of threads that crash together
+ * can be told apart and grouped back, and can be cut out of the text around
+ * them (no newline is written before the tag: cutting the tagged line out
+ * restores another writer's line that it landed in the middle of). */
+#define LINE_PIECES 16
+#define LINE_NUMBERS 5
+struct line {
+    struct iovec iov[LINE_PIECES];
+    int n;
+    char numbers[LINE_NUMBERS][24];
+    int k;
+};
+
+static void put(struct line *l, const char *s) {
+    if (l->n >= LINE_PIECES - 1) return; /* the last piece is kept for the newline */
+    l->iov[l->n].iov_base = (void *)s;
+    l->iov[l->n++].iov_len = strlen(s);
+}
+
+static void put_hex(struct line *l, unsigned long v) {
+    if (l->k >= LINE_NUMBERS) return;
+    char *buf = l->numbers[l->k++];
+    char digits[16];
+    int n = 0, i = 0;
+    do { digits[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v && n < 16);
+    buf[i++] = '0';
+    buf[i++] = 'x';
+    while (n > 0) buf[i++] = digits[--n];
+    buf[i] = 0;
+    put(l, buf);
+}
+
+static void put_dec(struct line *l, long v) {
+    if (l->k >= LINE_NUMBERS) return;
+    char *buf = l->numbers[l->k++];
+    char digits[22];
+    int n = 0, i = 0;
+    if (v < 0) { buf[i++] = '-'; v = -v; }
+    do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v && n < 20);
+    while (n > 0) buf[i++] = digits[--n];
+    buf[i] = 0;
+    put(l, buf);
+}
+
+static void line_start(struct line *l, long tid) {
+    l->n = l->k = 0;
+    put(l, "==finirace-bt== T");
+    put_dec(l, tid);
+    put(l, " ");
+}
+
+static void line_write(struct line *l) {
+    l->iov[l->n].iov_base = (void *)"\n";
+    l->iov[l->n++].iov_len = 1;
+    ssize_t w = writev(2, l->iov, l->n);
+    (void)w;
+}
 
 /* The faulting thread's return addresses, by the unwinder linked into this
  * shim (-static-libgcc): glibc's backtrace() would dlopen libgcc_s on first
@@ -151,55 +216,70 @@ static _Unwind_Reason_Code unwind_one(struct _Unwind_Context *ctx, void *arg) {
     return _URC_NO_REASON;
 }
 
-static void write_hex(unsigned long v) {
-    char buf[19] = "0x";
-    char digits[16];
-    int n = 0;
-    do { digits[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v && n < 16);
-    for (int i = 0; i < n; i++) buf[2 + i] = digits[n - 1 - i];
-    buf[2 + n] = 0;
-    write_str(buf);
-}
-
-static void write_dec(long v) {
-    char buf[24];
-    int n = 0;
-    if (v < 0) { write_str("-"); v = -v; }
-    do { buf[22 - n++] = (char)('0' + v % 10); v /= 10; } while (v && n < 22);
-    buf[23] = 0;
-    write_str(buf + 23 - n);
-}
-
 /* One line a frame: "frame ADDR pc|ra OFFSET LIBRARY\tSYMBOL+OFF", the
  * offset from the library's start (dladdr's dli_fbase), and dladdr's name,
  * which is only the nearest exported symbol: finirace names the frame from
  * the library's own symbol tables and keeps this one as a last resort. */
-static void write_frame(void *ip, int exact) {
+static void write_frame(long tid, void *ip, int exact) {
+    struct line l;
     Dl_info info;
     memset(&info, 0, sizeof info);
-    write_str("frame ");
-    write_hex((unsigned long)ip);
-    write_str(exact ? " pc " : " ra ");
+    line_start(&l, tid);
+    put(&l, "frame ");
+    put_hex(&l, (unsigned long)ip);
+    put(&l, exact ? " pc " : " ra ");
     if (dladdr(ip, &info) && info.dli_fname) {
-        write_hex((unsigned long)ip - (unsigned long)info.dli_fbase);
-        write_str(" ");
-        write_str(info.dli_fname);
+        put_hex(&l, (unsigned long)ip - (unsigned long)info.dli_fbase);
+        put(&l, " ");
+        put(&l, info.dli_fname);
         if (info.dli_sname) {
-            write_str("\t");
-            write_str(info.dli_sname);
-            write_str("+");
-            write_hex((unsigned long)ip - (unsigned long)info.dli_saddr);
+            put(&l, "\t");
+            put(&l, info.dli_sname);
+            put(&l, "+");
+            put_hex(&l, (unsigned long)ip - (unsigned long)info.dli_saddr);
         }
     } else {
-        write_str("- ?");
+        put(&l, "- ?");
     }
-    write_str("\n");
+    line_write(&l);
+}
+
+static void write_event(long tid, const char *what, int sig) {
+    struct line l;
+    line_start(&l, tid);
+    put(&l, what);
+    if (sig) {
+        put(&l, " ");
+        put_dec(&l, sig);
+    }
+    line_write(&l);
+}
+
+/* Threads that crash at nearly the same moment (two daemon threads
+ * aborting in one finalization) each print their own stack.  The first
+ * one in owns the process's end: it waits, bounded, for the others that
+ * are printing (and a moment for any still in faulthandler's handler) to
+ * finish, says "ends SIG", and dies of its own signal; the others wait for
+ * that.  A thread that faults again inside this handler (the unwinder on a
+ * corrupt stack) dies of it at once. */
+#define FATAL_GRACE_US 10000L  /* the owner always waits this long for others to come in */
+#define FATAL_WAIT_US 500000L  /* and at most this long for those printing to finish */
+static long fatal_owner;       /* native id of the thread whose signal ends the process, 0 until one crashes */
+static int fatal_printing;     /* threads printing their backtrace now */
+static __thread int fatal_here; /* this thread is inside on_fatal */
+
+static void die_of(int sig) {
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 static void on_fatal(int sig) {
-    /* threads crashing together: the first one prints and kills the process */
-    if (__atomic_exchange_n(&in_fatal, 1, __ATOMIC_ACQ_REL))
-        for (;;) pause();
+    if (fatal_here) { die_of(sig); return; }
+    fatal_here = 1;
+    long tid = (long)syscall(SYS_gettid);
+    long none = 0;
+    int owner = __atomic_compare_exchange_n(&fatal_owner, &none, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    __atomic_add_fetch(&fatal_printing, 1, __ATOMIC_ACQ_REL);
     void *frames[96];
     int exact[96];
     struct unwind_state st = {frames, exact, 0, 96};
@@ -209,15 +289,21 @@ static void on_fatal(int sig) {
     int first = 0;
     for (int i = 0; i < st.n; i++)
         if (exact[i]) first = i;
-    write_str("\n==finirace-native-backtrace==\nthread ");
-    write_dec((long)syscall(SYS_gettid));
-    write_str(" signal ");
-    write_dec(sig);
-    write_str("\n");
-    for (int i = first; i < st.n; i++) write_frame(frames[i], exact[i]);
-    write_str("==finirace-native-backtrace-end==\n");
-    signal(sig, SIG_DFL);
-    raise(sig);
+    write_event(tid, "signal", sig);
+    for (int i = first; i < st.n; i++) write_frame(tid, frames[i], exact[i]);
+    write_event(tid, "end", 0);
+    __atomic_sub_fetch(&fatal_printing, 1, __ATOMIC_ACQ_REL);
+    if (!owner)
+        for (;;) pause();
+    long start = now_us();
+    for (;;) {
+        long waited = now_us() - start;
+        if (waited >= FATAL_WAIT_US) break;
+        if (waited >= FATAL_GRACE_US && __atomic_load_n(&fatal_printing, __ATOMIC_ACQUIRE) == 0) break;
+        nap_us(500);
+    }
+    write_event(tid, "ends", sig);
+    die_of(sig);
 }
 
 /* The settings a run's environment gives (exit window, native delays, seed,

@@ -33,11 +33,11 @@ from importlib import resources
 from typing import Iterable, Sequence
 
 from finirace.detectors.backtrace import NativeFrame
+from finirace.detectors.classify import without_shim_lines
 from finirace.outcome import RunKind, RunOutcome
 
 DEPTH = 3
 THREAD_EXIT_ABORT = "abort thread exit unwound through noexcept"  # the crash type of a thread-exit abort
-_SHIM_BLOCK = re.compile(r"==finirace-native-backtrace==\n(.*?)==finirace-native-backtrace-end==", re.S)
 _FH_CURRENT = re.compile(r"^Current thread 0x[0-9a-f]+ \(most recent call first\):\n((?:  .*\n?)*)", re.M)
 _FH_FRAME = re.compile(r'^\s+File "(?P<file>[^"]*)", line \d+ in (?P<fn>\S+)')
 _CLONE = re.compile(r"\.(isra|part|constprop|cold|lto_priv|localalias)(\.\d+)?")
@@ -83,8 +83,8 @@ def normalize_frame(name: str) -> str:
 
 
 def without_shim_block(text: str) -> str:
-    """Text with the shim's raw backtrace block taken out (it is stored parsed)."""
-    return _SHIM_BLOCK.sub("", text).replace("==finirace-native-backtrace==", "")
+    """Text with the shim's crash backtrace lines taken out (it is stored parsed)."""
+    return without_shim_lines(text)
 
 
 def python_frames(faulthandler_dump: str) -> list[str]:
