@@ -38,6 +38,7 @@ from finirace.detectors.backtrace import NativeFrame
 from finirace.detectors.classify import SHIM_LINE, without_shim_lines
 
 _FRAME = re.compile(r"^frame (?P<addr>0x[0-9a-f]+) (?P<kind>pc|ra) (?P<off>0x[0-9a-f]+|-) (?P<lib>[^\t]*)(?:\t(?P<sym>.*)\+(?P<soff>0x[0-9a-f]+))?$")
+OTHER_FRAMES = 16  # frames shown of each thread that crashed beside the one that ended the run
 _EVENT = re.compile(r"^(?P<what>signal|ends) (?P<sig>\d+)$")
 
 
@@ -61,9 +62,11 @@ class CrashTrace:
         """The stacks as a report shows them, the ending thread's first, one frame a line, guesses marked."""
         ended = f"signal {self.signal} ended the run" if self.others and self.signal else ""
         lines = [self._head("faulting thread", ended), *(f"  {f}" for f in self.frames)]
-        for other in self.others:
+        for other in self.others:  # their innermost frames: the stored text is bounded and must keep the ending thread's
             lines += [other._head("also crashing: thread", f"signal {other.signal}" if other.signal else ""),
-                      *(f"  {f}" for f in other.frames)]
+                      *(f"  {f}" for f in other.frames[:OTHER_FRAMES])]
+            if len(other.frames) > OTHER_FRAMES:
+                lines.append(f"  … {len(other.frames) - OTHER_FRAMES} more frames")
         return "\n".join(lines)
 
     def _head(self, what: str, said: str) -> str:

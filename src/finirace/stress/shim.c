@@ -257,13 +257,16 @@ static void write_event(long tid, const char *what, int sig) {
 
 /* Threads that crash at nearly the same moment (two daemon threads
  * aborting in one finalization) each print their own stack.  The first
- * one in owns the process's end: it waits, bounded, for the others that
- * are printing (and a moment for any still in faulthandler's handler) to
- * finish, says "ends SIG", and dies of its own signal; the others wait for
- * that.  A thread that faults again inside this handler (the unwinder on a
- * corrupt stack) dies of it at once. */
-#define FATAL_GRACE_US 10000L  /* the owner always waits this long for others to come in */
-#define FATAL_WAIT_US 500000L  /* and at most this long for those printing to finish */
+ * one in owns the process's end: once its own stack is out it waits,
+ * bounded, for the others that are printing at that moment to finish, says
+ * "ends SIG", and dies of its own signal; the others wait for that (and so
+ * does a main thread that reaches exit() meanwhile: wait_for_crash).  It
+ * waits for no thread that has not begun to print: every moment the end is
+ * put off is one in which the process may exit 0 and the crash be lost.  A
+ * thread that faults again inside this handler (the unwinder on a corrupt
+ * stack) dies of it at once. */
+#define FATAL_WAIT_US 100000L  /* the owner's longest wait for threads printing */
+#define FATAL_GRACE_US 5000L   /* and how long it always waits for others to come in */
 static long fatal_owner;       /* native id of the thread whose signal ends the process, 0 until one crashes */
 static int fatal_printing;     /* threads printing their backtrace now */
 static __thread int fatal_here; /* this thread is inside on_fatal */
@@ -300,10 +303,22 @@ static void on_fatal(int sig) {
         long waited = now_us() - start;
         if (waited >= FATAL_WAIT_US) break;
         if (waited >= FATAL_GRACE_US && __atomic_load_n(&fatal_printing, __ATOMIC_ACQUIRE) == 0) break;
-        nap_us(500);
+        nap_us(100);
     }
     write_event(tid, "ends", sig);
     die_of(sig);
+}
+
+/* Registered first at load, so it runs last of the C atexit handlers
+ * (after exit_window_release, which keeps the process alive while threads
+ * held at exit go on and die): a main thread that reaches the end of exit()
+ * while another thread is inside on_fatal (a daemon thread aborting after
+ * finalization) waits, bounded, for that thread to end the process with its
+ * signal.  Without it the process could exit 0 while the crash was being
+ * printed, and the crash would be lost. */
+static void wait_for_crash(void) {
+    if (!__atomic_load_n(&fatal_owner, __ATOMIC_ACQUIRE) || fatal_here) return;
+    for (long waited = 0; waited < 2 * FATAL_WAIT_US; waited += 1000) nap_us(1000);
 }
 
 /* The settings a run's environment gives (exit window, native delays, seed,
@@ -348,8 +363,10 @@ __attribute__((constructor)) static void finirace_shim_init(void) {
     real_mutex_lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
     real_mutex_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
     real_sched_yield = dlsym(RTLD_NEXT, "sched_yield");
-    configure();
     const char *bt = getenv("FINIRACE_CRASH_BACKTRACE");
+    if (bt && bt[0] == '1')
+        atexit(wait_for_crash); /* before configure() registers exit_window_release: runs after it */
+    configure();
     if (bt && bt[0] == '1') {
         int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
         for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
