@@ -173,3 +173,22 @@ t = ["python \\"x = 1\\""]
 """
     assert "clean, t exited" in labels(text, "exit")
     assert "clean, t hung" in labels(text, "legacy")
+
+
+def test_a_step_makes_the_transition_its_dataclass_would():
+    # the machine builds worlds and transitions without their __init__ (cheaper); they must be
+    # the objects the dataclasses make, field for field
+    from dataclasses import fields
+
+    from finirace.model.system import Transition
+    from finirace.model.world import World
+
+    system = build_system(next(s for s in CATALOG if s.name == "seed"), "exit")
+    state = system.initial()
+    for _ in range(6):
+        t = system.enabled(state)[0]
+        nxt, tr = system.step(state, t)
+        assert tr == Transition(**{f.name: getattr(tr, f.name) for f in fields(Transition)})
+        assert nxt == World(**{f.name: getattr(nxt, f.name) for f in fields(World)})
+        assert hash(nxt) == hash(World(**{f.name: getattr(nxt, f.name) for f in fields(World)}))
+        state = nxt

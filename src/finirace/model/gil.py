@@ -30,9 +30,8 @@ critical section under it, and declares ``"gil"``.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from finirace.model import refcount
+from finirace.model.hashed import evolve
 from finirace.model.program import Ctx, Program, instr
 from finirace.model.variant import Variant
 from finirace.model.world import Gil
@@ -66,7 +65,7 @@ def drop_gil(c: Ctx) -> None:
     c.write("gil")
     if not c.gil.locked:
         c.abort("Fatal Python error: drop_gil: GIL is not locked")
-    c.gil = replace(c.gil, locked=False, holder=None)
+    c.gil = evolve(c.gil, locked=False, holder=None)
 
 
 def detach(c: Ctx) -> None:
@@ -77,14 +76,14 @@ def detach(c: Ctx) -> None:
         return
     c.read("gil")
     c.write("gil")
-    c.gil = replace(c.gil, holder=None)
+    c.gil = evolve(c.gil, holder=None)
 
 
 def attach_without_gil(c: Ctx) -> None:
     """3.6 ``PyEval_RestoreThread`` with no GIL made: ``PyThreadState_Swap(tstate)`` only."""
     c.read("gil")
     c.write("gil")
-    c.gil = replace(c.gil, holder=c.name)
+    c.gil = evolve(c.gil, holder=c.name)
 
 
 def init_threads(c: Ctx) -> None:
@@ -162,14 +161,14 @@ def _wait(c: Ctx) -> None:
         if not g.drop_request and g.holder != c.name:
             # timed out with the same holder: SET_GIL_DROP_REQUEST
             c.write("gil")
-            c.gil = replace(g, drop_request=True)
+            c.gil = evolve(g, drop_request=True)
             c.note = "wait timed out: SET_GIL_DROP_REQUEST"
             c.goto("take_gil.wait")
             return
         c.wait()
     c.write("gil")
     switched = g.holder != c.name
-    c.gil = replace(g, locked=True, holder=c.name, switch_number=g.switch_number + switched)
+    c.gil = evolve(g, locked=True, holder=c.name, switch_number=g.switch_number + switched)
     c.note = "takes the GIL"
 
 
@@ -192,7 +191,7 @@ def _attached(c: Ctx) -> None:
     c.read("gil")
     if c.gil.drop_request:
         c.write("gil")
-        c.gil = replace(c.gil, drop_request=False)
+        c.gil = evolve(c.gil, drop_request=False)
     c.note = "holds the GIL; attaches its thread state"
 
 

@@ -71,3 +71,17 @@ def evolve(obj, **changes):
         unknown = changes.keys() - obj._field_names
         raise TypeError(f"{type(obj).__name__} has no field {', '.join(sorted(unknown))}")
     return new
+
+
+def make(cls, **fields):
+    """A new :func:`cached_hash` object from all its fields, without its ``__init__``.
+
+    Why: a step makes a new world each time; a frozen dataclass's ``__init__`` sets
+    each field through ``object.__setattr__``, one call per field.
+    """
+    if len(fields) != len(cls._field_names):
+        missing = cls._field_names - fields.keys()
+        raise TypeError(f"{cls.__name__}: give every field (missing {', '.join(sorted(missing))})")
+    new = object.__new__(cls)
+    new.__dict__.update(fields)
+    return new

@@ -43,6 +43,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from finirace.model import pystate
+from finirace.model.hashed import evolve
 from finirace.model.program import Ctx, Instr, Program, call, instr
 from finirace.model.variant import Variant
 
@@ -51,7 +52,7 @@ OPEN, CLOSED, GONE = 0, 1, 2
 
 def _h(c: Ctx, **fields) -> None:
     c.write("helper")
-    c.helper = replace(c.helper, **fields)
+    c.helper = evolve(c.helper, **fields)
 
 
 def _fail(c: Ctx, what: str) -> None:
@@ -391,7 +392,7 @@ def _pep_acquire(kind: str):
             _refused(c, kind, "PEP 788: the interpreter is finalizing: refused")
             return
         c.write("interp")
-        c.rt = replace(rt, guards=rt.guards + 1)
+        c.rt = evolve(rt, guards=rt.guards + 1)
         c.set_me(guards=c.me.guards + 1)
         if kind == "token":
             c.set_me(fr_tokens=c.me.fr_tokens + (True,))
@@ -403,7 +404,7 @@ def _pep_close(c: Ctx) -> None:
     # PyInterpreterGuard_Close
     c.read("interp")
     c.write("interp")
-    c.rt = replace(c.rt, guards=c.rt.guards - 1)
+    c.rt = evolve(c.rt, guards=c.rt.guards - 1)
     c.set_me(guards=c.me.guards - 1)
     c.note = "closes its interpreter guard"
     c.finish()

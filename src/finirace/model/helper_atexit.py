@@ -14,9 +14,8 @@ finalizing, whose state is alive: no exit check can fire).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from finirace.model.gil import attach_without_gil, detach
+from finirace.model.hashed import evolve
 from finirace.model.helper import CLOSED, GONE, OPEN, _h
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.variant import Variant
@@ -62,7 +61,7 @@ def _retake(label: str | None):
             if c.gil.locked:
                 c.wait()
             c.write("gil")
-            c.gil = replace(c.gil, locked=True, holder=c.name, switch_number=c.gil.switch_number + 1)
+            c.gil = evolve(c.gil, locked=True, holder=c.name, switch_number=c.gil.switch_number + 1)
         c.note = "takes the GIL back"
         if label:
             c.goto(label)

@@ -48,9 +48,8 @@ told apart by interpreter (the gilstate API does not support sub-interpreters).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from finirace.model.gil import drop_gil, take_gil
+from finirace.model.hashed import evolve
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.variant import Variant
 from finirace.model.world import Interp
@@ -74,7 +73,7 @@ def _sub_at(c: Ctx, block: int) -> Interp | None:
 def _with_sub(c: Ctx, block: int, new: Interp | None) -> None:
     """Replace (or, with None, drop) the sub-interpreter ``block`` in the runtime's list."""
     subs = tuple(s if s.block != block else new for s in c.rt.subs)
-    c.rt = replace(c.rt, subs=tuple(s for s in subs if s is not None))
+    c.rt = evolve(c.rt, subs=tuple(s for s in subs if s is not None))
 
 
 def link(c: Ctx, interp: int | None, tstate: int) -> None:
@@ -83,9 +82,9 @@ def link(c: Ctx, interp: int | None, tstate: int) -> None:
     c.write("interp")
     sub = _sub_at(c, interp) if interp is not None else None
     if sub is not None:
-        _with_sub(c, sub.block, replace(sub, tstates=(tstate,) + sub.tstates))
+        _with_sub(c, sub.block, evolve(sub, tstates=(tstate,) + sub.tstates))
     else:
-        c.rt = replace(c.rt, tstates=c.rt.tstates + (tstate,))
+        c.rt = evolve(c.rt, tstates=c.rt.tstates + (tstate,))
 
 
 def unlink(c: Ctx, tstate: int) -> None:
@@ -94,9 +93,9 @@ def unlink(c: Ctx, tstate: int) -> None:
     c.write("interp")
     sub = sub_of(c, tstate)
     if sub is not None:
-        _with_sub(c, sub.block, replace(sub, tstates=tuple(t for t in sub.tstates if t != tstate)))
+        _with_sub(c, sub.block, evolve(sub, tstates=tuple(t for t in sub.tstates if t != tstate)))
     else:
-        c.rt = replace(c.rt, tstates=tuple(t for t in c.rt.tstates if t != tstate))
+        c.rt = evolve(c.rt, tstates=tuple(t for t in c.rt.tstates if t != tstate))
 
 
 def interp_alive(c: Ctx, tstate: int | None) -> bool:
@@ -132,7 +131,7 @@ def _new_interpreter(c: Ctx) -> None:
     # interp = PyInterpreterState_New(): linked at the head of _PyRuntime.interpreters
     interp = c.alloc(SUB_INTERP.format(c.name))
     c.write("runtime", f"sub:{c.name}")
-    c.rt = replace(c.rt, subs=(Interp(interp),) + c.rt.subs)
+    c.rt = evolve(c.rt, subs=(Interp(interp),) + c.rt.subs)
     save = _current(c)
     if c.variant.swap_takes_gil and save is not None:
         # 3.12+: if (save_tstate != NULL) _PyThreadState_Detach(save_tstate)
@@ -149,7 +148,7 @@ def _new_interpreter(c: Ctx) -> None:
     c.read("gil")
     if not c.gil.created:
         c.write("gil")
-        c.gil = replace(c.gil, holder=c.name)  # 3.6 without a GIL: _PyThreadState_Current
+        c.gil = evolve(c.gil, holder=c.name)  # 3.6 without a GIL: _PyThreadState_Current
     c.note = "new sub-interpreter; PyThreadState_Swap to its new thread state"
     c.finish()
 
@@ -200,7 +199,7 @@ def _end_delete(c: Ctx) -> None:
         drop_gil(c)
     elif not c.gil.created:
         c.write("gil")
-        c.gil = replace(c.gil, holder=None)  # 3.6 without a GIL: PyThreadState_Swap(NULL)
+        c.gil = evolve(c.gil, holder=None)  # 3.6 without a GIL: PyThreadState_Swap(NULL)
     c.read("interp")
     c.write("interp", "runtime")
     for t in sub.tstates:
@@ -220,7 +219,7 @@ def _end_delete(c: Ctx) -> None:
         return
     # ≤3.11 PyThreadState_Swap(outer): current again, the GIL never left this thread
     if not c.gil.created and outer is not None:
-        c.gil = replace(c.gil, holder=c.name)
+        c.gil = evolve(c.gil, holder=c.name)
     c.note += "; PyThreadState_Swap back to the state new_interp replaced"
     c.finish()
 
@@ -287,7 +286,7 @@ def _finalize_subinterpreters(c: Ctx) -> None:
             head, rest = rest[0], rest[1:]
             c.store(head, "tstate->dict")  # PyThreadState_Clear
             c.free(head)  # PyThreadState_Delete → tstate_delete_common, free_threadstate
-            _with_sub(c, sub.block, replace(sub, tstates=rest))
+            _with_sub(c, sub.block, evolve(sub, tstates=rest))
         if rest:
             # Py_EndInterpreter(fresh): tstate != interp->threads.head || tstate->next != NULL
             c.note = "deletes a sub-interpreter's head thread state; another one is still linked"

@@ -47,10 +47,9 @@ runs all of module teardown, which is where a real late thread finds its window.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from finirace.model import helper_atexit, interpreters
 from finirace.model.gil import drop_gil, take_gil
+from finirace.model.hashed import evolve
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate
 from finirace.model.refcount import decref_threadstate
@@ -97,7 +96,7 @@ def _init_tstate(c: Ctx) -> None:
     # (create_gil + take_gil); _PyGILState_Init
     block = new_threadstate(c, c.name, c.rt.interp)
     c.write("runtime", "gil")
-    c.rt = replace(c.rt, initialized=True)
+    c.rt = evolve(c.rt, initialized=True)
     if c.variant.lazy_gil:
         # 3.6 _Py_InitializeEx_Private: _PyEval_FiniThreads() and no PyEval_InitThreads():
         # no GIL until PyGILState_Ensure or threading starts a thread
@@ -155,7 +154,7 @@ def _close_guards(c: Ctx) -> None:
     c.read("interp")
     c.write("interp")
     if c.rt.guards == 0:
-        c.rt = replace(c.rt, guards_closed=True)
+        c.rt = evolve(c.rt, guards_closed=True)
         c.note = "no interpreter guard held: guards closed (GUARDS_NOT_ALLOWED)"
         c.goto("_PyRuntimeState_SetFinalizing")
         return
@@ -182,7 +181,7 @@ def _set_finalizing(c: Ctx) -> None:
         c.read("gil")
         who = c.gil.holder  # never None: Py_FinalizeEx crashed on it
         fin = c.threads[c.machine.threads.index(who)].tstate
-    c.rt = replace(c.rt, finalizing=fin, initialized=False)
+    c.rt = evolve(c.rt, finalizing=fin, initialized=False)
     c.note = f"_PyRuntime._finalizing = {who}'s tstate"
 
 
@@ -194,7 +193,7 @@ def _delete_except(c: Ctx) -> None:
     others = [t for t in c.rt.tstates if t != mine]
     for t in others:
         c.free(t)
-    c.rt = replace(c.rt, tstates=(mine,))
+    c.rt = evolve(c.rt, tstates=(mine,))
     c.note = "frees " + (", ".join(c.block_name(t) for t in others) or "no other thread state")
     interpreters.then_finalize_subinterpreters(c)
 
@@ -208,7 +207,7 @@ def _remove_except(c: Ctx) -> None:
     others = tuple(t for t in c.rt.tstates if t != mine)
     for t in others:
         c.store(t, "tstate->state", 4)  # _Py_atomic_store_int(&tstate->state, _Py_THREAD_SHUTTING_DOWN)
-    c.rt = replace(c.rt, tstates=(mine,), removed=others,
+    c.rt = evolve(c.rt, tstates=(mine,), removed=others,
                    shutting_down=tuple(sorted(set(c.rt.shutting_down) | set(others))))
     c.note = ("takes " + ", ".join(c.block_name(t) for t in others) + " off the list, marked _Py_THREAD_SHUTTING_DOWN"
               if others else "no other thread state")
@@ -226,7 +225,7 @@ def _delete_list(c: Ctx) -> None:
         freed = decref_threadstate(c, t)
         why = "freed: its thread already dropped its reference" if freed else "its thread still holds a reference"
         notes.append(f"{name} ({why})")
-    c.rt = replace(c.rt, removed=())
+    c.rt = evolve(c.rt, removed=())
     c.note = "clears and decrefs " + (", ".join(notes) if notes else "nothing")
     interpreters.then_finalize_subinterpreters(c)
 
@@ -235,14 +234,14 @@ def _gilstate_fini(c: Ctx) -> None:
     # _PyGILState_Fini: gilstate->autoInterpreterState = NULL (the interp pointer is kept locally)
     c.write("runtime")
     c.set_me(scratch=c.rt.interp)
-    c.rt = replace(c.rt, interp=None)
+    c.rt = evolve(c.rt, interp=None)
     c.note = "autoInterpreterState = NULL"
     if not c.gil.created:
         # then PyThreadState_Swap(NULL); with a GIL it stays locked by the finalizer, without
         # one (3.6, never made) nothing is left attached
         c.read("gil")
         c.write("gil")
-        c.gil = replace(c.gil, holder=None)
+        c.gil = evolve(c.gil, holder=None)
         c.note += "; PyThreadState_Swap(NULL), and there is no GIL"
 
 
@@ -272,7 +271,7 @@ def _zapthreads(c: Ctx) -> None:
     freed = list(c.rt.tstates)
     for t in freed:
         c.free(t)
-    c.rt = replace(c.rt, tstates=())
+    c.rt = evolve(c.rt, tstates=())
     c.set_me(tstate=None, counter=0)
     c.note = "frees " + ", ".join(c.block_name(t) for t in freed)
 
@@ -298,7 +297,7 @@ def _delete_interp(c: Ctx) -> None:
     # then call_ll_exitfuncs and _PyRuntime_Finalize → _PyRuntimeState_Fini (up to 3.12 it frees
     # the runtime's locks, 3.13 deletes the gilstate TSS key): folded into this step
     c.write("runtime")
-    c.rt = replace(c.rt, finalized=True)
+    c.rt = evolve(c.rt, finalized=True)
     c.note = ("free_interpreter: the main interpreter is static, nothing freed; " if static
               else "frees the PyInterpreterState; ") + gil + "; _PyRuntime_Finalize"
     c.finish()

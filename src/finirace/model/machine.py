@@ -21,8 +21,7 @@ How a run ends (the contract's ``outcome``):
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from finirace.model.hashed import evolve
 from finirace.model.program import Ctx, Fault, NotReady, Program
 from finirace.model.patch import patched
 from finirace.model.programs import program_for
@@ -107,7 +106,9 @@ class Machine:
         return tuple([t for t, got in zip(self.threads, attempts) if got is not None])
 
     def step(self, state: World, thread: str) -> tuple[World, Transition]:
-        got = self._attempts(state)[self.threads.index(thread)]
+        ti = self.threads.index(thread)
+        # a search asks for every thread's step of one state (the memo); a replay, for one
+        got = self._memo[ti] if state is self._memo_world else self._attempt(state, ti)
         if got is None:
             raise ValueError(f"thread {thread} is not enabled")
         return got
@@ -183,7 +184,7 @@ class Machine:
             new = c.world()
             outcome = self._fault_outcome(new, ti, f)
             c.write("process")
-            return replace(new, fault=outcome), self._transition(c, ins, step)
+            return evolve(new, fault=outcome), self._transition(c, ins, step)
         me = c.me
         if c.end is not None:
             c.set_me(status=c.end)  # stays at the step where it ended
@@ -226,15 +227,12 @@ class Machine:
         # every step reads "process": one that ends the run (a fault, main returning)
         # writes it, so it is never swapped with another thread's step
         c.read("process")
-        return Transition(
-            thread=c.name,
-            function=ins.function,
-            step=step.ref if step is not None else None,
-            note=c.note,
-            reads=frozenset(c.reads),
-            writes=frozenset(c.writes),
-            label=ins.label,
-        )
+        # a search makes one per move, so its fields are set as evolve sets them (a frozen
+        # dataclass's __init__ goes through object.__setattr__ field by field)
+        tr = object.__new__(Transition)
+        tr.__dict__.update(thread=c.name, function=ins.function, step=step.ref if step is not None else None,
+                           note=c.note, reads=frozenset(c.reads), writes=frozenset(c.writes), label=ins.label)
+        return tr
 
     def _fault_outcome(self, world: World, ti: int, f: Fault) -> RunOutcome:
         results = list(self.results(world, timeout=False, faulted=ti))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from finirace.model import heap as heapmod
-from finirace.model.hashed import evolve
+from finirace.model.hashed import evolve, make
 from finirace.model.world import DONE, EXITED, HUNG, World
 from finirace.outcome import Access, MemoryErrorReport, RunKind
 
@@ -76,17 +76,22 @@ def call(caller: str, program: Program | list[Instr]) -> Program:
 class Ctx:
     """A step in progress: a mutable copy of the world for one thread."""
 
+    # a search makes one per thread and state: slots make that, and every field read, cheaper
+    __slots__ = ("machine", "variant", "ti", "name", "source", "rt", "gil", "threads", "heap", "events", "_locks",
+                 "helper", "instr", "step", "reads", "writes", "note", "jump", "step_done", "end", "unwinding")
+
     def __init__(self, machine, world: World, ti: int, ins: Instr, step) -> None:
         self.machine = machine
         self.variant = machine.variant
         self.ti = ti
         self.name = machine.threads[ti]
+        self.source = world
         self.rt = world.runtime
         self.gil = world.gil
         self.threads = list(world.threads)
         self.heap = world.heap
         self.events = world.events
-        self.locks = dict(world.locks)
+        self._locks: dict[str, str] | None = None  # made from world.locks when a step looks at them
         self.helper = world.helper
         self.instr = ins
         self.step = step  # the scenario Step, or None (bootstrap, teardown)
@@ -97,6 +102,13 @@ class Ctx:
         self.step_done = False
         self.end: str | None = None  # EXITED, HUNG or DONE: the thread ends here
         self.unwinding = False  # an exception unwinds a Python thread: on to thread_run's end
+
+    @property
+    def locks(self) -> dict[str, str]:
+        """The mutexes held, by name: their owners."""
+        if self._locks is None:
+            self._locks = dict(self.source.locks)
+        return self._locks
 
     # -- the calling thread -------------------------------------------------
     @property
@@ -219,5 +231,6 @@ class Ctx:
         raise Fault(RunKind.ABORT, "SIGABRT", reason)
 
     def world(self, fault=None) -> World:
-        return World(self.rt, self.gil, tuple(self.threads), self.heap, self.events,
-                     tuple(sorted(self.locks.items())), fault, self.helper)
+        locks = self.source.locks if self._locks is None else tuple(sorted(self._locks.items()))
+        return make(World, runtime=self.rt, gil=self.gil, threads=tuple(self.threads), heap=self.heap,
+                    events=self.events, locks=locks, fault=fault, helper=self.helper)

@@ -17,8 +17,7 @@ value that matters is kept (:class:`~finirace.model.world.Runtime`
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from finirace.model.hashed import evolve
 from finirace.model.program import Ctx
 
 
@@ -29,10 +28,10 @@ def decref_threadstate(c: Ctx, block: int) -> bool:
     c.store(block, "tstate->refcount")
     rt = c.rt
     if block in rt.refcount_one:
-        c.rt = replace(rt, refcount_one=tuple(b for b in rt.refcount_one if b != block))
+        c.rt = evolve(rt, refcount_one=tuple(b for b in rt.refcount_one if b != block))
         c.free(block)
         return True
-    c.rt = replace(rt, refcount_one=tuple(sorted(rt.refcount_one + (block,))))
+    c.rt = evolve(rt, refcount_one=tuple(sorted(rt.refcount_one + (block,))))
     return False
 
 

@@ -22,10 +22,9 @@ code returns on failure.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from finirace.model.exitguard import meets_async_exc
 from finirace.model.gil import drop_gil, init_threads, take_gil
+from finirace.model.hashed import evolve
 from finirace.model.interpreters import interp_alive, interp_for_new_thread, unlink
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate, tstate_name
@@ -165,7 +164,7 @@ def _guard(c: Ctx) -> None:
         c.skip_rest()
         return
     c.write("interp")
-    c.rt = replace(rt, guards=rt.guards + 1)
+    c.rt = evolve(rt, guards=rt.guards + 1)
     c.set_me(guards=c.me.guards + 1)
     c.note = "holds an interpreter guard"
     c.finish()
@@ -179,7 +178,7 @@ def _unguard(c: Ctx) -> None:
     # PyInterpreterGuard_Close
     c.read("interp")
     c.write("interp")
-    c.rt = replace(c.rt, guards=c.rt.guards - 1)
+    c.rt = evolve(c.rt, guards=c.rt.guards - 1)
     c.set_me(guards=c.me.guards - 1)
     c.note = "closes its interpreter guard"
     c.finish()
