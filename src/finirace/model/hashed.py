@@ -51,26 +51,39 @@ def cached_hash(cls):
     cls.__hash__ = __hash__
     cls.__eq__ = __eq__
     cls.__getstate__ = __getstate__
-    cls._field_names = frozenset(names)
     return cls
 
 
 def evolve(obj, **changes):
-    """``dataclasses.replace`` for a :func:`cached_hash` class, without its checks.
+    """``dataclasses.replace`` for a frozen dataclass (a :func:`cached_hash` one or not),
+    without re-running its ``__init__``.
 
     Why: a step builds a new thread record or GIL for every change, hundreds of
     thousands of times in a search, and ``replace`` re-runs ``__init__`` with
-    every field looked up by name; this copies the fields as they are.
+    every field looked up by name; this copies the fields as they are.  Building
+    a program of atomic steps copies each one with its caller's frame added.
     """
-    new = object.__new__(obj.__class__)
+    cls = obj.__class__
+    new = object.__new__(cls)
     d = new.__dict__
     d.update(obj.__dict__)
     d.update(changes)
     d.pop("_hash", None)
-    if len(d) != len(obj._field_names):
-        unknown = changes.keys() - obj._field_names
-        raise TypeError(f"{type(obj).__name__} has no field {', '.join(sorted(unknown))}")
+    names = _names(cls)
+    if len(d) != len(names):
+        unknown = changes.keys() - names
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
     return new
+
+
+_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _names(cls) -> frozenset[str]:
+    got = _NAMES.get(cls)
+    if got is None:
+        got = _NAMES[cls] = frozenset(f.name for f in fields(cls))
+    return got
 
 
 def make(cls, **fields):
@@ -79,8 +92,8 @@ def make(cls, **fields):
     Why: a step makes a new world each time; a frozen dataclass's ``__init__`` sets
     each field through ``object.__setattr__``, one call per field.
     """
-    if len(fields) != len(cls._field_names):
-        missing = cls._field_names - fields.keys()
+    if len(fields) != len(_names(cls)):
+        missing = _names(cls) - fields.keys()
         raise TypeError(f"{cls.__name__}: give every field (missing {', '.join(sorted(missing))})")
     new = object.__new__(cls)
     new.__dict__.update(fields)

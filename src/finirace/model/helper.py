@@ -40,8 +40,6 @@ not finalizing, whose state is alive: no exit check can fire).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from finirace.model import pystate
 from finirace.model.hashed import evolve
 from finirace.model.program import Ctx, Instr, Program, call, instr
@@ -69,7 +67,7 @@ def then(program: Program, label: str) -> Program:
             if c.step_done and c.end is None:
                 c.step_done = False
                 c.goto(label)
-        return replace(ins, run=run)
+        return evolve(ins, run=run)
     return tuple(wrap(i) for i in program)
 
 
@@ -84,7 +82,7 @@ def skip_when_failed(program: Program, kind: str) -> Program:
             c.finish()
             return
         first.run(c)
-    return (replace(first, run=run), *rest)
+    return (evolve(first, run=run), *rest)
 
 
 # -- FiniRace_Setup ---------------------------------------------------------------

@@ -19,7 +19,7 @@ one that ends the run raises :class:`Fault`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 from finirace.model import heap as heapmod
@@ -70,7 +70,7 @@ def instr(label: str, run: Callable[["Ctx"], None], function: str, *, waits: str
 
 def call(caller: str, program: Program | list[Instr]) -> Program:
     """The program as called from ``caller``: each frame chain grows by one."""
-    return tuple(replace(i, frames=i.frames + (caller,)) for i in program)
+    return tuple(evolve(i, frames=i.frames + (caller,)) for i in program)
 
 
 class Ctx:
