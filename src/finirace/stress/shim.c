@@ -257,14 +257,14 @@ static void write_event(long tid, const char *what, int sig) {
 
 /* Threads that crash at nearly the same moment (two daemon threads
  * aborting in one finalization) each print their own stack.  The first
- * one in owns the process's end: once its own stack is out it waits,
- * bounded, for the others that are printing at that moment to finish, says
- * "ends SIG", and dies of its own signal; the others wait for that (and so
- * does a main thread that reaches exit() meanwhile: wait_for_crash).  It
- * waits for no thread that has not begun to print: every moment the end is
- * put off is one in which the process may exit 0 and the crash be lost.  A
- * thread that faults again inside this handler (the unwinder on a corrupt
- * stack) dies of it at once. */
+ * one in owns the process's end: once its own stack is out it waits a
+ * short grace for others to come in, and (bounded) for those printing to
+ * finish, says "ends SIG", and dies of its own signal; the others wait for
+ * that (and so does a main thread that reaches exit() meanwhile:
+ * wait_for_crash).  The grace stays short: a moment the end is put off is
+ * one in which a process leaving by _exit (or already past the atexit
+ * handlers) may exit 0 and the crash be lost.  A thread that faults again
+ * inside this handler (the unwinder on a corrupt stack) dies of it at once. */
 #define FATAL_WAIT_US 100000L  /* the owner's longest wait for threads printing */
 #define FATAL_GRACE_US 5000L   /* and how long it always waits for others to come in */
 static long fatal_owner;       /* native id of the thread whose signal ends the process, 0 until one crashes */
