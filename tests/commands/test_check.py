@@ -262,3 +262,18 @@ def test_more_threads_than_a_schedule_token_names_is_one_line_and_exit_2(cli, tm
                   + ', "finalize"]\n' + "".join(f'{n} = ["ensure", "release"]\n' for n in names))
     line = cli.one_line(cli("check", sc, "--variant", "exit"))
     assert "many: 27 threads, more than a schedule token can name (26, a to z)" in line
+
+
+@pytest.mark.parametrize("main, step, words", [
+    ('"init", "end_interp", "finalize"', 2, "no sub-interpreter to end"),
+    ('"init", "new_interp", "end_interp", "end_interp", "finalize"', 4, "no sub-interpreter to end"),
+    ('"init", "new_interp", "new_interp", "end_interp", "end_interp", "finalize"', 3, "still alive: one at a time"),
+])
+def test_unpaired_sub_interpreter_steps_are_one_line_and_exit_2(cli, tmp_path, main, step, words):
+    # the model would give such a scenario a verdict ("crash") for a program outside it
+    p = tmp_path / "interp.toml"
+    p.write_text(f'name = "interp"\n[threads]\nmain = [{main}]\n')
+    r = cli("check", p)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert f"interp.toml:3: thread 'main', step {step} " in r.stderr and words in r.stderr

@@ -359,8 +359,16 @@ class _Builder:
         signals: dict[str, Step] = {}
         interps = {t.name for t in threads if any(s.kind == "new_interp" for s in t.steps)}
         for t in threads:
+            interp_open = False  # new_interp/end_interp alternate per thread, as fr_outer holds one state
             for s in t.steps:
                 where = f"thread {t.name!r}, step {s.index + 1} {s.text!r}"
+                if s.kind == "end_interp" and not interp_open:
+                    raise self.fail(f"{where}: no sub-interpreter to end: 'end_interp' ends the one an earlier "
+                                    "'new_interp' of this thread made", s.line)
+                if s.kind == "new_interp" and interp_open:
+                    raise self.fail(f"{where}: this thread's sub-interpreter is still alive: one at a time, "
+                                    "'end_interp' first", s.line)
+                interp_open = {"new_interp": True, "end_interp": False}.get(s.kind, interp_open)
                 if STEP_KINDS[s.kind].arg is Arg.THREAD and s.arg not in names:
                     raise self.fail(f"{where}: no thread named {s.arg!r} (threads: {', '.join(sorted(names))})", s.line)
                 if s.kind in ("spawn", *STARTS_PYTHON_THREAD):
