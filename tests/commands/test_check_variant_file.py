@@ -84,7 +84,10 @@ BAD = {
                "'fast' is not a switch of Variant"),
     "function": ("from finirace.model.api import variant\n"
                  "VARIANT = variant(base='exit', name='m', summary='s', patches={'take_gill': lambda v, s: s})\n",
-                 "patches 'take_gill', which no operation of 'exit' calls"),
+                 "patches 'take_gill', which no operation of 'exit' calls; did you mean 'take_gil'?"),
+    "function-far": ("from finirace.model.api import variant\n"
+                     "VARIANT = variant(base='exit', name='m', summary='s', patches={'zzz': lambda v, s: s})\n",
+                     "patches 'zzz', which no operation of 'exit' calls; known: "),
     "patch-fails": ("from finirace.model.api import variant\n"
                     "VARIANT = variant(base='exit', name='m', summary='s', patches={'take_gil': lambda v, s: 1 / 0})\n",
                     "a patch of variant 'm' failed on"),
@@ -110,6 +113,9 @@ def test_a_missing_file_and_two_files_with_one_name(tmp_path):
     r = run_check("seed", "--variant-file", str(tmp_path / "absent.py"))
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
     assert "absent.py: no such file" in r.stderr
+    r = run_check("seed", "--variant-file", str(tmp_path))
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
+    assert f"{tmp_path}: a directory, not a Python file" in r.stderr
     a = write(tmp_path, GOOD, "a.py")
     b = write(tmp_path, GOOD, "b.py")
     r = run_check("seed", "--variant-file", a, "--variant-file", b)

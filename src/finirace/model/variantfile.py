@@ -11,6 +11,7 @@ every operation of the era, before any search starts.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import traceback
@@ -37,6 +38,8 @@ def load_variant_files(paths: Iterable[str], taken: Iterable[str]) -> dict[str, 
 
 def load_variant_file(path: str) -> Variant:
     """Run one variant file and return its checked ``VARIANT``."""
+    if os.path.isdir(path):
+        raise UsageError(f"--variant-file {path}: a directory, not a Python file")
     if not os.path.isfile(path):
         raise UsageError(f"--variant-file {path}: no such file")
     try:
@@ -108,8 +111,10 @@ def _check(path: str, v: Variant) -> None:
     known = known_functions(programs)
     for function, _ in v.patches:
         if function not in known:
+            close = difflib.get_close_matches(function, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"
             raise UsageError(f"{path}: variant {v.name!r} patches {function!r}, which no operation of "
-                             f"{v.follows!r} calls (known: {', '.join(sorted(known))})")
+                             f"{v.follows!r} calls; {hint}")
     for prog in programs:
         try:
             patched(prog, v)
