@@ -135,11 +135,17 @@ def test_a_lab_run_is_in_the_store_and_report_reproduces_its_table(env, tmp_path
         assert store.lab_runs(campaign.id) == records
 
 
-def test_a_killed_catalog_sweep_keeps_every_finished_run(env):
-    """kill -9 of `finirace lab --catalog --all` mid-sweep: every run stored before the kill stays, readable by report."""
+def test_a_killed_catalog_sweep_keeps_every_finished_run(env, catalog_sweep):
+    """kill -9 of `finirace lab --catalog --all` mid-sweep: every run stored before the kill stays, readable by report.
+
+    Its programs come from the suite's catalog sweep's build cache (the same
+    catalog on the same interpreters): what is killed is running and storing,
+    not gcc; the store is this module's own.
+    """
     import signal
     import time
 
+    env = dict(env, FINIRACE_CACHE_DIR=catalog_sweep.env["FINIRACE_CACHE_DIR"])
     proc = subprocess.Popen([sys.executable, "-m", "finirace", "lab", "--catalog", "--all", "--jobs", "2",
                              "--timeout", "3", "--campaign", "killed", "--detector", "plain"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
