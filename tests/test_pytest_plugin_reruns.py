@@ -51,7 +51,8 @@ def test_a_test_that_fails_alone_is_order_dependent_not_clean(pytester, tmp_path
 def test_a_test_that_fails_some_reruns_is_flaky(pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("FINIRACE_DB", str(tmp_path / "s.db"))
     counter = tmp_path / "count"
-    # fails on its second run of the three (the session's own run is the first)
+    # fails on its second run of the three (the session's own run is the first); one rerun at a
+    # time, since the counter is read and written without a lock
     pytester.makepyfile(test_flaky=f"""
 import os
 def test_sometimes():
@@ -60,7 +61,7 @@ def test_sometimes():
     open(path, "w").write(str(n + 1))
     assert n != 1, "failed on run 2"
 """)
-    result = pytester.runpytest_subprocess("--finirace-runs", "3", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("--finirace-runs", "3", "--finirace-jobs", "1", "-p", "no:cacheprovider")
     out = result.stdout.str()
     result.assert_outcomes(failed=1)
     section = _section(out, "test_sometimes")

@@ -18,6 +18,7 @@ in the pytest process, so daemon threads the tests left behind are stopped
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -29,6 +30,8 @@ def pytest_addoption(parser):
                     help="rerun each selected test N times in subprocesses; fail those that crash or hang at exit")
     group.addoption("--finirace-timeout", type=float, default=120.0, metavar="SECONDS",
                     help="time limit of one rerun; a rerun still running then counts as a hang (default 120)")
+    group.addoption("--finirace-jobs", type=int, default=None, metavar="J",
+                    help="reruns of a test run at once (default: one per core)")
     group.addoption("--finirace-fresh", action="store_true", default=False,
                     help="start each rerun in a fresh interpreter instead of forking it from a warm one (slower)")
     group.addoption("--finirace-seed", type=int, default=None, metavar="SEED",
@@ -49,6 +52,9 @@ def pytest_configure(config):
         from finirace.guard import install
 
         install(mode=config.getoption("finirace_guard"))
+    jobs = config.getoption("finirace_jobs")
+    if jobs is not None and jobs < 1:
+        raise pytest.UsageError(f"--finirace-jobs must be at least 1, got {jobs}")
     seed = config.getoption("finirace_seed")
     if seed is not None and seed < 0:
         raise pytest.UsageError(f"--finirace-seed must be at least 0, got {seed}")
@@ -65,6 +71,8 @@ class _Finirace:
         self.config = config
         self.runs = runs
         self.seed = seed
+        self.jobs = config.getoption("finirace_jobs") or os.cpu_count() or 1
+        self.store = None  # finirace.store.Store, opened at the first rerun, closed at session end
         self.rounds: list = []  # finirace.reruns.rounds.Round of every test rerun
         self.bad: dict[str, object] = {}  # nodeid -> Round, for tests whose reruns were not clean
         self.positions: dict[str, int] = {}  # nodeid -> its place in the session (1-based)
@@ -83,7 +91,7 @@ class _Finirace:
 
     def _launcher(self):
         if self.launch is None:
-            from finirace.reruns.forked import Launcher
+            from finirace.reruns.launcher import Launcher
 
             self.launch = Launcher(fork=not self.config.getoption("finirace_fresh"), files=self.files)
         return self.launch
@@ -114,9 +122,12 @@ class _Finirace:
 
         target = target_of(item)
         timeout = item.config.getoption("finirace_timeout")
-        with Store() as store:
-            return run_round(store, target, self.runs, round_seed(self.seed, item.nodeid), timeout,
-                             self._launcher().for_target(target), on_run=progress)
+        if self.store is None:
+            self.store = Store()
+        launcher = self._launcher()
+        return run_round(self.store, target, self.runs, round_seed(self.seed, item.nodeid), timeout,
+                         launcher.for_target(target), on_run=progress, jobs=self.jobs,
+                         prepare=lambda spec: launcher.prepare(target, spec))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -182,5 +193,7 @@ class _Finirace:
     def pytest_sessionfinish(self, session, exitstatus):
         if self.launch is not None:
             self.launch.close()
+        if self.store is not None:
+            self.store.close()
         if self.bad:
             session.exitstatus = 1

@@ -1,52 +1,52 @@
-"""Reruns forked from a warm process, or run in a fresh one when forking is not safe.
+"""Reruns forked from a warm process: the session's side of one warm process.
 
-The session keeps one warm process (:mod:`finirace.reruns.warm`) for the test
-file whose tests it reruns, and starts the next when the file changes, so a
-warm process has imported what a fresh rerun of that test would import, and
-not more.  Each rerun is a child forked from it; this side reads the child's
-output, bounds its time (gdb's backtraces of every thread, then ``SIGTERM``,
-then ``SIGKILL``, as :func:`finirace.proc.run` does), kills what it left, and
-turns its end into the same :class:`~finirace.proc.ProcResult`, so the
-detector, the judge and :func:`~finirace.stress.execute.finish_run` treat it
-exactly like a fresh run.
+A warm process (:mod:`finirace.reruns.warm`) has started pytest and
+collected one test file; each rerun is a child forked from it.  This side
+reads the child's output, bounds its time (gdb's backtraces of every thread,
+then ``SIGTERM``, then ``SIGKILL``, as :func:`finirace.proc.run` does), kills
+what it left, and turns its end into the same :class:`~finirace.proc.ProcResult`
+as a fresh run's, so the detector, the judge and
+:func:`~finirace.stress.execute.finish_run` treat it exactly like one.
+
+Several reruns run at once (a test's reruns side by side, ``--finirace-jobs``):
+:meth:`Warm.run` is called from as many threads.  Requests share the warm
+process's socket (one at a time), but each rerun's answers (the child's pid,
+then its exit status) come on a pipe of its own, read by the thread that
+asked: no reader thread, since a thread of ours alive in the pytest process
+is one more thread that the tests' own leak checks would count.
 
 Each child gets its own run's perturbation: the warm process is started
 with the shim preloaded but none of a run's variables; the child sets them,
 has the shim read them again (``finirace_shim_reconfigure``: exit window,
 native delays, seed, CPU pin, hog threads) and runs the perturbation's
-``sitecustomize`` when its level has one.  A fresh process
-(:func:`~finirace.stress.execute.execute_run`) is used instead when the warm
-process refuses (threads after collection, a collection error, no ``fork``),
-when it dies, and under a detector other than plain (gdb, valgrind wrap the
-interpreter from its start).
-How many reruns went which way, and why, is kept for the session's summary.
+``sitecustomize`` when its level has one.  Which warm process a rerun uses,
+and when a fresh interpreter is used instead, is
+:mod:`finirace.reruns.launcher`'s choice.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import selectors
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
+import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from finirace import detectors
-from finirace.detectors.base import Prepared
 from finirace.proc import ProcResult
-from finirace.proc.containment import (TOKEN_ENV, become_subreaper, die_with_parent, kill_group, sweep, track,
-                                       untrack)
+from finirace.proc.containment import TOKEN_ENV, die_with_parent, kill_group, sweep, track, untrack
 from finirace.proc.output import CHUNK, DEFAULT_HEAD, DEFAULT_TAIL, BoundedOutput
 from finirace.proc.runner import signal_name
-from finirace.records import StressRunRecord
-from finirace.reruns.target import RerunTarget, judge
+from finirace.reruns.target import RerunTarget
 from finirace.reruns.warm import Channel
-from finirace.stress.execute import RunSpec, execute_run, finish_run, run_environment, run_perturbation
+from finirace.stress.execute import RunSpec, run_environment, run_perturbation
 from finirace.stress.perturb import RunPerturbation, sitecustomize_dir
 
 GRACE = 0.5  # seconds between SIGTERM and SIGKILL of a timed-out rerun
@@ -54,7 +54,60 @@ _BOOT = ("import os, sys; sys.path.insert(0, {src!r}); from finirace.reruns.warm
          "sys.path.remove({src!r}); sys.path[0] = os.getcwd(); sys.exit(main(sys.argv[1:]))")
 
 
-class _Warm:
+class _Answers:
+    """What the warm process says of one rerun, on that rerun's own pipe: its pid, then how it ended."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = b""
+        self.pid = 0
+        self.status: int | None = None
+        self.learned: list[str] = []
+        self.why = ""
+        self.over = False  # the end was told, or the pipe closed (the warm process is gone)
+
+    def read(self, sel: selectors.BaseSelector | None) -> None:
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.over = True
+            self.why = self.why or "the warm process is gone"
+            if sel is not None:
+                sel.unregister(self.fd)
+            return
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            message = json.loads(line)
+            if "status" in message:
+                self.status = int(message["status"])
+                self.learned = list(message.get("learned", ()))
+                self.over = True
+            elif message.get("pid"):
+                self.pid = int(message["pid"])
+            else:
+                self.why = str(message.get("why", "the warm process did not fork"))
+                self.over = True
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` for the end to be told; whether it was (or the warm process is gone)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.fd, selectors.EVENT_READ)
+            while not self.over:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                if sel.select(left):
+                    self.read(None)
+        return self.over
+
+
+class Warm:
     """One warm process, for one test file."""
 
     def __init__(self, target: RerunTarget, spec: RunSpec, preload: set[str]) -> None:
@@ -64,6 +117,8 @@ class _Warm:
         self.preload = preload  # shared by every warm process of the session; grows as children tell
         self.timeout = spec.timeout
         self.answered = False
+        self.send_lock = threading.Lock()  # reruns run in several threads; requests go one at a time
+        self.count = itertools.count(1)  # run ids
         env = run_environment(spec)
         # each child gets its own run's variables (the shim re-reads them, the perturbation's
         # sitecustomize runs there): none of them here, only the shim itself and its crash handler
@@ -127,40 +182,45 @@ class _Warm:
         return not self.why and self.proc.poll() is None
 
     def run(self, target: RerunTarget, spec: RunSpec) -> ProcResult | None:
-        """One rerun forked from here; None when the warm process could not fork it."""
+        """One rerun forked from here; None when the warm process could not fork it.
+
+        Safe to call from several threads at once: each rerun's answers (its
+        pid, then how it ended) come on a pipe of its own, read by the thread
+        that asked, so no thread is left behind in the pytest process.
+        """
         token = uuid.uuid4().hex
         run = run_perturbation(spec)
         env = dict(spec.perturbation.environment(spec.seed, run))
         env[TOKEN_ENV] = token
         sitecustomize = str(sitecustomize_dir() / "sitecustomize.py") if run.python else None
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
+        fds = {name: os.pipe() for name in ("out", "err", "answer")}
+        theirs = [w for _, w in fds.values()]
         start = time.monotonic()
         try:
-            self.channel.send({"run": list(target.names), "env": env, "sitecustomize": sitecustomize},
-                              (out_w, err_w))
+            with self.send_lock:
+                self.channel.send({"id": next(self.count), "run": list(target.names), "env": env,
+                                   "sitecustomize": sitecustomize}, theirs)
         except OSError:
-            self.why = "the warm process is gone"
-            for fd in (out_r, out_w, err_r, err_w):
+            self.why = self.why or "the warm process is gone"
+            return None
+        finally:
+            for fd in theirs:
                 os.close(fd)
-            return None
-        os.close(out_w)
-        os.close(err_w)
-        answer = self._receive(spec.timeout)
-        pid = int(answer.get("pid", 0)) if answer else 0
-        if not pid:
-            self.why = str(answer.get("why")) if answer else "the warm process is gone"
-            os.close(out_r)
-            os.close(err_r)
-            return None
         out, err = BoundedOutput(DEFAULT_HEAD, DEFAULT_TAIL), BoundedOutput(DEFAULT_HEAD, DEFAULT_TAIL)
-        status, timed_out, note = self._pump(pid, {out_r: out, err_r: err}, start + spec.timeout)
-        leftovers = sweep(token, pid)
-        os.close(out_r)
-        os.close(err_r)
+        answers = _Answers(fds["answer"][0])
+        try:
+            pid, status, timed_out, note = self._pump({fds["out"][0]: out, fds["err"][0]: err}, answers,
+                                                      start + spec.timeout)
+            leftovers = sweep(token, pid) if pid else 0
+        finally:
+            for r, _ in fds.values():
+                os.close(r)
+        if not pid:
+            self.why = self.why or answers.why
+            return None
         if status is None:  # how the child ended is lost with the warm process: run it fresh
             kill_group(pid, signal.SIGKILL)
-            self.why = "the warm process is gone"
+            self.why = self.why or "the warm process is gone"
             return None
         code = sig = None
         if status >= 0:
@@ -173,50 +233,46 @@ class _Warm:
             leftovers_killed=leftovers, timeout_note=note, pid=pid, token=token,
         )
 
-    def _pump(self, pid: int, sinks: dict[int, BoundedOutput], deadline: float) -> tuple[int | None, bool, str | None]:
-        """Read the child's output until the warm process says it ended, or the deadline passes.
+    def _pump(self, sinks: dict[int, BoundedOutput], answers: "_Answers",
+              deadline: float) -> tuple[int, int | None, bool, str | None]:
+        """Read the child's output and answers until its end is told, or the deadline passes.
 
-        (exit status as ``os.waitstatus_to_exitcode`` gives it, or None when the
-        warm process is gone; timed out; what gdb said of a timed-out child).
+        (the child's pid, 0 when none was forked; its exit status as
+        ``os.waitstatus_to_exitcode`` gives it, or None when the warm process
+        is gone; timed out; what gdb said of a timed-out child).
         """
         sel = selectors.DefaultSelector()
-        for fd in sinks:
+        for fd in (*sinks, answers.fd):
             os.set_blocking(fd, False)
             sel.register(fd, selectors.EVENT_READ)
-        sel.register(self.channel.sock, selectors.EVENT_READ)
-        timed_out, note, status = False, None, None
+        timed_out, note = False, None
         try:
-            while not self.channel.pending():
+            while not answers.over:
                 wait = deadline - time.monotonic()
                 if wait <= 0:
+                    if not answers.pid:  # not even forked in time: the warm process is stuck
+                        answers.why = "the warm process did not answer"
+                        break
                     timed_out = True
-                    note = detectors.get("plain").on_timeout(pid)
-                    kill_group(pid, signal.SIGTERM)
-                    status = self._receive_status(GRACE)
-                    if status is None:
-                        kill_group(pid, signal.SIGKILL)
-                        status = self._receive_status(None)
+                    note = detectors.get("plain").on_timeout(answers.pid)
+                    kill_group(answers.pid, signal.SIGTERM)
+                    if not answers.wait(GRACE):
+                        kill_group(answers.pid, signal.SIGKILL)
+                        answers.wait(None)
                     break
                 for key, _ in sel.select(wait):
-                    if key.fd != self.channel.sock.fileno():
+                    if key.fd == answers.fd:
+                        answers.read(sel)
+                    else:
                         self._read(key.fd, sinks, sel)
-                    elif not self.channel.fill():
-                        return None, timed_out, note
         finally:
             sel.close()
-        if not timed_out:
-            status = self._receive_status(None)
         for fd in list(sinks):
             while self._read(fd, sinks, None):
                 pass
-        return status, timed_out, note
-
-    def _receive_status(self, timeout: float | None) -> int | None:
-        message = self._receive(timeout)
-        if message and "status" in message:
-            self.preload.update(message.get("learned", ()))
-            return int(message["status"])
-        return None
+        if answers.status is not None:
+            self.preload.update(answers.learned)
+        return answers.pid, answers.status, timed_out, note
 
     @staticmethod
     def _read(fd: int, sinks: dict[int, BoundedOutput], sel: selectors.BaseSelector | None) -> bool:
@@ -246,81 +302,3 @@ class _Warm:
         untrack(self.proc.pid)
         self.channel.sock.close()
         self.logs.cleanup()
-
-
-@dataclass
-class Launcher:
-    """Makes each rerun: forked from the warm process of its test file, or fresh."""
-
-    fork: bool = True
-    forked: int = 0
-    fresh: int = 0
-    why_fresh: dict[str, str] = field(default_factory=dict)  # test file -> why its reruns were fresh
-    files: list[str] = field(default_factory=list)  # the session's test files, in the order it runs them
-    _warm: _Warm | None = None
-    _next: _Warm | None = None  # the next file's, collecting while this file's reruns run
-    _preload: set[str] = field(default_factory=set)
-
-    def for_target(self, target: RerunTarget):
-        """The launch function of one test's round."""
-        return lambda spec: self.launch(target, spec)
-
-    def launch(self, target: RerunTarget, spec: RunSpec) -> StressRunRecord:
-        result = self._forked(target, spec) if self._can_fork(target, spec) else None
-        if result is None:
-            self.fresh += 1
-            return execute_run(spec, judge=judge)
-        self.forked += 1
-        det = detectors.get(spec.detector)
-        detection = judge(result, det.interpret(Prepared(spec.argv, {}), result))
-        return finish_run(spec, result, detection)
-
-    def _can_fork(self, target: RerunTarget, spec: RunSpec) -> bool:
-        if not self.fork or target.path in self.why_fresh:
-            return False
-        why = ""
-        if spec.detector != "plain":
-            why = f"the {spec.detector} detector wraps the interpreter from its start"
-        elif not hasattr(os, "fork") or not hasattr(socket, "send_fds") or not sys.platform.startswith("linux"):
-            why = "this platform cannot fork a warm process"
-        if why:
-            self.why_fresh[target.path] = why
-        return not why
-
-    def _forked(self, target: RerunTarget, spec: RunSpec) -> ProcResult | None:
-        become_subreaper()  # what a rerun leaves behind comes to us, to be killed and reaped
-        if self._warm is not None and (self._warm.path != target.path or not self._warm.alive()):
-            self._warm.close()
-            self._warm = None
-        if self._warm is None:
-            if self._next is not None and self._next.path == target.path:
-                warm, self._next = self._next, None
-            else:
-                warm = _Warm(target, spec, self._preload)
-            self._prefetch(target, spec)
-            if not warm.ready():
-                self.why_fresh[target.path] = warm.why
-                return None
-            self._warm = warm
-        result = self._warm.run(target, spec)
-        if result is None or self._warm.why:
-            self.why_fresh[target.path] = self._warm.why
-            self._warm.close()
-            self._warm = None
-        return result
-
-    def _prefetch(self, target: RerunTarget, spec: RunSpec) -> None:
-        """Start the warm process of the file after ``target``'s, so its start-up overlaps these reruns."""
-        if self._next is not None:
-            self._next.close()
-            self._next = None
-        later = self.files[self.files.index(target.path) + 1:] if target.path in self.files else []
-        if later and later[0] not in self.why_fresh:
-            following = RerunTarget("", later[0], (), target.rootdir, target.inifile, target.python)
-            self._next = _Warm(following, spec, self._preload)
-
-    def close(self) -> None:
-        for warm in (self._warm, self._next):
-            if warm is not None:
-                warm.close()
-        self._warm = self._next = None

@@ -19,11 +19,18 @@ Run as ``python -m finirace.reruns.warm FD`` by :mod:`finirace.reruns.forked`
   ``{"ok": false, "why": …}`` when it must not fork: a thread besides the main
   one (a forked child would hold only the calling thread, with any lock
   another thread held locked for ever), a collection error, or no ``fork``;
-* ``{"run": [names…], "env": {…}, "sitecustomize": PATH or null}`` with two
-  file descriptors (the rerun's
-  stdout and stderr): it forks; the answer is ``{"pid": N}``, then, when the
-  child has ended, ``{"status": S, "learned": [...]}`` (``os.waitstatus_to_exitcode``;
-  the modules it imported after its test ended, imported here next);
+* ``{"id": I, "run": [names…], "env": {…}, "sitecustomize": PATH or null}``
+  with three file descriptors (the rerun's stdout and stderr, and the pipe
+  its answers go to): it forks and writes on that pipe ``{"id": I, "pid": N}``
+  (``N`` 0 and a ``why`` when it will not fork), then, when the child has
+  ended, ``{"id": I, "status": S, "learned": [...]}``
+  (``os.waitstatus_to_exitcode``; the modules it imported after its test
+  ended, imported here next), and closes it.  Several children run at once
+  (the session runs a test's reruns side by side): the loop waits on the
+  channel and on each child's pidfd (polled every 20 ms where there is
+  none).  Each rerun has its own answer pipe, so the session reads it in
+  that rerun's own thread, with no thread of its own left in the pytest
+  process that tests count;
 * ``{"quit": true}``: the loop returns and the warm process exits.
 
 The child: its own session and process group (so a kill reaches what it
@@ -44,6 +51,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import selectors
 import socket
 import sys
 
@@ -192,6 +200,68 @@ def _reconfigure_shim() -> None:
         pass  # no shim preloaded (no gcc): as a fresh run without it
 
 
+def _tell(fd: int, message: dict) -> None:
+    """One JSON line on a run's answer pipe; a session that stopped listening is no error here."""
+    data = json.dumps(message).encode() + b"\n"
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass
+
+
+class _Child:
+    """A rerun forked and not yet reaped: its pidfd (or -1: polled), and what it tells through its pipe."""
+
+    def __init__(self, rid, pid: int, learn: int, answer: int) -> None:
+        self.id = rid
+        self.pid = pid
+        self.answer = answer  # where this run's answers go (the session reads it in the rerun's own thread)
+        self.learn = learn  # read as it comes: a child with much to tell never blocks on a full pipe
+        os.set_blocking(learn, False)
+        self.told = b""
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.pidfd = -1
+
+    def read(self, sel) -> None:
+        """Read what the child wrote; at end of stream stop listening."""
+        while self.learn >= 0:
+            try:
+                data = os.read(self.learn, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(self.learn)
+                os.close(self.learn)
+                self.learn = -1
+                return
+            self.told += data
+
+    def finish(self, sel) -> list[str]:
+        """The child is reaped: the rest of what it told (what it imported after its test), its fds closed.
+
+        A process the child left may still hold the pipe: what is there now is
+        all the child wrote, since it wrote before it ended.
+        """
+        self.read(sel)
+        if self.learn >= 0:
+            sel.unregister(self.learn)
+        if self.pidfd >= 0:
+            sel.unregister(self.pidfd)
+        self.close()
+        return self.told.decode(errors="replace").split()
+
+    def close(self) -> None:
+        for fd in (self.learn, self.pidfd, self.answer):
+            if fd >= 0:
+                os.close(fd)
+        self.learn = self.pidfd = self.answer = -1
+
+
 class _Server:
     """The pytest plugin of the warm process: after collection, serve forks instead of running tests."""
 
@@ -217,64 +287,110 @@ class _Server:
         self.channel.send({"ok": not why, "why": why, "items": len(session.items)})
         if why:
             return True
-        import gc
-
         items = {names_of(item): item for item in session.items}
-        while True:
-            message, fds = self.channel.receive()
-            if message is None or message.get("quit"):
+        self._serve(session, items)
+        if self.in_child:
+            return None  # pytest's own loop runs the one test left in the session
+        return True
+
+    def _serve(self, session, items: dict) -> None:
+        """Fork a child per ``run`` message, several at once, and tell each child's end as it comes."""
+        sel = selectors.DefaultSelector()
+        sel.register(self.channel.sock, selectors.EVENT_READ, None)
+        children: dict[int, _Child] = {}
+        listening = True
+        while listening or children:
+            while listening and self.channel.pending():
+                message, fds = self.channel.receive()
+                if message is None or message.get("quit"):
+                    listening = False
+                    break
+                child = self._fork(session, items, message, fds, children, sel)
+                if self.in_child:
+                    return
+                if child is not None:
+                    children[child.pid] = child
+            if not listening and not children:
                 break
-            if _threads() > 1:  # something the warm-up imported started one
-                for fd in fds:
-                    os.close(fd)
-                self.channel.send({"pid": 0, "why": f"{_threads()} threads after warming up"})
-                continue
-            item = items.get(tuple(message["run"]))
-            if item is None or len(fds) != 2:
-                for fd in fds:
-                    os.close(fd)
-                self.channel.send({"pid": 0, "why": "no such test in the warm process" if item is None else "no fds"})
-                continue
-            sys.stdout.flush()
-            sys.stderr.flush()
-            # the warm objects out of the collector's sight while the child runs its test, so
-            # pytest's gc.collect() calls neither walk nor copy them; unfrozen before finalization
-            gc.freeze()
-            learn_r, learn_w = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(learn_r)
-                _after_test["fd"] = learn_w
-                self.in_child = True
-                self._child(session, item, message.get("env", {}), message.get("sitecustomize"), *fds)
-                return None  # pytest's own loop runs the one test left in the session
-            os.close(learn_w)
+            polled = any(c.pidfd < 0 for c in children.values())
+            for key, _ in sel.select(0.02 if polled else None):
+                if key.data is None:
+                    if not self.channel.fill():  # the session is gone: its children die with it
+                        return
+                elif key.fd == key.data.learn:
+                    key.data.read(sel)
+                else:
+                    self._ended(key.data, 0, children, sel)
+            for child in [c for c in children.values() if c.pidfd < 0]:
+                self._ended(child, os.WNOHANG, children, sel)
+            if not listening:
+                return  # quit: the session waits for no child any more
+
+    def _fork(self, session, items: dict, message: dict, fds: list[int], children: dict, sel):
+        """Fork the rerun ``message`` asks for; its :class:`_Child`, or None (and the session told why)."""
+        rid = message.get("id")
+        why = ""
+        item = items.get(tuple(message.get("run", ())))
+        if _threads() > 1:  # something the warm-up imported started one
+            why = f"{_threads()} threads after warming up"
+        elif item is None:
+            why = "no such test in the warm process"
+        elif len(fds) != 3:
+            why = "no fds"
+        if why:
+            if len(fds) == 3:
+                _tell(fds[2], {"id": rid, "pid": 0, "why": why})
             for fd in fds:
                 os.close(fd)
-            self.channel.send({"pid": pid})
-            _, status = os.waitpid(pid, 0)
-            learned = self._learned(learn_r)
-            self.channel.send({"status": os.waitstatus_to_exitcode(status), "learned": learned})
-            self._warm_up(learned)
-        return True
+            return None
+        import gc
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # the warm objects out of the collector's sight while the child runs its test, so
+        # pytest's gc.collect() calls neither walk nor copy them; unfrozen before finalization
+        gc.freeze()
+        learn_r, learn_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(learn_r)
+            sel.close()  # the warm process's bookkeeping is none of the child's
+            for other in children.values():
+                other.close()
+            _after_test["fd"] = learn_w
+            self.in_child = True
+            os.close(fds[2])
+            self._child(session, item, message.get("env", {}), message.get("sitecustomize"), fds[0], fds[1])
+            return None
+        os.close(learn_w)
+        os.close(fds[0])
+        os.close(fds[1])
+        child = _Child(rid, pid, learn_r, fds[2])
+        sel.register(learn_r, selectors.EVENT_READ, child)
+        if child.pidfd >= 0:
+            sel.register(child.pidfd, selectors.EVENT_READ, child)
+        _tell(child.answer, {"id": rid, "pid": pid})
+        return child
+
+    def _ended(self, child: "_Child", flags: int, children: dict, sel) -> None:
+        """Reap ``child`` if it ended (``flags``: ``os.WNOHANG`` to only look); tell the session; warm up."""
+        if children.get(child.pid) is not child:  # reaped already (a stale event of the same select)
+            return
+        pid, status = os.waitpid(child.pid, flags)
+        if pid == 0:
+            return
+        del children[child.pid]
+        answer, child.answer = child.answer, -1
+        learned = child.finish(sel)
+        _tell(answer, {"id": child.id, "status": os.waitstatus_to_exitcode(status), "learned": learned})
+        os.close(answer)
+        self._warm_up(learned)
 
     in_child = False
 
     def pytest_runtest_logfinish(self, nodeid, location):
         if self.in_child:
             _after_test["modules"] = set(sys.modules)
-
-    @staticmethod
-    def _learned(fd: int) -> list[str]:
-        """What the last child imported after its test ended, as it told through ``fd``."""
-        chunks = []
-        while True:
-            data = os.read(fd, 65536)
-            if not data:
-                break
-            chunks.append(data)
-        os.close(fd)
-        return b"".join(chunks).decode(errors="replace").split()
 
     @staticmethod
     def _warm_up(names) -> None:
