@@ -11,7 +11,8 @@ to its outcome.
 
 import pytest
 
-from finirace.explore import Exhaustive, check, replay
+from finirace.explore import Exhaustive, check, encode, replay
+from finirace.explore.persistent import explore_persistent
 from finirace.model import VARIANTS, build_system
 from finirace.scenario import load_bundled, loads
 
@@ -67,3 +68,10 @@ def test_reduction_agrees_with_plain_search(scenario, variant):
     system = build_system(scenario, variant)
     for cx in default.counterexamples + reduced.counterexamples + dpor.counterexamples:
         assert replay(system, cx.schedule).outcome.label == cx.outcome.label
+    # persistent sets alone (plain keys, no symmetry): the same outcomes, never more states
+    system.canonical = None
+    ample = explore_persistent(system, None, "exhaustive")
+    assert {f.outcome.label for f in ample.found} == set(plain.labels)
+    assert ample.states <= plain.states
+    for f in ample.found:
+        assert replay(system, encode(f.choices)).outcome.label == f.outcome.label

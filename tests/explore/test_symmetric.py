@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from finirace.explore import Exhaustive, replay
+from finirace.explore.persistent import explore_persistent
 from finirace.explore.symmetric import explore_symmetric
 from finirace.model import VARIANTS, build_system
 from finirace.scenario import loads
@@ -62,13 +63,22 @@ def test_symmetry_reaches_the_outcomes_of_the_plain_search(case):
     text, variant = case
     system = build_system(loads(text), variant)
     system.canonical = system.symmetry.canonical  # the symmetric search even where nothing is alike
-    reduced = explore_symmetric(system, None, "exhaustive")
+    reduced = explore_symmetric(system, None, "exhaustive")  # the cheapest-run pass over symmetric keys
     assert reduced is not None  # the model has no cycles
     plain = Exhaustive("none").explore(build_system(loads(text), variant))
-    assert {f.outcome.label for f in reduced.found} == {f.outcome.label for f in plain.found}
+    labels = {f.outcome.label for f in plain.found}
+    assert {f.outcome.label for f in reduced.found} == labels
     assert reduced.states <= plain.states
     for f in reduced.found:  # every rebuilt run is a real run to its outcome
         assert replay(system, _token(f.choices)).outcome.label == f.outcome.label
+    persistent = explore_persistent(system, None, "exhaustive")  # symmetry and persistent sets
+    assert {f.outcome.label for f in persistent.found} == labels
+    assert persistent.states <= plain.states
+    for f in persistent.found:
+        assert replay(system, _token(f.choices)).outcome.label == f.outcome.label
+    system.canonical = None  # persistent sets alone
+    ample = explore_persistent(system, None, "exhaustive")
+    assert {f.outcome.label for f in ample.found} == labels
 
 
 def _token(choices):
@@ -103,3 +113,15 @@ def test_default_search_uses_symmetry_and_agrees(variant):
     sleep = Exhaustive("sleep").explore(build_system(loads(text), variant))
     assert {f.outcome.label for f in default.found} == {f.outcome.label for f in sleep.found}
     assert default.states < sleep.states
+
+
+def test_past_its_budget_the_default_search_uses_persistent_sets(monkeypatch):
+    from finirace.explore import exhaustive
+
+    monkeypatch.setattr(exhaustive, "CHEAPEST_KEYS", 50)  # as if the scenario were four workers
+    text = scenario([LONG, LONG], [0, 1], False)
+    default = Exhaustive().explore(build_system(loads(text), "exit"))
+    cheapest = explore_symmetric(build_system(loads(text), "exit"), None, "exhaustive")
+    assert not default.minimal and cheapest.minimal
+    assert {f.outcome.label for f in default.found} == {f.outcome.label for f in cheapest.found}
+    assert default.states < cheapest.states  # persistent sets: fewer states than every move of every key

@@ -1,8 +1,16 @@
 """Exhaustive search: every interleaving, with state caching and sleep sets, or DPOR.
 
-Three reductions, all reaching exactly the same outcomes:
+The reductions, all reaching exactly the same outcomes:
 
-* ``"sleep"`` (the default): state caching and sleep sets, below.
+* ``"symmetry"`` (the default): where threads are alike, the cheapest-run pass
+  over symmetric keys (:mod:`~finirace.explore.symmetric`, minimal runs in one
+  pass) up to :data:`CHEAPEST_KEYS` keys; a larger scenario is searched with
+  ``"persistent"`` instead.  Where nothing is alike: ``"sleep"``.
+* ``"persistent"``: symmetric keys where threads are alike, and persistent sets
+  (one thread's local step alone where there is one,
+  :mod:`~finirace.explore.persistent`): fewer states, exact outcome labels,
+  runs minimized afterwards within the minimizer's budget.
+* ``"sleep"``: state caching and sleep sets, below.
 * ``"dpor"``: stateless dynamic partial-order reduction (source sets) with
   sleep sets, :mod:`~finirace.explore.dpor`.  It needs the system to say what a
   waiting thread waits on (``System.blocked_on``); a system without it is
@@ -48,6 +56,8 @@ from itertools import chain
 from finirace.explore.dpor import DPOR, sound_for
 from finirace.explore.exploration import Exploration, ProgressFn, Recorder, collector_paused, state_key
 from finirace.explore.replay import ModelError
+from finirace.explore.cheapest import OverBudget
+from finirace.explore.persistent import explore_persistent
 from finirace.explore.symmetric import explore_symmetric
 from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System, Transition
@@ -67,10 +77,14 @@ class _Frame:
     next: int = 0
 
 
-REDUCTIONS = ("symmetry", "dpor", "sleep", "none")
+REDUCTIONS = ("symmetry", "persistent", "dpor", "sleep", "none")
 DEFAULT_REDUCTION = "symmetry"
-_NAMES = {"symmetry": "exhaustive", "dpor": "exhaustive (dpor)", "sleep": "exhaustive (sleep sets)",
-          "none": "exhaustive (no reduction)"}
+_NAMES = {"symmetry": "exhaustive", "persistent": "exhaustive (persistent sets)", "dpor": "exhaustive (dpor)",
+          "sleep": "exhaustive (sleep sets)", "none": "exhaustive (no reduction)"}
+# keys the default's cheapest-run pass may take before the search switches to persistent sets:
+# three alike workers take 26 000; four, 740 000 (bench/check_catalog), where the pass would cost
+# about twice the persistent-set search and the minimizer gives up anyway
+CHEAPEST_KEYS = 100_000
 
 
 class Exhaustive:
@@ -93,10 +107,18 @@ class Exhaustive:
     def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
         if self.reduction == "symmetry":
             if getattr(system, "canonical", None) is not None:
-                got = explore_symmetric(system, progress, self.name)
+                try:
+                    got = explore_symmetric(system, progress, self.name, budget=CHEAPEST_KEYS)
+                except OverBudget:
+                    got = explore_persistent(system, progress, self.name)
                 if got is not None:
                     return got
             return self._cached(system, progress, True, self.name)  # nothing alike (or a cycle): sleep sets
+        if self.reduction == "persistent":
+            got = explore_persistent(system, progress, self.name)
+            if got is not None:
+                return got
+            return self._cached(system, progress, True, _NAMES["sleep"])  # a cycle
         if self.reduction == "dpor" and sound_for(system):
             return DPOR().explore(system, progress)
         if self.reduction == "none":

@@ -40,11 +40,13 @@ from finirace.explore.exploration import Exploration, ProgressFn
 from finirace.model.system import System
 
 
-def explore_symmetric(system: System, progress: ProgressFn | None, name: str) -> Exploration | None:
+def explore_symmetric(system: System, progress: ProgressFn | None, name: str,
+                      budget: int | None = None) -> Exploration | None:
     """The exhaustive search over canonical keys; None when it met a cycle.  Each run it
-    returns is the cheapest to its outcome (``Exploration.minimal``)."""
+    returns is the cheapest to its outcome (``Exploration.minimal``).  Past ``budget`` keys
+    it raises :class:`~finirace.explore.cheapest.OverBudget`."""
     try:
-        runs = CheapestRuns(system, progress).search()
+        runs = CheapestRuns(system, progress, budget).search()
         for ok in runs.outcomes():
             found = runs.cheapest(ok)
             runs.rec.reached(found.outcome, found.choices, found.preemptions)

@@ -76,7 +76,10 @@ def check_system(
     start = time.perf_counter()
     exploration: Exploration = strategy.explore(system, progress)
     found = exploration.found
-    if minimize_budget and not exploration.minimal and not exploration.strategy.startswith("replay"):
+    # a search that kept more keys than the budget: the minimizer's pass (every move of every
+    # key) would run out of it too, after the time it took
+    if minimize_budget and not exploration.minimal and not exploration.strategy.startswith("replay") \
+            and exploration.states <= minimize_budget:
         found = minimize(system, found, minimize_budget)
     found = tuple(sorted(found, key=lambda f: _order(f.outcome)))
     counterexamples = tuple(run_choices(system, f.choices) for f in found)

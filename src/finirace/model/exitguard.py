@@ -68,7 +68,7 @@ def _bound_ran_out(c: Ctx, pending: list[int]) -> bool:
     world = c.world()
     m = c.machine
     n = len(m.threads)
-    alive = {j for j in range(n) if j != c.ti and m._ready(world, j)}
+    alive = {j for j in range(n) if j != c.ti and m.ready(world, j)}
     changed = True
     while changed:
         changed = False

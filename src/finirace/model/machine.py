@@ -28,6 +28,7 @@ from finirace.model.programs import program_for
 from finirace.model.threads import bootstrap, teardown
 from finirace.model.variant import Variant
 from finirace.model.world import DONE, EXITED, HUNG, NEW, RUN, Gil, Runtime, ThreadRec, World
+from finirace.model.locality import Locality
 from finirace.model.symmetry import Symmetry
 from finirace.model.system import Transition
 from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
@@ -51,6 +52,9 @@ class Machine:
         sym = Symmetry(scenario)
         self.symmetry = sym
         self.canonical = sym.canonical if sym.active else None
+        # the optional System hook for persistent sets (model/locality.py); a patched C
+        # function may touch anything, so a variant with patches has no local steps
+        self.local = None if variant.patches else Locality(self)
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):
@@ -179,6 +183,8 @@ class Machine:
         try:
             ins.run(c)
         except NotReady:
+            if ins.waits is None:  # model/locality.py relies on it: such a step is always ready
+                raise RuntimeError(f"model: {ins.label} waits but does not say on what (Instr.waits)")
             return None
         except Fault as f:
             new = c.world()
@@ -208,7 +214,7 @@ class Machine:
             c.set_me(phase=rec.phase + 1)
         return c.world(), self._transition(c, ins, step)
 
-    def _ready(self, world: World, ti: int) -> bool:
+    def ready(self, world: World, ti: int) -> bool:
         """Whether a thread's next step can run (a step that would fault can)."""
         rec = world.threads[ti]
         if rec.status != RUN:
@@ -249,7 +255,7 @@ class Machine:
     # -- how threads ended ----------------------------------------------------
     def results(self, world: World, timeout: bool, faulted: int | None = None) -> tuple[ThreadResult, ...]:
         n = len(self.threads)
-        enabled = {i for i in range(n) if i != faulted and self._ready(world, i)}
+        enabled = {i for i in range(n) if i != faulted and self.ready(world, i)}
         alive = set(enabled)
         if faulted is not None:
             alive.add(faulted)  # it was running when the run ended: others waiting on it were cut short

@@ -1,0 +1,159 @@
+"""The outcome search with persistent sets: every outcome label, from fewer states.
+
+What it finds is exactly what the unreduced search finds: the set of outcome
+labels (``clean, w2 hung``).  Not the cheapest run to each: a persistent set
+makes one thread's local step go first (:mod:`~finirace.explore.ample`), and
+the cheapest run may have let another thread go first, or ended before that
+step.  So its runs are rebuilt, and :mod:`~finirace.explore.minimize` makes them
+minimal where its budget allows.  This is the search for scenarios too large
+for the cheapest-run pass of :mod:`~finirace.explore.symmetric`, which walks
+every move of every key.
+
+It walks the same keys (``System.canonical``: alike threads swapped into one;
+a system without it on its plain keys), and keeps per key a *summary*: the
+outcome keys reachable from it in the key's own naming, carried renamed across
+a key hit as the cheapest-run tables are.  A summary is complete in post-order,
+and exact under persistent sets (every outcome reachable from a state is
+reachable from it through the local step, :mod:`~finirace.explore.ample`).  A
+cycle would leave a summary incomplete when used: the search then gives up.
+
+Runs are rebuilt at the end: from the initial state, step by step through the
+moves the search tried, a thread whose next state's summary holds the outcome
+(the thread that ran last first, so the run has few preemptions).
+"""
+
+from __future__ import annotations
+
+from finirace.explore.ample import moves_of
+from finirace.explore.cheapest import Cycle, outcome_key, rename
+from finirace.explore.exploration import Exploration, ProgressFn, Recorder, state_key
+from finirace.explore.replay import ModelError
+from finirace.explore.trace import is_preemption
+from finirace.model.system import System
+
+Summary = frozenset  # of outcome keys (kind, per-slot thread outcomes)
+
+
+def explore_persistent(system: System, progress: ProgressFn | None, name: str,
+                       persistent: bool = True) -> Exploration | None:
+    """Every outcome, over canonical keys (plain keys without ``System.canonical``) and
+    persistent sets (unless ``persistent`` is false); None when it met a cycle."""
+    try:
+        return _Search(system, progress, persistent).run(name)
+    except Cycle:
+        return None
+
+
+class _Search:
+    def __init__(self, system: System, progress: ProgressFn | None, persistent: bool = True) -> None:
+        self.system = system
+        self.moves = moves_of(system) if persistent else (lambda state, enabled: enabled)
+        self.n = len(system.threads)
+        self.identity = tuple(range(self.n))
+        self.canonical = getattr(system, "canonical", None) or self._plain(state_key(system))
+        self.rec = Recorder(progress)
+        self.done: dict[object, Summary] = {}
+        self.interned: dict[Summary, Summary] = {}
+        self.renamed: dict[tuple[int, tuple[int, ...]], Summary] = {}
+
+    def _plain(self, key):
+        """Without symmetry: each state's own key, nothing renamed (persistent sets alone)."""
+        identity = self.identity
+        return lambda state: (key(state), identity)
+
+    def intern(self, s: Summary) -> Summary:
+        return self.interned.setdefault(s, s)
+
+    def carry(self, s: Summary, child: tuple[int, ...], parent: tuple[int, ...]) -> Summary:
+        """A child's summary (in its key's naming) in its parent's key's naming."""
+        q = [0] * self.n
+        for i in range(self.n):
+            q[child[i]] = parent[i]
+        q = tuple(q)
+        if q == self.identity:
+            return s
+        got = self.renamed.get((id(s), q))
+        if got is None:
+            got = self.renamed[(id(s), q)] = self.intern(frozenset(rename(ok, q) for ok in s))
+        return got
+
+    def run(self, name: str) -> Exploration:
+        _, perm, root = self.summarize(self.system.initial())
+        for ok in self.carry(root, perm, self.identity):
+            self.witness(ok)
+        return self.rec.result(name, complete=True)
+
+    def summarize(self, start) -> tuple[object, tuple[int, ...], Summary]:
+        """The key, permutation and summary of a state, searching what is not known yet."""
+        system, rec, done, moves = self.system, self.rec, self.done, self.moves
+        onstack: set = set()
+        # frame: [key, perm, state, next states, next move, accumulated summary]
+        stack: list[list] = []
+
+        def enter(state) -> tuple[object, tuple[int, ...], Summary | None]:
+            key, perm = self.canonical(state)
+            got = done.get(key)
+            if got is not None:
+                return key, perm, got
+            if key in onstack:
+                raise Cycle()
+            rec.states += 1
+            outcome = system.outcome(state)
+            if outcome is not None:
+                s = done[key] = self.intern(frozenset({rename(outcome_key(outcome), perm)}))
+                return key, perm, s
+            enabled = system.enabled(state)
+            if not enabled:
+                raise ModelError(f"no thread can run and the model names no outcome (after {len(stack)} steps)")
+            onstack.add(key)
+            # the next states now, while the system's memo holds this state's moves: after a
+            # child is searched, asking again would compute every thread's step anew
+            stack.append([key, perm, state, [system.step(state, t)[0] for t in moves(state, enabled)], 0, set()])
+            return key, perm, None
+
+        root = enter(start)
+        while stack:
+            f = stack[-1]
+            if f[4] >= len(f[3]):
+                stack.pop()
+                onstack.discard(f[0])
+                s = done[f[0]] = self.intern(frozenset(f[5]))
+                if stack:
+                    parent = stack[-1]
+                    parent[5].update(self.carry(s, f[1], parent[1]))
+                continue
+            nxt = f[3][f[4]]
+            f[4] += 1
+            rec.transition()
+            _, perm, s = enter(nxt)
+            if s is not None:
+                f[5].update(self.carry(s, perm, f[1]))
+        return root[0], root[1], done[root[0]]
+
+    def witness(self, ok: tuple) -> None:
+        """A run from the initial state to an outcome with key ``ok`` (in thread order)."""
+        system = self.system
+        index = {t: i for i, t in enumerate(system.threads)}
+        state = system.initial()
+        choices: list[int] = []
+        previous: str | None = None
+        pre = 0
+        while True:
+            outcome = system.outcome(state)
+            if outcome is not None:
+                if outcome_key(outcome) != ok:
+                    raise ModelError("symmetry reduction: a rebuilt run ends in another outcome")
+                self.rec.reached(outcome, tuple(choices), pre)
+                return
+            enabled = system.enabled(state)
+            order = sorted(self.moves(state, enabled), key=lambda t: t != previous)
+            for t in order:
+                nxt, _ = system.step(state, t)
+                _, perm, summary = self.summarize(nxt)  # known, unless the sort broke a tie otherwise
+                if rename(ok, perm) in summary:
+                    break
+            else:
+                raise ModelError("symmetry reduction: no move leads to an outcome its summary holds")
+            pre += is_preemption(previous, enabled, t)
+            choices.append(index[t])
+            previous, state = t, nxt
