@@ -1,17 +1,18 @@
 """Benchmark: the exhaustive search under each reduction, side by side, in one run.
 
 Reductions: ``none`` (state caching only, the baseline), ``sleep`` (caching +
-sleep sets), ``symmetry`` (the default: caching with symmetry reduction where
-threads are alike, else sleep sets) and ``dpor`` (stateless source-set DPOR +
-sleep sets).  Exploration only (no minimization), so the numbers are the
+sleep sets), ``symmetry`` (the default: the cheapest-run pass over symmetric
+keys where threads are alike, persistent sets past 60 000 keys, else sleep
+sets), ``persistent`` (symmetric keys and persistent sets; plain keys where
+nothing is alike) and ``dpor`` (stateless source-set DPOR + sleep sets).  Exploration only (no minimization), so the numbers are the
 searches' own; each outcome set is checked to be the same under every
 reduction.
 
 1. the whole bundled catalog x every model variant: total states, transitions
    and seconds of each (target: the default under 0.3 s of search);
 2. seed-shaped scenarios: ``seed`` with 2-4 alike workers (each signals its own
-   event, ``main`` waits for each in turn, then finalizes), default against
-   sleep sets, each search in a child process of its own so its peak memory
+   event, ``main`` waits for each in turn, then finalizes), default and
+   persistent sets against sleep sets, each search in a child process of its own so its peak memory
    is its own (targets: 3 workers <= 3 s and <= 150 MB, 4 workers <= 30 s);
 3. identical workers doing ensure/save/block/restore/release, as before, with
    DPOR on two;
@@ -37,7 +38,7 @@ TARGET_CATALOG = 0.3
 TARGET_SEED = 0.5
 TARGET_SECONDS = {3: 3.0, 4: 30.0}
 TARGET_MB = {3: 150}
-REDUCTIONS = ("none", "sleep", "symmetry", "dpor")
+REDUCTIONS = ("none", "sleep", "symmetry", "persistent", "dpor")
 
 
 def workers(n: int):
@@ -126,16 +127,17 @@ def main() -> int:
     _table([("catalog", tot)])
 
     print("\n2. seed-shaped: N alike workers (each in a child process; peak memory is the search's own)")
-    print(f"{'':<22}{'default states':>15}{'CPU s':>8}{'MB':>7}{'sleep states':>15}{'CPU s':>8}{'MB':>7}"
-          f"{'sleep/default s':>16}   targets")
+    print(f"{'':<22}{'default states':>15}{'CPU s':>8}{'MB':>7}{'persistent':>15}{'CPU s':>8}{'MB':>7}"
+          f"{'sleep states':>15}{'CPU s':>8}{'MB':>7}{'sleep/default s':>16}   targets")
     for era in args.era or ["exit"]:
         for n in range(2, args.workers + 1):
             d = child(n, era, "symmetry", args.timeout)
+            p = child(n, era, "persistent", args.timeout)
             s = child(n, era, "sleep", args.timeout) if n < 4 or args.baseline_4 else None
-            if d and s and d["labels"] != s["labels"]:
-                print(f"!! seed-{n} {era}: symmetry and sleep sets disagree")
+            if len({tuple(r["labels"]) for r in (d, p, s) if r}) > 1:
+                print(f"!! seed-{n} {era}: the default, persistent sets and sleep sets disagree")
                 return 1
-            cells = _cells(d) + _cells(s)
+            cells = _cells(d) + _cells(p) + _cells(s)
             ratio = f"{s['seconds'] / d['seconds']:.1f}" if d and s else "-"
             target = ""
             if n in TARGET_SECONDS and d:
@@ -168,12 +170,12 @@ def _cells(r: dict | None) -> str:
 
 def _table(rows, header=True) -> None:
     if header:
-        print(f"{'':<20}" + "".join(f"{r + ' states':>17}{r + ' trans':>16}{r + ' CPU s':>16}" for r in REDUCTIONS))
+        print(f"{'':<20}" + "".join(f"{r + ' states':>19}{r + ' trans':>18}{r + ' CPU s':>18}" for r in REDUCTIONS))
     for name, row in rows:
         cells = ""
         for r in REDUCTIONS:
             v = row[r]
-            cells += f"{'-':>17}{'-':>16}{'-':>16}" if v is None else f"{v[0]:>17}{v[1]:>16}{v[2]:>16.2f}"
+            cells += f"{'-':>19}{'-':>18}{'-':>18}" if v is None else f"{v[0]:>19}{v[1]:>18}{v[2]:>18.2f}"
         print(f"{name:<20}{cells}")
 
 

@@ -33,9 +33,10 @@ def register(subparsers) -> None:
     p.add_argument("--html", metavar="FILE", help="write every counterexample as one HTML page (lanes per thread)")
     p.add_argument("--replay", metavar="SCHEDULE", help="replay one schedule token and print its trace")
     p.add_argument("--preemptions", type=natural, metavar="K", help="explore only runs with at most K preemptions")
-    p.add_argument("--reduction", choices=("symmetry", "sleep", "dpor", "none"), default=None,
-                   help="exhaustive search: state caching with symmetry reduction where threads are alike, else "
-                        "sleep sets (default); caching + sleep sets only; stateless DPOR; or caching only")
+    p.add_argument("--reduction", choices=("symmetry", "persistent", "sleep", "dpor", "none"), default=None,
+                   help="exhaustive search: state caching with symmetry reduction where threads are alike (and "
+                        "persistent sets on large ones), else sleep sets (default); symmetry and persistent sets; "
+                        "caching + sleep sets only; stateless DPOR; or caching only")
     p.add_argument("--strict", action="store_true",
                    help="an expected outcome a bounded or PCT search does not reach fails (default: a warning)")
     p.add_argument("--pct", action="store_true", help="random PCT runs instead of an exhaustive search")

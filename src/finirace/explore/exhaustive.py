@@ -82,9 +82,10 @@ DEFAULT_REDUCTION = "symmetry"
 _NAMES = {"symmetry": "exhaustive", "persistent": "exhaustive (persistent sets)", "dpor": "exhaustive (dpor)",
           "sleep": "exhaustive (sleep sets)", "none": "exhaustive (no reduction)"}
 # keys the default's cheapest-run pass may take before the search switches to persistent sets:
-# three alike workers take 26 000; four, 740 000 (bench/check_catalog), where the pass would cost
-# about twice the persistent-set search and the minimizer gives up anyway
-CHEAPEST_KEYS = 100_000
+# three alike workers take up to about 30 000 (every era); four, 740 000 (bench/check_catalog), where
+# the pass costs more than the persistent-set search and the minimizer gives up anyway; what the
+# pass spent before it stopped is lost (a few seconds)
+CHEAPEST_KEYS = 60_000
 
 
 class Exhaustive:
