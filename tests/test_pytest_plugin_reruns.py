@@ -26,9 +26,13 @@ def _section(out: str, name: str) -> str:
 
 def test_a_test_that_fails_alone_is_order_dependent_not_clean(pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("FINIRACE_DB", str(tmp_path / "s.db"))
+    # makes pytest mark finirace for assertion rewriting in the warm process too, as a
+    # non-editable install's entry point does, after the warm process imported it
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p finirace")
     pytester.makepyfile(test_order=ORDER_DEPENDENT)
     result = pytester.runpytest_subprocess("--finirace-runs", "2", "-p", "no:cacheprovider")
     out = result.stdout.str()
+    assert "PytestAssertRewriteWarning" not in out  # finirace's own noise in every rerun's output
     # it passed in the session, failed both reruns alone: its own report fails, apart from crashes
     result.assert_outcomes(passed=1, failed=1)
     assert result.ret == 1
