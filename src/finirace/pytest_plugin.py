@@ -158,9 +158,8 @@ class _Finirace:
                         "interpreter")
                 for path, why in self.launch.why_fresh.items():
                     tr.line(f"  fresh for {path}: {why}")
-            if not self.rounds:  # every test failed, or none ran here (pytest-xdist runs them in its workers)
-                tr.line("no test was rerun in this process: a failed test is not rerun, and under xdist the "
-                        "reruns' findings are in each test's own report")
+            if not self.rounds:
+                tr.line(self._why_no_rerun(config, tr))
             elif not self.bad:
                 tr.line(f"no crash or hang at exit, and no failure, in {self.runs} runs of each of "
                         f"{len(self.rounds)} tests: every rerun ran its test and exited 0")
@@ -169,6 +168,16 @@ class _Finirace:
                     tr.line(line, **{colour: True})
         if config.getoption("finirace_audit"):
             self._audit(tr)
+
+    @staticmethod
+    def _why_no_rerun(config, tr) -> str:
+        """Why this process reran nothing, the one cause that holds (a user reads it to act)."""
+        if getattr(config.option, "dist", "no") != "no":  # pytest-xdist reruns in its workers
+            return ("no test was rerun in this process: under xdist each worker reruns its own tests, and "
+                    "their findings are in each test's own report")
+        if not tr.stats.get("passed"):
+            return "no test was rerun: only a test that passed in the session is rerun, and none passed"
+        return "no test was rerun in this process"
 
     @staticmethod
     def _audit(tr) -> None:
