@@ -5,7 +5,10 @@ from __future__ import annotations
 from finirace.lab.codegen import generate
 from finirace.lab.runner import LabRun, Marker
 from finirace.outcome import RunKind, RunOutcome, StepRef, ThreadOutcome, ThreadResult
-from finirace.report.html import timeline
+import html
+import re
+
+from finirace.report.html import _LABEL, timeline
 from finirace.scenario.format import loads
 
 EVIL = '<script>alert("x")</script>'
@@ -29,7 +32,16 @@ def test_lanes_bars_and_open_steps():
                                          ThreadResult("w", ThreadOutcome.HUNG, StepRef("w", 1, "restore"), "take_gil")))
     page = timeline(LabRun("evil", "/py", "3.8.18", "plain", outcome, marks, stderr=EVIL), prog)
     assert page.count('class="lane"') == 2
-    assert "restore — never returned (hung)" in page
+    assert "restore — never returned (hung)" in page  # the open bar's tooltip
+    assert '>never returned (hung)</text>' in page  # a note on the bar, level, not in the rotated label
+    # rotated labels are cut short enough to stay inside the picture (10px text, ~6px a character):
+    # the last slot's label used to run off its right edge
+    width = int(re.search(r'<svg [^>]*width="(\d+)"', page).group(1))
+    labels = re.findall(r'<text x="([\d.]+)"[^>]*class="bar-label"[^>]*>([^<]*)</text>', page)
+    assert labels and any(t.endswith("…") for _, t in labels)  # the long python step is cut
+    for x, t in ((x, html.unescape(t)) for x, t in labels):
+        assert len(t) <= _LABEL and float(x) + 6 * len(t) * 0.82 < width, (x, t)
+    assert re.search(r"</b>;\s+run took", page) and " ;" not in page
     assert "<script" not in page
     assert "&lt;script&gt;" in page
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # loads nothing

@@ -25,6 +25,9 @@ _LANE = 120
 _TOP = 90
 _LEFT = 150
 _WIDTH = 900
+_RIGHT = 200  # room right of the last slot for its rotated label and an open step's note
+_LABEL = 34  # a bar's rotated label, in characters: longer ones are cut (the tooltip has it whole),
+# so that at 10px and -35° it stays in the right margin and below the lane above
 
 
 def timeline(run: LabRun, program: Program) -> str:
@@ -67,8 +70,10 @@ def timeline(run: LabRun, program: Program) -> str:
                 svg.append(f'<circle cx="{x(m.time_ns):.1f}" cy="{y + 18}" r="3" class="ev-{m.phase}">'
                            f'<title>{_e(name)}: {_e(word)} at {_e(ms(m.time_ns))}</title></circle>')
         for step, start in open_steps.items():
-            label = f"{program.steps[ti][step].text} — never returned ({state})"
-            svg.append(_bar(x(start), _LEFT + _WIDTH, y, label, "open", f"from {ms(start)}"))
+            text = program.steps[ti][step].text
+            svg.append(_bar(x(start), _LEFT + _WIDTH, y, text, "open",
+                            f"from {ms(start)}", f"{text} — never returned ({state})"))
+            svg.append(f'<text x="{x(start) + 4:.1f}" y="{y + 22}" class="note">never returned ({_e(state)})</text>')
     details = [f"<li><b>{_e(t.name)}</b>: {_e(t.outcome.value if t.outcome else 'cut short')}"
                f", last step {_e(t.last_step)}{(' in ' + _e(t.where)) if t.where else ''}</li>" for t in o.threads]
     errors = "".join(f"<pre>{_e(chr(10).join(e.lines()))}</pre>" for e in o.memory_errors[:20])
@@ -76,13 +81,14 @@ def timeline(run: LabRun, program: Program) -> str:
     style = """
 .lane { font-weight: bold; font-size: 13px; } .state { font-size: 11px; fill: #555; }
 .axis { stroke: #ccc; } .step { fill: #6a9fd8; } .open { fill: url(#hatch); stroke: #c33; }
-.bar-label { font-size: 10px; } .ev-E { fill: #333; } .ev-S { fill: #3a3; } .ev-F { fill: #36c; }
+.bar-label { font-size: 10px; }
+.note { font-size: 10px; font-weight: bold; fill: #700; paint-order: stroke; stroke: #fff; stroke-width: 3px; } .ev-E { fill: #333; } .ev-S { fill: #3a3; } .ev-F { fill: #36c; }
 """
     body = f"""<h1>{_e(title)}</h1>
-<p>outcome: <b>{_e(o.label)}</b>{(' — signal ' + _e(o.signal)) if o.signal else ''}{(' — ' + _e(o.reason)) if o.reason else ''}
-; run took {run.duration * 1000:.1f} ms; {span / 1e6:.3f} ms from the first marker to the last.
+<p>outcome: <b>{_e(o.label)}</b>{(' — signal ' + _e(o.signal)) if o.signal else ''}{(' — ' + _e(o.reason)) if o.reason else ''};
+run took {run.duration * 1000:.1f} ms; {span / 1e6:.3f} ms from the first marker to the last.
 The axis is marker order, not to scale: hover a bar for its times.</p>
-<svg xmlns="http://www.w3.org/2000/svg" width="{_LEFT + _WIDTH + 160}" height="{height}" role="img">
+<svg xmlns="http://www.w3.org/2000/svg" width="{_LEFT + _WIDTH + _RIGHT}" height="{height}" role="img">
 <defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
 <rect width="3" height="6" fill="#e99"/></pattern></defs>
 {''.join(svg)}
@@ -93,10 +99,10 @@ The axis is marker order, not to scale: hover a bar for its times.</p>
     return page(title, body, style)
 
 
-def _bar(x0: float, x1: float, y: int, text: str, cls: str, when: str) -> str:
+def _bar(x0: float, x1: float, y: int, text: str, cls: str, when: str, tip: str | None = None) -> str:
     w = max(x1 - x0, 3.0)
-    label = text if len(text) <= 48 else text[:47] + "…"
+    label = text if len(text) <= _LABEL else text[:_LABEL - 1] + "…"
     return (f'<g><rect x="{x0:.1f}" y="{y + 8}" width="{w:.1f}" height="20" class="{cls}">'
-            f'<title>{_e(text)} ({_e(when)})</title></rect>'
+            f'<title>{_e(tip or text)} ({_e(when)})</title></rect>'
             f'<text x="{x0 + 2:.1f}" y="{y + 4}" class="bar-label" transform="rotate(-35 {x0 + 2:.1f} {y + 4})">'
             f'{_e(label)}</text></g>')
