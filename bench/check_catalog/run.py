@@ -10,27 +10,41 @@ reduction.
 
 1. the whole bundled catalog x every model variant: total states, transitions
    and seconds of each (target: the default under 0.3 s of search);
-2. seed-shaped scenarios: ``seed`` with 2-4 alike workers (each signals its own
+2. ``finirace check`` end to end on the 3-worker seed-shaped scenario under
+   every era, each in a child process, CPU and wall seconds and peak memory
+   (target <= 3 s; run before the rows below grow this process, since a
+   child's peak memory counts what it was forked from);
+3. seed-shaped scenarios: ``seed`` with 2-4 alike workers (each signals its own
    event, ``main`` waits for each in turn, then finalizes), default and
    persistent sets against sleep sets, each search in a child process of its own so its peak memory
    is its own (targets: 3 workers <= 3 s and <= 150 MB, 4 workers <= 30 s);
-3. identical workers doing ensure/save/block/restore/release, as before, with
+4. identical workers doing ensure/save/block/restore/release, as before, with
    DPOR on two;
-4. ``finirace check seed`` end to end in a child process (target < 0.5 s).
+5. minimization on seed-shaped scenarios: the former minimizer (Dijkstra over
+   the unreduced graph, ``minimize.dijkstra``, budget 200 000 nodes) against
+   the cheapest-run tables over the symmetry-reduced graph, both from the same
+   search; the two must give every outcome the same (preemptions, steps);
+6. ``finirace check seed`` end to end in a child process (target < 0.5 s).
 
-    python bench/check_catalog/run.py [--workers 4] [--era exit] [--baseline-4]
+    python bench/check_catalog/run.py [--workers 4] [--era exit] [--baseline-4] [--skip-eras]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from finirace.explore import DPOR, Exhaustive
+from finirace.explore.cheapest import CheapestRuns
+from finirace.explore.exploration import collector_paused
+from finirace.explore.minimize import DEFAULT_BUDGET, dijkstra
 from finirace.model import VARIANTS, build_system
 from finirace.scenario import load_bundled, loads
 
@@ -38,6 +52,7 @@ TARGET_CATALOG = 0.3
 TARGET_SEED = 0.5
 TARGET_SECONDS = {3: 3.0, 4: 30.0}
 TARGET_MB = {3: 150}
+TARGET_CHECK = 3.0  # finirace check on 3 workers, any single era
 REDUCTIONS = ("none", "sleep", "symmetry", "persistent", "dpor")
 
 
@@ -104,6 +119,7 @@ def main() -> int:
     ap.add_argument("--era", action="append", help="model variants for the seed-shaped rows (default: exit)")
     ap.add_argument("--baseline-4", action="store_true", help="also run sleep sets on 4 workers (tens of minutes)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds for one seed-shaped search")
+    ap.add_argument("--skip-eras", action="store_true", help="leave out finirace check on 3 workers under every era")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -126,7 +142,22 @@ def main() -> int:
                 return 1
     _table([("catalog", tot)])
 
-    print("\n2. seed-shaped: N alike workers (each in a child process; peak memory is the search's own)")
+    if not args.skip_eras:
+        print(f"\n2. finirace check on seed-3 end to end, each era (child process; target <= {TARGET_CHECK:.0f} s)")
+        print(f"{'':<12}{'CPU s':>7}{'wall s':>8}{'peak MB':>9}{'states':>8}{'outcomes':>10}")
+        with tempfile.TemporaryDirectory(prefix="finirace-seed-") as tmp:
+            path = Path(tmp) / "seed-3.toml"
+            path.write_text(seed_shaped_text(3))
+            worst = 0.0
+            for era in VARIANTS:
+                r = _check_once(str(path), era)
+                worst = max(worst, r["cpu"])
+                print(f"{era:<12}{r['cpu']:>7.2f}{r['wall']:>8.2f}{r['peak_mb']:>9.0f}{r['states']:>8}{r['outcomes']:>10}",
+                      flush=True)
+        print(f"worst era: {worst:.2f} s of CPU (target <= {TARGET_CHECK:.0f} s: "
+              f"{'met' if worst <= TARGET_CHECK else 'NOT met'})")
+
+    print("\n3. seed-shaped: N alike workers (each in a child process; peak memory is the search's own)")
     print(f"{'':<22}{'default states':>15}{'CPU s':>8}{'MB':>7}{'persistent':>15}{'CPU s':>8}{'MB':>7}"
           f"{'sleep states':>15}{'CPU s':>8}{'MB':>7}{'sleep/default s':>16}   targets")
     for era in args.era or ["exit"]:
@@ -146,13 +177,35 @@ def main() -> int:
                 target += f"; <= {TARGET_MB[n]} MB: {'met' if d['peak_mb'] <= TARGET_MB[n] else 'NOT met'}"
             print(f"{f'seed-{n} {era}':<22}{cells}{ratio:>16}   {target}", flush=True)
 
-    print("\n3. identical workers: ensure/save/block/restore/release, main finalizes")
+    print("\n4. identical workers: ensure/save/block/restore/release, main finalizes")
     for var in ("prefix", "wrapper"):
         row = {}
         for r in REDUCTIONS:
             ex, secs = run(build_system(workers(2), var), r, args.dpor_budget)
             row[r] = [ex.states, ex.transitions, secs] if ex.complete else None
         _table([(f"2 workers {var}", row)], header=var == "prefix")
+
+    print("\n5. minimization: Dijkstra over the unreduced graph (the former minimizer) against the cheapest-run "
+          "tables over the reduced graph")
+    print(f"{'':<22}{'Dijkstra CPU s':>15}{'nodes':>9}{'tables CPU s':>14}{'keys':>8}{'Dijkstra/tables':>17}   same costs")
+    for n in (2, 3):
+        system = build_system(seed_shaped(n), "exit")
+        found = Exhaustive("sleep").explore(system).found
+        with collector_paused():
+            t = time.process_time()
+            old = dijkstra(system, found, DEFAULT_BUDGET)
+            t_old = time.process_time() - t
+            t = time.process_time()
+            runs = CheapestRuns(system).search()
+            labels = runs.labels()
+            new = [runs.cheapest(labels[f.outcome.label]) for f in found]
+            t_new = time.process_time() - t
+        same = {f.outcome.label: (f.preemptions, len(f.choices)) for f in old} == \
+            {f.outcome.label: (f.preemptions, len(f.choices)) for f in new}
+        print(f"{f'seed-{n} exit':<22}{t_old:>15.2f}{'<= ' + str(DEFAULT_BUDGET // 1000) + 'k':>9}{t_new:>14.2f}"
+              f"{runs.rec.states:>8}{t_old / t_new:>17.1f}   {'yes' if same else 'NO'}", flush=True)
+        if not same:
+            return 1
 
     best = min(_seed_once() for _ in range(5))
     cat = tot["symmetry"][2]
@@ -177,6 +230,19 @@ def _table(rows, header=True) -> None:
             v = row[r]
             cells += f"{'-':>19}{'-':>18}{'-':>18}" if v is None else f"{v[0]:>19}{v[1]:>18}{v[2]:>18.2f}"
         print(f"{name:<20}{cells}")
+
+
+def _check_once(path: str, era: str) -> dict:
+    """``finirace check FILE --variant ERA --json`` in a child: CPU and wall seconds, peak memory."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "finirace", "check", path, "--variant", era, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read()
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.stdout.close()
+    (res,) = json.loads(out)["results"]
+    return {"cpu": usage.ru_utime + usage.ru_stime, "wall": time.perf_counter() - start,
+            "peak_mb": usage.ru_maxrss / 1024, "states": res["states"], "outcomes": len(res["outcomes"])}
 
 
 def _seed_once() -> float:
