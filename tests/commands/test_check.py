@@ -183,6 +183,7 @@ def test_end_to_end_in_a_child_process(late, tmp_path):
 def test_memory_error_stacks_name_each_frame_once(cli):
     p = cli("check", "seed", "--variant", "prefix", "-v")
     assert p.returncode == 0, p.stderr
+    assert "\n1 verdict, 0 differ from expectations; " in p.stdout
     lines = [ln.removeprefix("==finirace==").strip() for ln in p.stdout.splitlines() if ln.startswith("==finirace==")]
     assert any(ln.startswith("at PyEval_RestoreThread") for ln in lines)
     for above, below in zip(lines, lines[1:]):

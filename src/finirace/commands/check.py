@@ -218,7 +218,9 @@ def _present(args, verdicts, variants, threads_of, refs, strict: bool = False) -
     total = sum(v.states for v in verdicts)
     secs = sum(v.seconds for v in verdicts)
     note = f", {warned} with expected outcomes this search did not reach (warnings)" if warned else ""
-    out.write(f"\n{len(verdicts)} verdicts, {bad} differ from expectations{note}; {total} states in {secs:.2f} s\n")
+    n = len(verdicts)
+    out.write(f"\n{n} verdict{'' if n == 1 else 's'}, {bad} differ{'s' if bad == 1 else ''} from expectations{note}; "
+              f"{total} states in {secs:.2f} s\n")
 
 
 def _fits(expected: str, label: str) -> bool:
