@@ -11,6 +11,7 @@ text as text, and be valid UTF-8.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import pytest
@@ -81,6 +82,10 @@ def test_stress_report_page_escapes_the_target(cli, tmp_path, elements):
     text = "".join(page.text)
     assert name in text and f'{MARK} "q" \'s\' \ufffd' in text
     assert page.with_class("spark") or "svg" in {t for t, _ in page.tags}
+    # both runs aborted: which runs, said so that "0…1" is not read as a count
+    assert re.search(r"reproduced 2/2 times, first in run \d+, last in run \d+", text), text
+    # a reproduction command wraps between its words, not inside them, where it can
+    assert "overflow-wrap: anywhere" in _read(out) and "break-all" not in _read(out)
 
 
 def test_lab_report_page_escapes_the_scenario(cli, tmp_path, elements):

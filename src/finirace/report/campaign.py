@@ -125,7 +125,7 @@ def buckets_table(data: dict[str, Any], console: Console) -> None:
         console.print("no crash, abort, memory error or hang recorded")
         return
     table = Table(show_lines=True)
-    for col in ("#", "count", "signature", "runs"):
+    for col in ("#", "count", "signature", "first…last run"):
         table.add_column(col, justify="right" if col in ("#", "count") else "left", overflow="fold")
     for n, b in enumerate(data["buckets"], 1):
         table.add_row(str(n), f"{b['count']}/{runs}", escape(b["signature"]), f"{b['first_run']}…{b['last_run']}")

@@ -70,7 +70,7 @@ def stress_document(data: dict[str, Any], finished: dict[int, float], bucket_tim
         ex = b["example"]
         parts = [f'<section class="card" id="{key}"><h2>#{n} {esc(b["signature"])}</h2>',
                  f'<p>{badge(b["kind"], kind_class(b["kind"]))} reproduced {b["count"]}/{runs} times, '
-                 f'runs {b["first_run"]}…{b["last_run"]}{_why(ex)}</p>{chart}',
+                 f'{_span(b["first_run"], b["last_run"])}{_why(ex)}</p>{chart}',
                  f'<h3>Reproduce</h3><pre class="command">{esc(b["repro"])}</pre>']
         if b.get("fix"):
             parts.append(f'<p class="fix">{esc(b["fix"])}</p>')
@@ -203,3 +203,8 @@ def _scenarios(records: list) -> dict[str, Any]:
             sc = None
         out[rec.scenario] = sc if sc is not None and sc.name == rec.scenario else None
     return out
+
+
+def _span(first: int, last: int) -> str:
+    """Which runs a bucket fell in, said so that "1…5" is not read as five runs of it."""
+    return f"in run {first}" if first == last else f"first in run {first}, last in run {last}"

@@ -28,7 +28,7 @@ a { color: var(--accent); } .muted { color: var(--muted); }
 code, pre, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: 12.5px; }
 pre { background: var(--pre); padding: .6em .8em; overflow-x: auto; border-radius: 4px; margin: .4em 0; }
 pre.command { background: #eef3fb; border-left: 3px solid var(--accent); white-space: pre-wrap;
-              word-break: break-all; }
+              overflow-wrap: anywhere; }
 table.grid { border-collapse: collapse; margin: .5em 0 1em; }
 table.grid th, table.grid td { border: 1px solid var(--line); padding: .3em .55em; text-align: left;
                                vertical-align: top; }
