@@ -17,8 +17,9 @@ happened to meet.  Two ways to find it, both exact:
   steps)`` (both only grow along a run), stopping once every label asked
   about is settled: on small graphs that stop comes well before a whole pass.
 
-Either has a budget (keys for the pass, nodes for Dijkstra); past it, each
-label keeps the best run the strategy found (which the strategy already chose
+Either has a budget (keys for the pass, no more than the default search gives
+its own pass, :data:`~finirace.explore.exhaustive.CHEAPEST_KEYS`; nodes for
+Dijkstra); past it, each label keeps the best run the strategy found (which the strategy already chose
 as the fewest preemptions, then steps, among the runs it met).
 """
 
@@ -28,6 +29,7 @@ import heapq
 from itertools import count
 
 from finirace.explore.cheapest import CheapestRuns, Cycle, OverBudget
+from finirace.explore.exhaustive import CHEAPEST_KEYS
 from finirace.explore.exploration import Found, collector_paused
 from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System
@@ -43,7 +45,9 @@ def minimize(system: System, found: tuple[Found, ...], budget: int = DEFAULT_BUD
     if getattr(system, "canonical", None) is None:
         return dijkstra(system, found, budget)
     try:
-        runs = CheapestRuns(system, budget=budget).search()
+        # no more keys than the default search would give its own pass: past them it searched
+        # with persistent sets instead, and this pass would stop at its budget after the time
+        runs = CheapestRuns(system, budget=min(budget, CHEAPEST_KEYS)).search()
     except OverBudget:
         return found
     except Cycle:
