@@ -93,3 +93,6 @@ def test_audit_option_lists_live_threads(pytester):
     result = pytester.runpytest_subprocess("--finirace-audit")
     out = result.stdout.str()
     assert "lingering (daemon" in out and "killed with pthread_exit" in out
+    # the fix a pytest user can apply, not "the first line of the program"
+    assert "fix in the test session: join the thread in the test's teardown, or run pytest with --finirace-guard" in out
+    assert "first line of the program" not in out

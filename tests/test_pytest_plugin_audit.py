@@ -46,10 +46,15 @@ def test_audit_option_shows_what_finirace_audit_shows(pytester, cli, tmp_path):
     command = cli("audit", "--", sys.executable, str(program), cwd=str(tmp_path))
     block = _block(section, "lingering")
     in_pytest, in_audit = _findings(block), _findings(_block(command.stdout, "lingering"))
-    # the same heading (daemon, its state), fates per era and fix, word for word, and every danger the
+    # the same heading (daemon, its state), fates per era, word for word, and every danger the
     # command flags; a held-lock finding depends on the process's own memory (pytest loads more libraries)
-    assert [line for line in in_pytest if "danger: holds " not in line] == [
-        line for line in in_audit if "danger: holds " not in line]
+    def same(lines):
+        return [line for line in lines if "danger: holds " not in line and " fix in " not in line]
+
+    assert same(in_pytest) == same(in_audit)
+    # the fix, where the command names the program's first line, is worded for a test session
+    assert any("fix in the application: add `import finirace.guard" in line for line in in_audit)
+    assert any("fix in the test session:" in line and "--finirace-guard" in line for line in in_pytest)
     assert any("danger: daemon thread blocked in C with the GIL released" in line for line in in_pytest)
     assert any("pthread_exit" in line for line in in_pytest)
     assert any("finirace.guard" in line for line in in_pytest)

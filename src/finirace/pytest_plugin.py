@@ -185,6 +185,7 @@ class _Finirace:
         import shutil
 
         from finirace.audit import snapshot, threads_of
+        from finirace.guard.advice import PYTEST_FIX
         from finirace.report.audit import thread_lines
 
         tr.section("finirace: threads alive at session end")
@@ -194,7 +195,7 @@ class _Finirace:
         else:
             tr.line(f"{len(threads)} thread(s) besides the main one alive at session end: finalization meets them "
                     "(what finirace audit -- python -m pytest ... would show, taken here)")
-        for line in thread_lines(threads):
+        for line in thread_lines(threads, fix=PYTEST_FIX):
             for text, style in line:
                 tr.write(text, **({style: True} if style else {}))
             tr.line("")

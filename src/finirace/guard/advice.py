@@ -22,6 +22,12 @@ FIX = (
     "(without editing it: FINIRACE_GUARD=1 with the hook of `python -m finirace.guard.pth install`); "
     "see docs/fixing-applications.md (a thread created in C code needs the C guard header instead)"
 )
+# the same fix where the program is a pytest session (pytest --finirace-audit): the plugin installs it
+PYTEST_FIX = (
+    "fix in the test session: join the thread in the test's teardown, or run pytest with --finirace-guard "
+    f"(the exit guard in the pytest process); in the application itself: `{LINE}` as its first line; "
+    "see docs/fixing-applications.md"
+)
 # the forced unwind's own words, and what it becomes when a catch (...) swallows
 # it: "FATAL: exception not rethrown", or a terminate naming no real type
 _CXX_UNWIND = re.compile(

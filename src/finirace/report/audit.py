@@ -25,8 +25,9 @@ def frames_text(frames, limit: int = STACK_SHOWN) -> str:
     return " <- ".join(names[:limit]) + more
 
 
-def thread_lines(threads: Sequence) -> list[Line]:
-    """Each thread: a blank line, its name, Python and native stack tops, its fate per era, flags, the fix."""
+def thread_lines(threads: Sequence, fix: str | None = None) -> list[Line]:
+    """Each thread: a blank line, its name, Python and native stack tops, its fate per era, flags, the fix
+    (``fix`` words it for where the program runs, e.g. a pytest session, when there is one)."""
     out: list[Line] = []
     for t in threads:
         out.append(())
@@ -41,7 +42,7 @@ def thread_lines(threads: Sequence) -> list[Line]:
         for flag in t.flags:
             out.append((("  ", ""), ("danger", "red"), (f": {flag}", "")))
         if t.fix:
-            out.append(((f"  {t.fix}", "green"),))
+            out.append(((f"  {fix or t.fix}", "green"),))
     return out
 
 
