@@ -169,3 +169,28 @@ Mapped address spaces:
         (0x7ffff7000000, 0, "", "rw-p"),
         (0x7ffff6000000, 0x3000, "/old/gdb/libx.so", ""),
     ]
+
+
+def test_a_versioned_library_loaded_by_its_soname_has_one_signature_under_plain_and_gdb(cli, tmp_path):
+    """The shim names the library by the link it was loaded as (libdeepv.so.1), gdb's mappings by the file
+    (libdeepv.so.1.2.3): the frames it cannot name must still read alike, or one crash makes two buckets."""
+    import json
+    import subprocess
+
+    src = tmp_path / "deep.c"
+    src.write_text(DEEP_CRASH_C.replace("void outer", '__attribute__((visibility("default"))) void outer'))
+    real = tmp_path / "libdeepv.so.1.2.3"
+    subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-fvisibility=hidden", "-s", str(src), "-o", str(real)],
+                   check=True)
+    (tmp_path / "libdeepv.so.1").symlink_to(real.name)
+    prog = tmp_path / "prog.py"
+    prog.write_text(f"import ctypes\nctypes.CDLL({str(tmp_path / 'libdeepv.so.1')!r}).outer()\n")
+    signatures = {}
+    for detector in ("plain", "gdb"):
+        p = cli("stress", "--detector", detector, "--runs", "1", "-j", "1", "--perturb", "none", "--campaign",
+                f"v-{detector}", "--", PY, prog)
+        assert p.returncode == 1, p.stderr
+        (bucket,) = json.loads(cli("report", f"v-{detector}", "--json").stdout)["buckets"]
+        signatures[detector] = bucket["signature"]
+    assert signatures["plain"] == signatures["gdb"], signatures
+    assert "libdeepv.so.1+?" in signatures["gdb"] and "1.2.3" not in signatures["gdb"], signatures

@@ -35,6 +35,7 @@ _FRAME = re.compile(
 
 _GLIBC_DIRS = frozenset({"sysdeps", "nptl", "stdlib", "signal", "posix", "misc", "string", "malloc", "elf", "libio",
                          "io", "time", "csu", "assert", "dlfcn", "setjmp", "socket", "resource"})
+_SO_VERSION_TAIL = re.compile(r"(\.so\.\d+)(?:\.\w+)+$")  # libffi.so.8.1.2 -> libffi.so.8
 _SYSTEM_LIBS = re.compile(r"^(libc|libpthread|libdl|libgcc_s|libstdc\+\+|ld-linux[\w-]*|finirace-shim-\w+)([.-].*)?\.so")
 
 
@@ -83,6 +84,9 @@ class NativeFrame:
         if not self.guess and self.function != "??":
             return self.function
         base = os.path.basename(self.library)
+        # the shim names a library by the path it was loaded as (libffi.so.8, the soname's link),
+        # gdb's mappings by the file itself (libffi.so.8.1.2): one name, the soname's, for both
+        base = _SO_VERSION_TAIL.sub(r"\1", base)
         return "??" if not base or _SYSTEM_LIBS.match(base) else f"{base}+?"
 
 
