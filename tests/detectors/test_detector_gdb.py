@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import pytest
@@ -109,6 +110,17 @@ def test_hang_backtraces_hold_stacks_only_no_auto_load_noise():
     assert lines[0].startswith("Thread ") and all(ln.startswith(("Thread ", "#")) for ln in lines)
 
 
+def test_stack_head_ends_before_a_whole_thread_or_frame():
+    from finirace.detectors.backtrace import stack_head
+
+    text = "".join(f"#{i}  0x{i:016x} in f{i} (a=1,\n    b=2) at x.c:{i}\n" for i in range(40))
+    for size in (100, 333, 1000):
+        head = stack_head(text, size)
+        assert len(head) <= size and text.startswith(head) and head.startswith("#0 ")
+        assert text[len(head):].startswith("#")  # what follows the head is a whole frame: none was cut
+    assert stack_head(text, len(text)) == text
+
+
 def test_stack_tail_starts_at_a_whole_thread_or_frame():
     from finirace.detectors.backtrace import stack_tail
 
@@ -146,6 +158,10 @@ def test_the_same_crash_has_the_same_signature_under_plain_and_gdb(cli, tmp_path
         (bucket,) = json.loads(cli("report", f"deep-{detector}", "--json").stdout)["buckets"]
         signatures[detector] = bucket["signature"]
     assert signatures["plain"] == signatures["gdb"] == "crash SIGSEGV | crash_here | middle | outer", signatures
+    # the report shows a crash's stack from its head: the crashing frame, not the end of gdb's last thread
+    shown = cli("report", "deep-gdb").stdout
+    assert len(json.loads(cli("report", "deep-gdb", "--json").stdout)["buckets"][0]["native_backtrace"]) > 3000
+    assert re.search(r"^#0 .*crash_here", shown, re.M), shown
 
 
 def test_parse_mappings_reads_gdb_info_proc_mappings_with_and_without_perms():

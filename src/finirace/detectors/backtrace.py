@@ -35,6 +35,7 @@ _FRAME = re.compile(
 
 _GLIBC_DIRS = frozenset({"sysdeps", "nptl", "stdlib", "signal", "posix", "misc", "string", "malloc", "elf", "libio",
                          "io", "time", "csu", "assert", "dlfcn", "setjmp", "socket", "resource"})
+CRASHED = ("crash", "abort", "memory-error")  # run kinds whose stack text leads with the thread that failed
 _SO_VERSION_TAIL = re.compile(r"(\.so\.\d+)(?:\.\w+)+$")  # libffi.so.8.1.2 -> libffi.so.8
 _SYSTEM_LIBS = re.compile(r"^(libc|libpthread|libdl|libgcc_s|libstdc\+\+|ld-linux[\w-]*|finirace-shim-\w+)([.-].*)?\.so")
 
@@ -205,6 +206,29 @@ def stack_tail(text: str, size: int) -> str:
             if start(line):
                 return "".join(lines[k:])
     return "".join(lines)
+
+
+def stack_head(text: str, size: int) -> str:
+    """The first ``size`` characters of a stack text, ending before a whole thread or frame, never mid-frame.
+
+    For a crash, whose text leads with the thread that crashed, innermost frame first:
+    its head is what tells the bug (a tail would keep the other threads' outermost frames).
+    """
+    if len(text) <= size:
+        return text
+    lines = text[:size].splitlines(keepends=True)
+    if lines and not text[:size].endswith("\n"):
+        lines.pop()  # the last line is cut
+    # the last frame kept may continue on lines past the cut: end before it, unless it is the only one
+    for k in range(len(lines) - 1, 0, -1):
+        if _THREAD.match(lines[k].strip()) or _FRAME_START.match(lines[k].strip()):
+            return "".join(lines[:k])
+    return "".join(lines)
+
+
+def stack_cut(text: str, size: int, crashed: bool) -> str:
+    """A crash's stack kept from its head (the crashing thread), any other (a hang's) from its tail."""
+    return stack_head(text, size) if crashed else stack_tail(text, size)
 
 
 def gdb_missing() -> str | None:

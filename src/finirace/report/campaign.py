@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from finirace.detectors.backtrace import stack_tail
+from finirace.detectors.backtrace import CRASHED, stack_cut
 from finirace.guard.advice import FIX, guard_fixes
 from finirace.outcome import outcome_to_dict
 from finirace.report import junit
@@ -145,8 +145,10 @@ def buckets_table(data: dict[str, Any], console: Console) -> None:
         if ex.get("memory_errors"):
             console.print(escape(ex["memory_errors"]))
         if b["native_backtrace"]:
-            shown = stack_tail(b["native_backtrace"], 3000)  # from a whole frame on, never mid-frame
-            console.print(escape(("…\n" if shown != b["native_backtrace"] else "") + shown))
+            crashed = b["kind"] in CRASHED
+            shown = stack_cut(b["native_backtrace"], 3000, crashed)  # whole frames, never cut mid-frame
+            cut = "…\n" if shown != b["native_backtrace"] else ""
+            console.print(escape(shown + cut if crashed else cut + shown))
         if ex.get("python_tracebacks"):
             console.print(escape(_tail(ex["python_tracebacks"])))
 

@@ -26,7 +26,7 @@ from typing import Callable
 
 from finirace import detectors, proc
 from finirace.detectors import symbols
-from finirace.detectors.backtrace import parse_backtraces, stack_tail, stacks_only
+from finirace.detectors.backtrace import CRASHED, parse_backtraces, stack_cut, stacks_only
 from finirace.detectors.base import Detection
 from finirace.outcome import RunKind
 from finirace.records import StressRunRecord
@@ -164,7 +164,7 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection,
         stdout_tail=_tail(result.stdout),
         stderr_tail=_tail(stderr),
         python_tracebacks=sig.without_shim_block(detection.python_tracebacks)[-TAIL * 4 :],
-        native_backtrace=stack_tail(native_text, TAIL * 4),
+        native_backtrace=stack_cut(native_text, TAIL * 4, outcome.kind.value in CRASHED),
         memory_error_text="\n\n".join("\n".join(e.lines()) for e in outcome.memory_errors)[-TAIL * 4 :],
         leftovers=result.leftovers_killed,
         worker=f"{socket.gethostname()}:{os.getpid()}",  # the process that ran it (a Dask worker, or finirace)
