@@ -11,7 +11,7 @@ hang at exit, fail the ordinary way (flaky, order-dependent) or run no test
 gets its own report turned into a failure that says which, so it counts, and
 shows, like any other failed test.  ``--finirace-audit`` shows the threads
 still alive at session end as ``finirace audit`` does.
-``--finirace-guard [stop|park]`` installs the exit guard (``finirace.guard``)
+``--finirace-guard`` (``--finirace-guard=park``) installs the exit guard (``finirace.guard``)
 in the pytest process, so daemon threads the tests left behind are stopped
 (or parked) before finalization.
 """
@@ -38,8 +38,14 @@ def pytest_addoption(parser):
                     help="seed of the reruns' perturbations (default: a fresh one each session, printed)")
     group.addoption("--finirace-audit", action="store_true", default=False,
                     help="report threads alive at session end, with what each CPython era does to them")
-    group.addoption("--finirace-guard", nargs="?", const="stop", default=None, choices=("stop", "park"),
-                    help="install the exit guard for this session: daemon threads stopped (or parked) before finalization")
+    # a flag, not an option with an optional value: `pytest --finirace-guard tests/` must not read tests/
+    # as the mode; the mode is spelt whole (argparse matches a whole "--x=v" option string first)
+    group.addoption("--finirace-guard", action="store_const", const="stop", default=None, dest="finirace_guard",
+                    help="install the exit guard for this session: daemon threads stopped before finalization")
+    group.addoption("--finirace-guard=stop", action="store_const", const="stop", dest="finirace_guard",
+                    help="the same, spelt with its mode")
+    group.addoption("--finirace-guard=park", action="store_const", const="park", dest="finirace_guard",
+                    help="install the exit guard, daemon threads parked (never resumed) rather than stopped")
 
 
 def pytest_configure(config):
