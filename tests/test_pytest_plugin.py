@@ -69,7 +69,7 @@ def test_runs_option_passes_a_test_that_exits_cleanly(pytester, tmp_path, monkey
     )
     result = pytester.runpytest_subprocess("--finirace-runs", "3", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    assert "no crash or hang at exit, and no failure, in 3 runs of each of 1 tests" in result.stdout.str()
+    assert "no crash or hang at exit, and no failure, in 3 runs of the 1 test: every rerun" in result.stdout.str()
     assert result.ret == 0
 
 

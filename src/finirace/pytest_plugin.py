@@ -167,8 +167,10 @@ class _Finirace:
             if not self.rounds:
                 tr.line(self._why_no_rerun(config, tr))
             elif not self.bad:
-                tr.line(f"no crash or hang at exit, and no failure, in {self.runs} runs of each of "
-                        f"{len(self.rounds)} tests: every rerun ran its test and exited 0")
+                runs, tests = self.runs, len(self.rounds)
+                tr.line(f"no crash or hang at exit, and no failure, in {runs} run{'s' * (runs != 1)} of "
+                        f"{'each of ' + str(tests) + ' tests' if tests != 1 else 'the 1 test'}: "
+                        "every rerun ran its test and exited 0")
             for rnd in self.bad.values():
                 for line, colour in summary_lines(rnd):
                     tr.line(line, **{colour: True})
