@@ -260,6 +260,7 @@ def test_html_timeline_is_written(env, tmp_path):
     assert r.returncode in (0, 1), r.stderr
     text = page.read_text()
     assert text.startswith("<!DOCTYPE html>") and "never returned (exited)" in text
+    assert "stored 1 run as lab campaign " in r.stdout
 
 
 @pytest.mark.parametrize("args,words", [

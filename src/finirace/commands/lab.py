@@ -277,7 +277,7 @@ def _sweep(args, jobs, stored, prediction, by_name, orderings, exact_plans=None)
     if stored is not None:
         resumed = f", {len(earlier)} of them from before" if earlier else ""
         out = sys.stderr if args.json else sys.stdout
-        out.write(f"stored {len(records)} runs{resumed} as lab campaign {stored.name} in "
+        out.write(f"stored {len(records)} run{'s' * (len(records) != 1)}{resumed} as lab campaign {stored.name} in "
                   f"{stored.store.path}: finirace report {stored.name}\n")
     return 1 if any(r.grade in (conformance.NO, conformance.ERROR) for r in records) else 0
 
