@@ -205,6 +205,10 @@ class Machine:
                 c.write(f"thread:{c.name}")
             elif rec.pc + 1 < n or (rec.pc + 1 == n and me.python):
                 c.set_me(pc=rec.pc + 1, phase=0)
+                if rec.pc == -1:
+                    # the bootstrap took the GIL: Thread._bootstrap_inner's self._started.set()
+                    # (Python code under that GIL, folded in here) lets the starter's start() go
+                    c.write(f"thread:{c.name}")
             else:
                 c.set_me(status=DONE, phase=0)
                 c.write(f"thread:{c.name}")
@@ -319,6 +323,9 @@ class Machine:
                 ):
                     out.append(j)
             return out
+        if ins.waits == "started":  # threading.Thread.start(): only the child sets _started
+            child = names.index(step.arg)
+            return [child] if world.threads[child].status == RUN else []
         if ins.waits == "guards":
             return [j for j, rec in enumerate(world.threads) if rec.guards]
         return []

@@ -5,14 +5,26 @@ These are the steps that are not CPython's thread-state machinery but decide
 who waits on whom: a join of a thread parked for ever never returns, a mutex
 held by an exited thread is never unlocked.  Each is one atomic step.
 
-``start_thread`` follows ``thread_PyThread_start_new_thread``
-(``Modules/_threadmodule.c``): the caller (holding the GIL) makes the new
-thread's state; the new thread's ``thread_run`` first takes the GIL with it
-(``PyEval_AcquireThread``), runs its steps, and at the end clears and deletes
-its state (``_PyThreadState_DeleteCurrent``).  From 3.12 on a thread may not be
-started once the interpreter is finalizing (gh-104690): the start fails with
-``RuntimeError`` and the new thread never runs.  Threads started this way are
-daemon threads: the model has no ``threading._shutdown`` that would join them.
+``start_thread`` is ``threading.Thread.start()`` (``Lib/threading.py``): it
+calls ``_thread.start_new_thread`` (3.13+: ``_start_joinable_thread``), which is
+``thread_PyThread_start_new_thread`` (3.13+: ``ThreadHandle_start``,
+``Modules/_threadmodule.c``): the caller, holding the GIL, makes the new
+thread's state and starts it.  Then ``start()`` waits for the child:
+``self._started.wait()`` blocks on a lock (``acquire_timed``; 3.13+
+``PyThread_acquire_lock_timed_with_retries``), which releases the GIL around the
+blocking acquire (``Py_BEGIN_ALLOW_THREADS``) and takes it back after
+(``Py_END_ALLOW_THREADS``: ``PyEval_RestoreThread``, finalization checks
+included).  The child's ``t_bootstrap`` (3.12+ ``thread_run``) takes the GIL
+(``PyEval_AcquireThread``), runs ``Thread._bootstrap_inner``, whose
+``self._started.set()`` lets the starter go, then its steps; at the end it
+clears and deletes its state (``_PyThreadState_DeleteCurrent``).  So the
+starter gives the GIL away while it waits, and finalization may run then; a
+child that meets finalization in its bootstrap never sets ``_started``, and its
+starter waits for ever.  From 3.12 on a thread may not be started once the
+interpreter is finalizing (gh-104690): the start fails with ``RuntimeError``
+(3.13: ``PythonFinalizationError``), nothing waits, and the new thread never
+runs.  Threads started this way are daemon threads: the model has no
+``threading._shutdown`` that would join them.
 
 PEP 788 guards (``guard``/``unguard``): only the ``guards`` variant has them;
 elsewhere they are no-ops, as C code written for older versions would have to
@@ -23,13 +35,13 @@ code returns on failure.
 from __future__ import annotations
 
 from finirace.model.exitguard import meets_async_exc
-from finirace.model.gil import drop_gil, init_threads, take_gil
+from finirace.model.gil import detach, drop_gil, init_threads, take_gil
 from finirace.model.hashed import evolve
 from finirace.model.interpreters import interp_alive, interp_for_new_thread, unlink
 from finirace.model.program import Ctx, Program, call, instr
-from finirace.model.pystate import new_threadstate, tstate_name
+from finirace.model.pystate import new_threadstate, restore, tstate_name
 from finirace.model.variant import Variant
-from finirace.model.world import DONE, EXITED, RUN
+from finirace.model.world import DONE, EXITED, NEW, RUN
 
 
 def _spawn(c: Ctx) -> None:
@@ -111,7 +123,8 @@ def _python(c: Ctx) -> None:
 
 
 def _start_thread(c: Ctx) -> None:
-    # thread_PyThread_start_new_thread (called with the GIL held)
+    # threading.Thread.start() → _start_new_thread(self._bootstrap, ()) (3.13+: _start_joinable_thread):
+    # thread_PyThread_start_new_thread (3.13+: ThreadHandle_start), called with the GIL held
     child = c.step.arg
     if c.me.tstate is None or not c.holds_gil():
         c.crash("thread_PyThread_start_new_thread")
@@ -119,13 +132,31 @@ def _start_thread(c: Ctx) -> None:
     c.read("runtime")
     if c.variant.refuses_thread_start and c.rt.finalizing is not None:
         c.note = "RuntimeError: can't create new thread at interpreter shutdown"
-        c.finish()
+        c.finish()  # start() raises: no wait
         return
     block = new_threadstate(c, child, interp_for_new_thread(c))  # in the caller's interpreter
     c.set_thread(child, status=RUN, pc=-1, tstate=block, python=True,
                  wrapper=block if c.variant.wrapper else None)
-    c.note = f"starts Python thread {child} with a new {tstate_name(child)}"
-    c.finish()
+    # then start() runs self._started.wait(): Event.wait → Condition.wait → waiter.acquire() →
+    # acquire_timed: the non-blocking try fails (only the child sets the event), so
+    # Py_BEGIN_ALLOW_THREADS (PyEval_SaveThread → drop_gil).  The Python code in between holds
+    # the GIL: nothing another thread does meanwhile depends on it, so it is one atomic step.
+    detach(c)
+    c.note = f"starts Python thread {child} with a new {tstate_name(child)}; start() waits for it, GIL released"
+
+
+def _wait_started(c: Ctx) -> None:
+    # acquire_timed (3.13+ PyThread_acquire_lock_timed_with_retries), GIL released:
+    # PyThread_acquire_lock_timed(lock, -1, 1) returns once the child's Thread._bootstrap_inner
+    # ran self._started.set(), which it does right after t_bootstrap / thread_run took the GIL
+    # (PyEval_AcquireThread): the model folds that into the child's bootstrap (machine.py: a
+    # thread leaving its bootstrap writes thread:T).  A child that gave up there never sets it.
+    child = c.step.arg
+    c.read(f"thread:{child}")
+    rec = c.threads[c.machine.threads.index(child)]
+    if rec.status == NEW or rec.pc < 0:  # not started, or gave up in its bootstrap
+        c.wait()
+    c.note = f"{child} has started (_started is set): Py_END_ALLOW_THREADS"
 
 
 def _python_thread(c: Ctx) -> None:
@@ -134,6 +165,8 @@ def _python_thread(c: Ctx) -> None:
     # finalizing (RuntimeError, printed by PyRun_SimpleString; the step returns)
     if _enters_python(c):
         _start_thread(c)
+    else:
+        c.finish()  # the asynchronous exception ends the code before start()
     c.note = "Python code: " + c.note
 
 
@@ -195,9 +228,26 @@ unlock = one("pthread_mutex_unlock", _unlock, "pthread_mutex_unlock")
 signal = one("signal", _signal, "write")
 wait = one("wait", _wait_event, "read", waits="event")
 python = one("PyRun_SimpleStringFlags", _python, "PyRun_SimpleStringFlags")
-start_thread = one("thread_PyThread_start_new_thread", _start_thread, "thread_PyThread_start_new_thread")
-python_thread = lambda v: call("PyRun_SimpleStringFlags", [  # noqa: E731 - as the one() entries
-    instr("thread_PyThread_start_new_thread", _python_thread, "thread_PyThread_start_new_thread")])
+
+
+def _started_wait(v: Variant) -> Program:
+    """``self._started.wait()`` after the start: wait, GIL released, until the child set the
+    event, then ``Py_END_ALLOW_THREADS`` (``PyEval_RestoreThread``, as the era runs it)."""
+    wait_ = instr("acquire_timed.wait", _wait_started, "acquire_timed", waits="started", in_runtime=True)
+    return call("threading.Thread.start", (call("lock_PyThread_acquire_lock", (wait_,)) + restore(v)))
+
+
+def start_thread(v: Variant) -> Program:
+    return (instr("thread_PyThread_start_new_thread", _start_thread, "thread_PyThread_start_new_thread"),
+            *_started_wait(v))
+
+
+def python_thread(v: Variant) -> Program:
+    return call("PyRun_SimpleStringFlags", (
+        instr("thread_PyThread_start_new_thread", _python_thread, "thread_PyThread_start_new_thread"),
+        *_started_wait(v)))
+
+
 guard = one("PyInterpreterGuard_FromView", _guard, "PyInterpreterGuard_FromView")
 unguard = one("PyInterpreterGuard_Close", _unguard, "PyInterpreterGuard_Close")
 
