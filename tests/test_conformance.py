@@ -81,3 +81,22 @@ def test_model_predicts_the_seed_for_each_installed_era():
         assert len(pred.outcomes) == 1, pred.labels  # fully ordered: one outcome
         c = grade(run, pred)
         assert c.match == YES, (run.version, run.outcome.label, pred.labels)
+
+
+def test_a_threading_child_that_ended_in_its_bootstrap_is_not_asked_of_the_lab():
+    # the model's child gave up in take_gil before its first step; the real child never reached
+    # its C entry (no marker): the helper's clause decides, the child's is left out
+    helper = ThreadResult("helper", ThreadOutcome.HUNG, StepRef("helper", 1, "start_thread child"), "acquire_timed")
+    model = RunOutcome(RunKind.CLEAN, (ThreadResult("main", ThreadOutcome.FINISHED), helper,
+                                       ThreadResult("child", ThreadOutcome.EXITED, None, "take_gil")))
+    real = RunOutcome(RunKind.CLEAN, (ThreadResult("main", ThreadOutcome.FINISHED), helper, ThreadResult("child", None)))
+    c = grade(_run(real), Prediction("exit", (model,)))
+    assert c.match == YES and "child" in c.why and "bootstrap" in c.why
+    # the helper's clause still counts
+    alone = RunOutcome(RunKind.CLEAN, (ThreadResult("main", ThreadOutcome.FINISHED),
+                                       ThreadResult("helper", ThreadOutcome.FINISHED), ThreadResult("child", None)))
+    assert grade(_run(alone), Prediction("exit", (model,))).match == NO
+    # a child the lab saw run its steps is compared as any thread
+    ran = RunOutcome(RunKind.CLEAN, (ThreadResult("main", ThreadOutcome.FINISHED), helper,
+                                     ThreadResult("child", ThreadOutcome.FINISHED, StepRef("child", 0, "python"))))
+    assert grade(_run(ran), Prediction("exit", (model,))).match == NO

@@ -105,10 +105,13 @@ def plan(scenario: Scenario, trace, outcome, token: str,
             break
         nxt = next((j for j in range(b + 1, len(trans)) if trans[j].thread == thread), None)
         if nxt is None:
+            ended_in_c = trans[b].step is None  # a threading thread's bootstrap or teardown
             if thread in finished:
-                segments.append(Segment(thread, text, Stop(None, DONE)))
+                # a threading thread whose teardown (thread_run's end) the model ran: it must
+                # go on past its steps, deleting its state and releasing the GIL
+                segments.append(Segment(thread, text, Stop(None, ENDED if ended_in_c else DONE)))
                 continue
-            if thread in exited:
+            if thread in exited and not (ended_in_c and thread in children_of(scenario)):
                 segments.append(Segment(thread, text, Stop(None, ENDED)))
                 continue
             if thread in pending:
@@ -153,6 +156,12 @@ def _inside_switch(trans, n: int) -> bool:
         return False
     nxt = next((t for t in trans[n:] if t.thread == prev.thread), None)
     return nxt is not None and nxt.step is not None and nxt.step == prev.step
+
+
+def children_of(scenario: Scenario) -> frozenset[str]:
+    """The threads some step starts with ``threading``: one that dies in its bootstrap never
+    reaches its C entry, which sets the end marker's key, so nothing can stop it as it ends."""
+    return frozenset(s.arg for t in scenario.threads for s in t.steps if s.kind in STARTS_PYTHON_THREAD)
 
 
 def _python_children(scenario: Scenario, trans) -> tuple[str, ...]:
