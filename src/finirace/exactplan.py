@@ -137,12 +137,13 @@ def _stop(trans, a: int, b: int, nxt: int) -> Stop:
     at_start = inside_at_start or trans[a].step == ref  # inside the step, or stopped at its beginning
     label = target.label or target.function
     again = [i for i in mine if trans[i].label == target.label]
-    if again and ref is not None:
+    if again:  # also in a threading thread's bootstrap (ref None): its take_gil loops the same
         # the model runs this step again: a wait that timed out and waits on (take_gil's loop).
         # The real loop does not come back to the step's first line but to the wait itself:
         # the place "LABEL.again", hit once per turn of the loop.
         before = sum(1 for i in again if i < a)
-        return Stop(ref, label + AGAIN, arm=not at_start, skip=max(0, len(again) - 1 - max(0, before - 1)),
+        return Stop(ref, label + AGAIN, arm=not at_start and ref is not None,
+                    skip=max(0, len(again) - 1 - max(0, before - 1)),
                     note=target.note)
     first = a + 1 if inside_at_start else a
     skip = sum(1 for i in range(first, b + 1) if trans[i].step == ref and trans[i].label == target.label)
