@@ -41,6 +41,7 @@ from finirace.lab.runner import LabRun
 from finirace.model import build_system, variant_for_version
 from finirace.outcome import RunKind, RunOutcome, StepRef, parse_label
 from finirace.scenario.format import Scenario
+from finirace.scenario.steps import STARTS_PYTHON_THREAD
 
 YES, WEAK, NO, ERROR, NA, SKIPPED = "yes", "weak", "no", "error", "n/a", "skipped"
 
@@ -261,15 +262,31 @@ def project_schedule(scenario: Scenario, variant: str, token: str) -> Projection
         stop = ended_at.get(ref.thread)
         return stop is None or ref.index < stop
 
-    placed = sorted(first, key=lambda r: (last[r] if returned(r) else first[r], first[r]))
+    # threading.Thread.start() returns only once its child ran (self._started.wait()): a start
+    # step is placed where it begins, and what the model runs before it returns waits only
+    # for that beginning, or the child would wait for its own start to return
+    starts = {ref for ref in first if _starts_thread(scenario, ref)}
+
+    def at(ref: StepRef) -> int:
+        return last[ref] if returned(ref) and ref not in starts else first[ref]
+
+    placed = sorted(first, key=lambda r: (at(r), first[r]))
     out: list[Ordering] = []
     for a, b in zip(placed, placed[1:]):
         if a.thread != b.thread:
-            out.append(Ordering(first=a, then=b, done=returned(a)))
+            out.append(Ordering(first=a, then=b, done=returned(a) and last[a] < first[b]))
     split = tuple(r for r in first if any(o is not None and o.thread != r.thread
                                           for o in refs[first[r]:last[r] + 1]))
     return Projection(variant, token.strip(), tuple(out), cx.outcome, split,
                       _exact_plan(scenario, variant, token, cx))
+
+
+def _starts_thread(scenario: Scenario, ref: StepRef) -> bool:
+    """Whether the step ``ref`` starts a ``threading`` thread (``start_thread``, ``python_thread``)."""
+    for t in scenario.threads:
+        if t.name == ref.thread and 0 <= ref.index < len(t.steps):
+            return t.steps[ref.index].kind in STARTS_PYTHON_THREAD
+    return False
 
 
 def _exact_plan(scenario: Scenario, variant: str, token: str, cx):
