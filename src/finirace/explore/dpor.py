@@ -113,29 +113,36 @@ class DPOR:
                         out[t] = Transition(t, "", None, "waits", frozenset(reads), frozenset())
             return out
 
-        def before(i: int, k: int) -> bool:
-            """Whether path[i] happens before path[k] (i < k)."""
-            return clocks[k].get(path[i].thread, -1) >= i
-
         def race_check(y: Transition) -> None:
             """Source-set rule for a next step ``y`` of a thread, as if run now."""
             n, p = len(path), y.thread
-            direct = [k for k in range(n) if path[k].thread == p or path[k].conflicts(y)]
+            y_touches, y_writes = y.reads | y.writes, y.writes
+            # the steps y depends on (Transition.conflicts, inlined: this is the search's inner loop)
+            direct = [k for k, x in enumerate(path) if x.thread == p or x.writes & y_touches or y_writes & x.reads]
+            # path[i] happens before path[k] (i < k) when clocks[k].get(path[i].thread, -1) >= i.
+            # The immediate races: path[i] of another thread that no later direct step is
+            # ordered after.  One backward pass keeps, per thread u, the latest index of u
+            # that some later direct step's clock holds (every k > i at once); at its end,
+            # what happens before y (hb_y)
             hb_y: dict[str, int] = {}
-            for k in direct:
-                for u, j in clocks[k].items():
-                    if hb_y.get(u, -1) < j:
-                        hb_y[u] = j
-            for i in direct:
-                if path[i].thread == p or any(k > i and before(i, k) for k in direct):
-                    continue  # not a race, or not an immediate one
-                notdep = [k for k in range(i + 1, n) if not before(i, k)]
+            races: list[int] = []
+            for i in reversed(direct):
+                u = path[i].thread
+                if u != p and hb_y.get(u, -1) < i:
+                    races.append(i)
+                for v, j in clocks[i].items():
+                    if hb_y.get(v, -1) < j:
+                        hb_y[v] = j
+            for i in reversed(races):
+                u = path[i].thread
+                notdep = [k for k in range(i + 1, n) if clocks[k].get(u, -1) < i]  # path[i] not before path[k]
                 initials: list[str] = []
-                firsts: dict[str, int] = {}
-                for k in notdep:
-                    firsts.setdefault(path[k].thread, k)
-                for q, k in firsts.items():
-                    if not any(j < k and before(j, k) for j in notdep):
+                firsts: dict[str, int] = {}  # thread -> where in notdep its first step is
+                for at, k in enumerate(notdep):
+                    firsts.setdefault(path[k].thread, at)
+                for q, at in firsts.items():
+                    ck = clocks[notdep[at]]  # q's first step k: no path[j] (j < k) of notdep before it
+                    if not any(ck.get(path[j].thread, -1) >= j for j in notdep[:at]):
                         initials.append(q)
                 if p not in firsts and not any(hb_y.get(path[j].thread, -1) >= j for j in notdep):
                     initials.append(p)
@@ -187,8 +194,9 @@ class DPOR:
             node.done.append(t)
             n = len(path)
             clock = dict(clocks[last_of[t]]) if t in last_of else {}
-            for j in range(n):
-                if path[j].conflicts(tr):
+            tr_touches, tr_writes = tr.reads | tr.writes, tr.writes
+            for j, x in enumerate(path):
+                if x.thread == t or x.writes & tr_touches or tr_writes & x.reads:  # x.conflicts(tr)
                     for u, k in clocks[j].items():
                         if clock.get(u, -1) < k:
                             clock[u] = k
