@@ -9,7 +9,7 @@ and inotify watches (the kind of test finirace is for).
 
 Timed, in this order: plain pytest, then the same session with
 ``--finirace-runs N`` (reruns forked from a warm process, ``--jobs J`` of a
-test's reruns at once; default: the plugin's, one per core), and with
+test's reruns at once; default: the plugin's, two per core), and with
 ``--fresh`` also ``--finirace-fresh`` (every rerun a new interpreter, as
 before warm processes).  ``--repeat K`` times the pair K times, one after the
 other, and gives the spread of the ratio: on a machine shared with other jobs
@@ -74,7 +74,7 @@ def _reruns(out: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--jobs", type=int, help="--finirace-jobs (default: the plugin's, one per core)")
+    parser.add_argument("--jobs", type=int, help="--finirace-jobs (default: the plugin's, two per core)")
     parser.add_argument("--repeat", type=int, default=1, help="time the pair this many times (default 1)")
     parser.add_argument("--fresh", action="store_true", help="also time --finirace-fresh (slow)")
     parser.add_argument("--work", type=Path, help="where the sdist and plugins are kept (default: a temp dir)")

@@ -17,8 +17,8 @@ A round can be several at once (a crash in one rerun, a failure in another):
 each is reported.
 
 A round's reruns run side by side (``jobs`` at once, ``--finirace-jobs``):
-the machine's cores work on them together, and the time of a round is
-closer to that of its longest rerun than to the sum.  Reruns of one test
+while one waits (its test's sleeps and I/O) another runs, and the time of a
+round is closer to that of its longest rerun than to the sum.  Reruns of one test
 beside each other can meet over what the test holds for the whole user or
 machine (a fixed port, a file outside its tmp_path, the per-user inotify
 instance limit), and fail where a rerun alone passes.  Such a failure is not
