@@ -146,3 +146,16 @@ def test_an_unwritable_html_file_is_one_line(cli, tmp_path, command):
     name, *rest = command
     line = cli.one_line(cli(name, "--html", tmp_path / "no" / "such" / "dir.html", *rest))
     assert "--html" in line and "cannot write" in line
+
+
+def test_the_fix_on_the_audit_page_sets_the_line_to_type_as_code(cli, tmp_path, elements):
+    prog = tmp_path / "prog.py"
+    prog.write_text("import threading, time\n"
+                    "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\ntime.sleep(0.2)\n")
+    out = tmp_path / "audit.html"
+    p = cli("audit", "--html", out, "--", sys.executable, str(prog))
+    assert p.returncode == 1, p.stderr  # a daemon in C at finalization: a danger, with the guard as its fix
+    page = _read(out)
+    elements(page).assert_inert()
+    assert "<code>import finirace.guard; finirace.guard.install()</code>" in page
+    assert "`" not in "".join(elements(page).text)

@@ -9,7 +9,7 @@ thread's Python and native stacks, its dangers and the suggested fix follow.
 
 from __future__ import annotations
 
-from finirace.report.page import anchor, badge, esc, page
+from finirace.report.page import anchor, badge, esc, esc_code, page
 
 STYLE = """
 table.fates td { max-width: 16em; font-size: 13px; }
@@ -60,7 +60,7 @@ def document(report, argv: list[str]) -> str:
         parts = [f'<section class="card" id="{key}"><h2>{esc(t.name)} {badge(kind)}</h2>']
         parts.extend(f'<p class="danger">danger: {esc(flag)}</p>' for flag in t.flags)
         if t.fix:
-            parts.append(f'<p class="fix">{esc(t.fix)}</p>')
+            parts.append(f'<p class="fix">{esc_code(t.fix)}</p>')
         if t.python_stack:
             parts.append(f"<h3>Python stack</h3><pre>{esc(''.join(t.python_stack))}</pre>")
         if t.native_stack:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finirace.report.page import anchor, badge, esc, kind_class, page
+from finirace.report.page import anchor, badge, esc, esc_code, kind_class, page
 
 STYLE = """
 svg.spark { background: #fafbfd; border: 1px solid var(--line); border-radius: 3px; vertical-align: middle; }
@@ -73,7 +73,7 @@ def stress_document(data: dict[str, Any], finished: dict[int, float], bucket_tim
                  f'{_span(b["first_run"], b["last_run"])}{_why(ex)}</p>{chart}',
                  f'<h3>Reproduce</h3><pre class="command">{esc(b["repro"])}</pre>']
         if b.get("fix"):
-            parts.append(f'<p class="fix">{esc(b["fix"])}</p>')
+            parts.append(f'<p class="fix">{esc_code(b["fix"])}</p>')
         for title, text in (("Memory errors", ex.get("memory_errors")), ("Native backtraces", b["native_backtrace"]),
                             ("Python tracebacks", ex.get("python_tracebacks")), ("stderr (end)", ex.get("stderr_tail"))):
             if text and text.strip():

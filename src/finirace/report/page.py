@@ -56,6 +56,12 @@ def esc(text: object) -> str:
     return html.escape(_SURROGATE.sub("\ufffd", str(text)), quote=True)
 
 
+def esc_code(text: object) -> str:
+    """``text`` escaped as :func:`esc` does, each `quoted` span of it set as code (our advice quotes
+    the lines to type so); the backticks are escaped text's own, so no markup can come in with them."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(text))
+
+
 def badge(text: str, cls: str = "") -> str:
     """A small coloured label; ``cls`` must be a class name of ours, never user text."""
     return f'<span class="badge {cls}">{esc(text)}</span>'
