@@ -109,6 +109,12 @@ def test_a_bad_variant_file_is_one_line_and_exit_2(tmp_path, case):
     assert words in lines[0] and f.split("/")[-1] in lines[0]
 
 
+def test_a_file_variant_named_without_its_file_says_so(tmp_path):
+    r = run_check("seed", "--variant", "mine")
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
+    assert "unknown variant 'mine'; a variant file's variant needs its --variant-file FILE too" in r.stderr
+
+
 def test_a_missing_file_and_two_files_with_one_name(tmp_path):
     r = run_check("seed", "--variant-file", str(tmp_path / "absent.py"))
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0

@@ -69,6 +69,8 @@ def _variants(chosen: list[str] | None, extra=()) -> tuple[list[str], list[str]]
         if v not in known:
             close = difflib.get_close_matches(v, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
+            if not close and not extra:
+                hint = "; a variant file's variant needs its --variant-file FILE too"
             raise UsageError(f"unknown variant {v!r}{hint} (known: {', '.join(known)})")
     return known, list(dict.fromkeys(chosen))
 
