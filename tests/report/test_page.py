@@ -159,3 +159,15 @@ def test_the_fix_on_the_audit_page_sets_the_line_to_type_as_code(cli, tmp_path, 
     elements(page).assert_inert()
     assert "<code>import finirace.guard; finirace.guard.install()</code>" in page
     assert "`" not in "".join(elements(page).text)
+
+
+def test_a_stress_page_shows_stderr_only_when_it_says_more_than_the_tracebacks(cli, tmp_path, elements):
+    target = tmp_path / "segv.py"
+    target.write_text("import ctypes\nctypes.string_at(0)\n")
+    p = cli("stress", "--runs", "1", "-j", "1", "--perturb", "none", "--campaign", "segv", "--", sys.executable, target)
+    assert p.returncode == 1, p.stderr
+    out = tmp_path / "segv.html"
+    assert cli("report", "segv", "--html", out).returncode == 1
+    page = _read(out)
+    assert "<h3>Python tracebacks</h3>" in page and "string_at" in page
+    assert "<h3>stderr (end)</h3>" not in page  # it held the same tracebacks, once is enough

@@ -76,6 +76,8 @@ def stress_document(data: dict[str, Any], finished: dict[int, float], bucket_tim
             parts.append(f'<p class="fix">{esc_code(b["fix"])}</p>')
         for title, text in (("Memory errors", ex.get("memory_errors")), ("Native backtraces", b["native_backtrace"]),
                             ("Python tracebacks", ex.get("python_tracebacks")), ("stderr (end)", ex.get("stderr_tail"))):
+            if title.startswith("stderr") and text and text.strip() == (ex.get("python_tracebacks") or "").strip():
+                continue  # all it said is the tracebacks just shown
             if text and text.strip():
                 parts.append(f"<h3>{title}</h3><pre>{esc(text)}</pre>")
         sections.append("".join(parts) + "</section>")
