@@ -161,7 +161,7 @@ def test_the_fix_on_the_audit_page_sets_the_line_to_type_as_code(cli, tmp_path, 
     assert "`" not in "".join(elements(page).text)
 
 
-def test_a_stress_page_shows_stderr_only_when_it_says_more_than_the_tracebacks(cli, tmp_path, elements):
+def test_a_stress_page_shows_stderr_only_when_it_says_more_than_the_tracebacks(cli, tmp_path):
     target = tmp_path / "segv.py"
     target.write_text("import ctypes\nctypes.string_at(0)\n")
     p = cli("stress", "--runs", "1", "-j", "1", "--perturb", "none", "--campaign", "segv", "--", sys.executable, target)
