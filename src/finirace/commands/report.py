@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             known = ", ".join(s.campaign.name for s in store.campaigns()) or "none"
             raise UsageError(f"no campaign named {args.campaign!r} in {store.path} (known: {known})")
         if args.html:
-            _write_html(args.html, store, campaign)
+            write_html(args.html, store, campaign)
         if campaign.kind == LAB:
             if args.check_repro:
                 raise UsageError("--check-repro is for stress campaigns; a lab campaign has no buckets")
@@ -92,7 +92,7 @@ def _lab(args: argparse.Namespace, store, campaign) -> int:
     return 0
 
 
-def _write_html(path: str, store, campaign) -> None:
+def write_html(path: str, store, campaign) -> None:
     from finirace.report import campaign_html, page
 
     try:

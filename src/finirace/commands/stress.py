@@ -1,4 +1,4 @@
-"""``finirace stress [--runs N | --time T] [-j J] [--perturb …] [--campaign NAME] -- CMD ARGS…``"""
+"""``finirace stress [--runs N | --time T] [-j J] [--perturb …] [--campaign NAME] [--json] [--junit F] [--html F] -- CMD ARGS…``"""
 
 from __future__ import annotations
 
@@ -41,8 +41,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(repeatable; NAME alone takes it from here; PYTHON* and LD_* set here are kept anyway)")
     p.add_argument("--dask", metavar="ADDRESS", help="run on this Dask scheduler instead of locally")
     p.add_argument("--db", metavar="PATH", help="result store (default: $FINIRACE_DB or the per-user data dir)")
+    p.add_argument("--json", action="store_true", help="print the campaign's report as JSON (as finirace report --json)")
+    p.add_argument("--junit", metavar="FILE", help="also write the buckets as JUnit XML to FILE")
+    p.add_argument("--html", metavar="FILE", help="also write the report as one self-contained HTML page")
     p.add_argument("target", nargs=argparse.REMAINDER, help="-- CMD ARGS…")
     p.set_defaults(run=run)
+
+
+def _check_output(option: str, path: str | None) -> None:
+    """A report file that cannot be written is found before the campaign, not after its work is done."""
+    if path is None:
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory")
+    if not os.path.isdir(parent):
+        raise UsageError(f"{option} {path}: no such directory: {parent}")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{option} {path}: cannot write in {parent}")
 
 
 def _env(items: list[str]) -> tuple[tuple[str, str], ...]:
@@ -108,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("nothing to run: give a command after -- (finirace stress -- python prog.py)")
     if args.dask:
         _check_dask(args.dask)
+    _check_output("--junit", args.junit)
+    _check_output("--html", args.html)
     detector = args.detector or "plain"
     missing = registry.spec(detector).create().available()
     if missing:
@@ -145,12 +163,24 @@ def run(args: argparse.Namespace) -> int:
             final = run_campaign(store, campaign, settings, show.update)
         finally:
             show.stop()
-        from finirace.report.campaign import buckets_table, campaign_data
+        from finirace.report import campaign as campaign_report
 
-        data = campaign_data(store, campaign)
-    from finirace.report.console import console as stdout_console
+        data = campaign_report.campaign_data(store, campaign)
+        if args.html:
+            from finirace.commands.report import write_html
 
-    buckets_table(data, stdout_console())
+            write_html(args.html, store, campaign)
+    if args.junit:
+        try:
+            campaign_report.write_junit(data, args.junit)
+        except OSError as exc:
+            raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from None
+    if args.json:
+        campaign_report.write_json(data, sys.stdout)
+    else:
+        from finirace.report.console import console as stdout_console
+
+        campaign_report.buckets_table(data, stdout_console())
     return 1 if final.failures else 0
 
 
