@@ -56,16 +56,24 @@ def run(args: argparse.Namespace) -> int:
         if args.check_repro:
             _check_repros(store, campaign, args.check_repro)
         data = campaign_report.campaign_data(store, campaign)
+    show_buckets(args, data)
+    return 1 if data["buckets"] else 0  # as `finirace stress` ends: CI fails on a campaign with failures
+
+
+def show_buckets(args: argparse.Namespace, data: dict) -> None:
+    """A stress campaign's report as ``--junit`` and ``--json`` ask, or the table; ``finirace stress`` ends with it too."""
+    from finirace.report import campaign as campaign_report
+    from finirace.report.console import console
+
     if args.junit:
         try:
             campaign_report.write_junit(data, args.junit)
         except OSError as exc:
-            raise UsageError(f"cannot write {args.junit}: {exc.strerror}") from None
+            raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from None
     if args.json:
         campaign_report.write_json(data, sys.stdout)
     else:
         campaign_report.buckets_table(data, console())
-    return 1 if data["buckets"] else 0  # as `finirace stress` ends: CI fails on a campaign with failures
 
 
 def _lab(args: argparse.Namespace, store, campaign) -> int:

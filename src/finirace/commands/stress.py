@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from finirace.campaign import new_name
+    from finirace.commands.report import show_buckets, write_html
     from finirace.commands.runs import open_store
     from finirace.stress.perturb import Perturbation, ShimError, build_shim
     from finirace.stress.runner import CampaignSettings, open_campaign, run_campaign, target_environment
@@ -167,20 +168,8 @@ def run(args: argparse.Namespace) -> int:
 
         data = campaign_report.campaign_data(store, campaign)
         if args.html:
-            from finirace.commands.report import write_html
-
             write_html(args.html, store, campaign)
-    if args.junit:
-        try:
-            campaign_report.write_junit(data, args.junit)
-        except OSError as exc:
-            raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from None
-    if args.json:
-        campaign_report.write_json(data, sys.stdout)
-    else:
-        from finirace.report.console import console as stdout_console
-
-        campaign_report.buckets_table(data, stdout_console())
+    show_buckets(args, data)
     return 1 if final.failures else 0
 
 
