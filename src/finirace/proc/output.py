@@ -8,11 +8,26 @@ and only a head and a tail are kept.  Bytes are decoded with
 
 from __future__ import annotations
 
+import os
 from collections import deque
 
 DEFAULT_HEAD = 16 * 1024
 DEFAULT_TAIL = 64 * 1024
 CHUNK = 1 << 20  # bytes read from a pipe at once
+
+
+def read_ready(fd: int, size: int = CHUNK) -> bytes | None:
+    """What a non-blocking pipe holds now: None when nothing yet, b"" at its end.
+
+    A pipe that breaks (the other side gone in a way read reports as an error)
+    is read as its end: every caller stops listening to it either way.
+    """
+    try:
+        return os.read(fd, size)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
 
 
 class BoundedOutput:

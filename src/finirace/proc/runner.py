@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from finirace.proc.containment import TOKEN_ENV, become_subreaper, die_with_parent, kill_group, sweep, track, untrack
-from finirace.proc.output import CHUNK, DEFAULT_HEAD, DEFAULT_TAIL, BoundedOutput
+from finirace.proc.output import CHUNK, DEFAULT_HEAD, DEFAULT_TAIL, BoundedOutput, read_ready
 
 
 @dataclass(frozen=True)
@@ -243,12 +243,9 @@ def _pump(
                 if key.fd == pidfd:
                     exited = True
                     continue
-                try:
-                    data = os.read(key.fd, CHUNK)
-                except BlockingIOError:
+                data = read_ready(key.fd)
+                if data is None:
                     continue
-                except OSError:
-                    data = b""
                 if not data:
                     sel.unregister(key.fd)
                     sinks.pop(key.fd)

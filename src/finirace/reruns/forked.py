@@ -42,7 +42,7 @@ from pathlib import Path
 from finirace import detectors
 from finirace.proc import ProcResult
 from finirace.proc.containment import TOKEN_ENV, die_with_parent, kill_group, sweep, track, untrack
-from finirace.proc.output import CHUNK, DEFAULT_HEAD, DEFAULT_TAIL, BoundedOutput
+from finirace.proc.output import CHUNK, DEFAULT_HEAD, DEFAULT_TAIL, BoundedOutput, read_ready
 from finirace.proc.runner import signal_name
 from finirace.reruns.target import RerunTarget
 from finirace.reruns.warm import Channel
@@ -67,12 +67,9 @@ class _Answers:
         self.over = False  # the end was told, or the pipe closed (the warm process is gone)
 
     def read(self, sel: selectors.BaseSelector | None) -> None:
-        try:
-            data = os.read(self.fd, 65536)
-        except BlockingIOError:
+        data = read_ready(self.fd, 65536)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.over = True
             self.why = self.why or "the warm process is gone"
