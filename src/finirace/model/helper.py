@@ -119,6 +119,12 @@ def _nothing(note: str):
 
 # -- acquire / release: finirace_acquire_, finirace_release_ -----------------------
 
+def _acquire(kind: str, from_current: bool = False, where: str = "finirace_acquire_") -> Program:
+    """finirace_acquire_ as its two atomic steps: finalization can close the gate between them."""
+    return (instr("finirace_acquire_.count", _acquire_count(kind, from_current), where),
+            instr("finirace_acquire_.gate", _acquire_gate(kind), where))
+
+
 def _acquire_count(kind: str, from_current: bool):
     def run(c: Ctx) -> None:
         # if (setup != DONE) refuse; __atomic_add_fetch(&held, 1)
@@ -213,8 +219,7 @@ def guard(v: Variant) -> Program:
     if v.guards:
         return _pep788(v, "guard")
     return call("FiniRaceGuard_FromView", [
-        instr("finirace_acquire_.count", _acquire_count("guard", False), "finirace_acquire_"),
-        instr("finirace_acquire_.gate", _acquire_gate("guard"), "finirace_acquire_"),
+        *_acquire("guard"),
     ])
 
 
@@ -277,8 +282,7 @@ def ensure(v: Variant) -> Program:
         return _pep788(v, "ensure")
     attach = then(pystate.ensure(v), "finirace_entered_")
     return call("FiniRace_EnsureFromView", [
-        instr("finirace_acquire_.count", _acquire_count("token", False), "finirace_acquire_"),
-        instr("finirace_acquire_.gate", _acquire_gate("token"), "finirace_acquire_"),
+        *_acquire("token"),
         instr("finirace_enter_.count", _enter_count, "finirace_enter_"),
         instr("finirace_enter_.gate", _enter_gate("token"), "finirace_enter_"),
         *attach,
@@ -326,8 +330,7 @@ def save(v: Variant) -> Program:
     if v.guards:
         return _pep788(v, "save")
     return call("FiniRace_BeginAllowThreads", [
-        instr("finirace_acquire_.count", _acquire_count("allow", True), "FiniRaceGuard_FromCurrent"),
-        instr("finirace_acquire_.gate", _acquire_gate("allow"), "FiniRaceGuard_FromCurrent"),
+        *_acquire("allow", from_current=True, where="FiniRaceGuard_FromCurrent"),
         *pystate.save(v),
     ])
 
