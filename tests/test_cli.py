@@ -69,11 +69,20 @@ def test_the_default_store_gets_its_directory(cli, env, tmp_path):
     assert (tmp_path / "data" / "finirace" / "finirace.db").exists()
 
 
-def test_finirace_db_that_is_not_a_database_is_named(cli, env, tmp_path):
+@pytest.mark.parametrize("command", [("runs",), ("lab", "seed")])
+def test_finirace_db_that_is_not_a_database_is_named(cli, env, tmp_path, command):
+    """`lab seed` would move a run under valgrind and say so: the bad store must still be the one line."""
     (tmp_path / "garbage.db").write_text("garbage\n" * 100)
     env["FINIRACE_DB"] = "garbage.db"
-    line = cli.one_line(cli("runs", env=env, cwd=tmp_path))
+    line = cli.one_line(cli(*command, env=env, cwd=tmp_path))
     assert "FINIRACE_DB=garbage.db" in line and "not a database" in line
+
+
+def test_lab_db_in_a_missing_directory_is_the_one_line(cli, env, tmp_path):
+    where = tmp_path / "nonexistent" / "dir" / "x.db"
+    line = cli.one_line(cli("lab", "seed", "--db", str(where), env=env))
+    assert str(where.parent) in line
+    assert not where.parent.parent.exists()
 
 
 def test_python_that_is_not_python_does_not_echo_the_probe(cli, env):

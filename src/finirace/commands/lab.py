@@ -145,8 +145,9 @@ def run(args) -> int:
             if era is not None and era.exact is not None:
                 exact_plans[(scenarios[0].name, interp.path)] = era.exact
     jobs = session.plan(scenarios, usable, detectors, args.repeat)
+    moved = 0
     if not args.detector and not projections:
-        jobs = _memory_errors_under_memcheck(jobs)
+        jobs, moved = _memory_errors_under_memcheck(jobs)
     if args.no_store and (args.campaign or args.db):
         raise UsageError("--no-store keeps nothing: drop --campaign/--db, or --no-store")
     by_name = {s.name: s for s in scenarios}
@@ -159,6 +160,9 @@ def run(args) -> int:
         return conformance.predict(by_name[run.scenario], interp)
 
     stored = None if args.no_store else _open_campaign(args, jobs)
+    if moved:  # said once the store is open: a bad store is the one line the user sees
+        sys.stderr.write(f"finirace lab: {moved} run(s) where the model predicts a memory error go under valgrind "
+                         "(plain cannot see one; --detector plain keeps them plain)\n")
     try:
         return _sweep(args, jobs, stored, prediction, by_name, orderings, exact_plans)
     finally:
@@ -167,7 +171,7 @@ def run(args) -> int:
 
 
 def _memory_errors_under_memcheck(jobs):
-    """Jobs whose prediction holds a memory error, moved to valgrind: plain cannot see one.
+    """Jobs whose prediction holds a memory error, moved to valgrind (and how many): plain cannot see one.
 
     Without it such a cell is graded ``weak`` whatever happens (a crash, an abort
     or a clean exit all fit undefined behaviour); under memcheck it is ``yes`` or
@@ -179,17 +183,14 @@ def _memory_errors_under_memcheck(jobs):
     from finirace.outcome import RunKind
 
     if registry.spec("valgrind").create().available() is not None:
-        return jobs  # no valgrind here: the cells stay plain, and weak
+        return jobs, 0  # no valgrind here: the cells stay plain, and weak
     out, moved = [], 0
     for job in jobs:
         predicted = conformance.predict(job.scenario, job.interpreter).outcomes
         if any(o.kind is RunKind.MEMORY_ERROR for o in predicted):
             job, moved = replace(job, detector="valgrind"), moved + 1
         out.append(job)
-    if moved:
-        sys.stderr.write(f"finirace lab: {moved} run(s) where the model predicts a memory error go under valgrind "
-                         "(plain cannot see one; --detector plain keeps them plain)\n")
-    return out
+    return out, moved
 
 
 def _counterexamples(args, scenarios, usable) -> int:
