@@ -11,9 +11,10 @@ so they can be compared field by field.  The words follow DESIGN.md:
   could not start at all: no crash at exit, but not a clean run either, since
   what it was meant to run did not run to its end; the reason says which:
   ``exit status 2``, ``could not start: …``, or a caller's own words such as a
-  test runner's ``ran no test``), and ``build-failed`` (the lab's program did
-  not build, so nothing ran).  Neither of the last two is ever a model
-  outcome, and neither is ever a clean run.
+  test runner's ``ran no test``), ``build-failed`` (the lab's program did
+  not build, so nothing ran) and ``not-run`` (the detector asked for cannot run
+  there, e.g. debug-build assertions on a release build; the reason says why).
+  None of the last three is ever a model outcome, and none is ever a clean run.
 
 Outcomes are compared through their *label*: the run kind followed by one
 clause per thread that did not finish normally, e.g. ``"clean, worker hung"``.
@@ -53,6 +54,7 @@ class RunKind(str, enum.Enum):
     TIMEOUT = "timeout"
     FAILED = "failed"  # exited non-zero the ordinary way, or could not start (reason: which; exit_code kept)
     BUILD_FAILED = "build-failed"  # nothing ran: the lab's program did not build (reason: the compiler's words)
+    NOT_RUN = "not-run"  # nothing ran: the detector cannot run there (reason: why), so nothing is known
 
     def __str__(self) -> str:
         return self.value

@@ -41,6 +41,7 @@ def test_assert_detector_runs_only_on_debug_builds():
     jobs = session.plan([sc], [interpreter((3, 11)), debug_interpreter()], ["assert"])
     release, debug = session.execute(jobs, workers=2)
     assert release.skipped and "debug build" in release.note
+    assert release.outcome.kind is RunKind.NOT_RUN and "debug build" in release.outcome.reason  # never "clean"
     assert not debug.skipped and "Assertion `gilstate->autoInterpreterState' failed" in debug.outcome.reason
 
 

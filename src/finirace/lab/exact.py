@@ -205,13 +205,13 @@ def run(program: Program, built: Built, interp: Interpreter, plan: ExactPlan, li
     gdb = detectors.GdbDetector()
     missing_tool = gdb.available()
     if missing_tool:
-        return runner.LabRun(**base, outcome=RunOutcome(RunKind.CLEAN), skipped=True, note=missing_tool)
+        return runner.LabRun(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=missing_tool), skipped=True, note=missing_tool)
     env_extra = {"PYTHONMALLOC": "debug"} if detector == "pymalloc-debug" else {}
     memcheck = detectors.ValgrindDetector() if detector == "valgrind" else None
     if memcheck is not None:
         missing_tool = memcheck.available()
         if missing_tool:
-            return runner.LabRun(**base, outcome=RunOutcome(RunKind.CLEAN), skipped=True, note=missing_tool)
+            return runner.LabRun(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=missing_tool), skipped=True, note=missing_tool)
         env_extra = dict(memcheck.environment())
     planned = sum(1 for s in plan.segments if s.stop is not None)
     slow = 10.0 if memcheck is not None else 1.0

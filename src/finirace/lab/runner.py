@@ -173,12 +173,12 @@ def run(program: Program, built: Built, interp: Interpreter, detector: str = "pl
     if not spec.lab:
         raise ValueError(f"the {detector} detector is not for the lab (known: {', '.join(registry.names(lab=True))})")
     if spec.debug_build and not interp.debug:
-        return LabRun(**base, outcome=RunOutcome(RunKind.CLEAN), skipped=True,
-                      note=f"the {detector} detector needs a debug build; {interp.label} is a release build")
+        why = f"the {detector} detector needs a debug build; {interp.label} is a release build"
+        return LabRun(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=why), skipped=True, note=why)
     det = spec.create()
     missing = det.available()
     if missing:
-        return LabRun(**base, outcome=RunOutcome(RunKind.CLEAN), skipped=True, note=missing)
+        return LabRun(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=missing), skipped=True, note=missing)
     with tempfile.TemporaryDirectory(prefix="finirace-lab-", dir=workdir) as tmp:
         markers_path = Path(tmp) / "markers"
         env = interp.run_env()
