@@ -161,3 +161,11 @@ def test_a_thread_exit_unwind_is_known_by_its_unwinder_frames_and_other_aborts_k
     assert sig.signature(abort, guessed) == ("abort terminate called without an active exception | "
                                               "PyThread_exit_thread | take_gil | PyEval_RestoreThread")
     assert sig.signature(SEGV, unwind) == "crash SIGSEGV | PyThread_exit_thread | take_gil | PyEval_RestoreThread"
+
+
+def test_a_function_repeated_by_inlining_or_recursion_shows_once():
+    """Recursion depth varies between runs of one bug: the bucket must not split on it."""
+    crash = RunOutcome(RunKind.CRASH, signal="SIGSEGV")
+    shallow = sig.signature(crash, ["string_at", "string_at", "render", "main_loop"])
+    deep = sig.signature(crash, ["string_at", "string_at", "string_at", "render", "main_loop"])
+    assert shallow == deep == "crash SIGSEGV | string_at | render | main_loop"

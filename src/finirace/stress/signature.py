@@ -107,7 +107,9 @@ def top_frames(frames: Iterable[str | NativeFrame], depth: int = DEPTH, thread_e
     3): a generic frame (``_PyEval_EvalFrameDefault``, ``cfunction_vectorcall_O``)
     neither shows nor counts, so the frames that tell bugs apart fill the line.
     With ``thread_exit`` the unwinder's and the GIL's frames are walked past
-    too and end frames do not end it, so the package's frame shows.
+    too and end frames do not end it, so the package's frame shows.  A frame
+    that names the function just kept (an inlined copy, or recursion whose
+    depth varies from run to run) is walked past too: it tells no bug apart.
     """
     skip, generic, end = _lists()
     if thread_exit:
@@ -119,6 +121,8 @@ def top_frames(frames: Iterable[str | NativeFrame], depth: int = DEPTH, thread_e
             continue
         name = _name(raw)
         if not name or any(rx.fullmatch(name) for rx in skip) or any(rx.fullmatch(name) for rx in generic):
+            continue
+        if kept and kept[-1] == name:
             continue
         kept.append(name)
         if len(kept) >= depth or any(rx.fullmatch(name) for rx in end):
