@@ -65,5 +65,10 @@ def test_a_crash_has_one_signature_under_plain_and_gdb(libraries, which):
         assert records["gdb"].signature == ("crash SIGSEGV | engine::compute_kernel | engine::Pipeline::execute"
                                             " | engine::Pipeline_run")
     else:  # gdb printed the nearest exported symbol, a wrong name that the signature must not take
-        assert "engine_marker () from" in records["gdb"].native_backtrace
-        assert records["gdb"].signature == "crash SIGSEGV | " + " | ".join(["libengine_stripped.so+?"] * 3)
+        assert "engine_marker () from" in records["gdb"].native_backtrace  # gdb's text is kept, below
+        named = records["gdb"].native_backtrace.split("gdb:")[0]
+        assert "named from the process's mappings" in named and "engine::Connection_query" in named
+        assert "engine_marker (guess: nearest symbol)" in named  # said to be a guess, as the signature treats it
+        # the hidden functions are one unknown frame (repeats show once), then the exported ones below them
+        assert records["gdb"].signature == ("crash SIGSEGV | libengine_stripped.so+? | engine::Connection_query"
+                                            " | start_query")

@@ -142,6 +142,11 @@ def finish_run(spec: RunSpec, result: proc.ProcResult, detection: Detection,
     if detection.faulting is not None:
         native = list(symbols.resolve(detection.faulting.frames, maps))  # frames, not names: system ones are told apart
         native_text = stacks_only(detection.raw_report)
+        if [(f.function, f.guess) for f in native] != [(f.function, f.guess) for f in detection.faulting.frames]:
+            # gdb named some frame by the nearest exported symbol, or not at all: the
+            # names the signature uses come first, gdb's all-thread text below them
+            named = "\n".join(f"  {f}" for f in native)
+            native_text = f"faulting thread, named from the process's mappings:\n{named}\n\ngdb:\n{native_text}"
     if outcome.kind is RunKind.TIMEOUT and result.timeout_note:
         native_text = result.timeout_note
         threads = parse_backtraces(result.timeout_note)
