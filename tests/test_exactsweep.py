@@ -36,3 +36,19 @@ def test_every_counterexample_of_seed_and_wait_during_fini_is_exact_and_fits_the
         (g.run.scenario, g.run.version, "exact", conformance.YES) for g in graded]
     memory = [g for g in graded if g.predicted.outcomes[0].kind.value == "memory-error"]
     assert memory and all(g.run.detector == "pymalloc-debug" for g in memory)
+
+
+def test_the_guard_helpers_and_the_exit_guards_counterexamples_are_exact_and_fit_the_model():
+    # their places are in the program's own code (finirace_guard.h, lab/exit_guard.c: lines/program.toml)
+    if not PY310.exists():
+        pytest.skip("needs the pyenv 3.10.13")
+    interps = [interpreters.probe(PY310)]
+    scenarios = [catalog.resolve("daemon-at-exit-helper"), catalog.resolve("daemon-at-exit-parked")]
+    todo = exactsweep.plan(scenarios, interps, None)
+    labels = {label for plan in todo.exact_plans.values() for label in plan.labels}
+    assert {"finirace_enter_.gate", "bring_to_safe_point"} <= labels
+    runs = session.execute(todo.jobs, workers=2, timeout=10, orderings=todo.orderings,
+                           exact_plans=todo.exact_plans)
+    graded = [conformance.grade(r, todo.predictions[r.scenario]) for r in runs]
+    assert [(g.run.scenario, g.run.note.split(":")[0], g.match) for g in graded] == [
+        (g.run.scenario, "exact", conformance.YES) for g in graded]

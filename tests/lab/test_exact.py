@@ -126,3 +126,23 @@ def test_memcheck_names_the_read_and_who_freed_the_block_on_every_exit_era_relea
     assert any(freer in f for f in (error.freed_by.function, *error.freed_by.frames))
     assert str(error.allocated_by.step) == "worker[0] ensure"
     assert graded.match == conformance.YES
+
+
+def test_finalization_does_not_join_a_thread_that_started_one():
+    # the program imports threading in main at init, as a Python program would: the helper that
+    # starts the child is not threading._main_thread, so wait_for_thread_shutdown does not join it
+    # and main finalizes while the helper waits in start(), as the model has it
+    interp = interpreter((3, 10))
+    sc = catalog.resolve("spawn-during-fini")
+    projection = conformance.project_schedule(sc, "exit", "v1.a6b7a7ca")
+    program = codegen.generate(sc)
+    assert "fr_import_threading();" in next(ln for ln in program.source.splitlines() if "Py_Initialize()" in ln)
+    lines = linemap.for_interpreter(interp)
+    run = exact.run(program, build.build(program, interp), interp, projection.exact, lines, "plain", timeout=10)
+    assert run.note.startswith("exact"), run.note
+    assert conformance.grade(run, projection.prediction).match == conformance.YES
+    assert run.outcome.thread("helper").outcome.value == "hung"
+
+
+def test_a_program_without_python_threads_imports_nothing_at_init():
+    assert "fr_import_threading" not in codegen.generate(catalog.resolve("seed")).source

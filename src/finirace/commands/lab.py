@@ -295,7 +295,7 @@ def _emit(args, scenario, orderings, projection, interp) -> int:
     from finirace.lab import exact, linemap, session
 
     plan = projection.exact if projection is not None else None
-    lines = linemap.load(interp.version[:2]) if plan is not None else None
+    lines = linemap.for_interpreter(interp) if plan is not None else None
     why = exact.missing(plan, lines, interp) if plan is not None else None
     program = session.program_for(scenario, orderings.get(scenario.name, ()) if plan is None or why else ())
     outputs = [(args.emit_c, program.source, f"{program.language} program for {scenario.name}")]

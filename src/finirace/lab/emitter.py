@@ -173,6 +173,8 @@ class Emitter:
             for e in self.edge_before.get((t.name, s.index), []):
                 self.emit(f"    fr_read_byte(fr_order_{e}[0]); /* schedule order */")
             stmt = self.call(s)
+            if s.kind == "init" and self.python_threads:
+                stmt += " fr_import_threading(); /* threading._main_thread is this thread (start_thread.c) */"
             if self.exit_guard and s.kind == "python" and t.name in self.python_threads:
                 # the exit guard meets this thread at its bytecode boundary (exit_guard.c)
                 stmt = f"if (fr_guard_point({stmt.rstrip(';')} != 0)) goto fr_stopped;"

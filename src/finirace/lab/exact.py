@@ -105,9 +105,9 @@ def missing(plan: ExactPlan, linemap: LineMap | None, interp: Interpreter) -> st
     """Why ``plan`` cannot run exactly on ``interp`` (one line), or None when it can."""
     if linemap is None:
         return f"no line map for CPython {interp.version[0]}.{interp.version[1]} (src/finirace/lab/lines/)"
-    if linemap.checked != interp.version_text:
+    if linemap.checked != interp.label:
         return (f"the lines of CPython {interp.version[0]}.{interp.version[1]} were read from {linemap.checked}'s "
-                f"line table, this is {interp.version_text}")
+                f"line table, this is {interp.label}")
     for label in plan.labels:
         why = linemap.why_missing(label)
         if why:

@@ -20,6 +20,16 @@ static long fr_guard_ms(void)
     return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
+/* The guard's bounded wait, GIL released: the model's bring_to_safe_point begins at
+ * this function's entry (an exact schedule holds the guard there: lab/lines/program.toml).
+ * Park mode polls until every told thread parked; stop mode joins them after it, through
+ * threading, once the GIL is back. */
+static void fr_guard_wait(int mode, int told, long deadline)
+{
+    while (mode == 2 && __atomic_load_n(&fr_guard_parked, __ATOMIC_SEQ_CST) < told && fr_guard_ms() < deadline)
+        usleep(1000);
+}
+
 static void fr_exit_guard(int mode)
 {
     long deadline = fr_guard_ms() + FR_GUARD_BOUND_MS;
@@ -44,8 +54,7 @@ static void fr_exit_guard(int mode)
     }
     if (PyErr_Occurred()) PyErr_Print();
     Py_BEGIN_ALLOW_THREADS
-    while (mode == 2 && __atomic_load_n(&fr_guard_parked, __ATOMIC_SEQ_CST) < told && fr_guard_ms() < deadline)
-        usleep(1000);
+    fr_guard_wait(mode, told, deadline);
     Py_END_ALLOW_THREADS
     for (Py_ssize_t i = 0; mode == 1 && daemons && i < PyList_Size(daemons); i++) {
         long left = deadline - fr_guard_ms();

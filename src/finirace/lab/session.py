@@ -75,7 +75,7 @@ def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAUL
         plan = exact_plans.get((job.scenario.name, job.interpreter.path))
         if plan is None:
             continue
-        why = exact.missing(plan, linemap.load(job.interpreter.version[:2]), job.interpreter)
+        why = exact.missing(plan, linemap.for_interpreter(job.interpreter), job.interpreter)
         if why is None and job.detector not in exact.EXACT_DETECTORS:
             why = (f"the {job.detector} detector cannot hold a thread at a line (valgrind's gdbserver resumes "
                    "every thread on continue)")
@@ -109,7 +109,7 @@ def execute(jobs: list[Job], *, workers: int = 2, timeout: float = runner.DEFAUL
                 if not isinstance(plain, str):
                     plan = exact_plans[key[:2]]
                     return exact.run(unordered[id(job.scenario)], plain, job.interpreter, plan,
-                                     linemap.load(job.interpreter.version[:2]), job.detector, timeout=timeout)
+                                     linemap.for_interpreter(job.interpreter), job.detector, timeout=timeout)
             run = runner.run(program, built, job.interpreter, job.detector, timeout=timeout)
             if why_not.get(key):
                 run = replace(run, note=f"approximated: {why_not[key]}" + (f"; {run.note}" if run.note else ""))

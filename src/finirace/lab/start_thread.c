@@ -1,3 +1,17 @@
+/* After Py_Initialize in a program that starts Python threads: the thread that runs init
+ * imports threading first, so threading._main_thread is that thread, as in a Python
+ * program.  Were the first import made by a helper thread inside start_thread, that
+ * helper would become _main_thread, and from 3.9 on wait_for_thread_shutdown ->
+ * threading._shutdown, called by the finalizing thread, would join it as a non-daemon
+ * thread (bpo-1596321): a wait in Py_FinalizeEx that a Python program never meets and
+ * the model does not have. */
+static void fr_import_threading(void)
+{
+    PyObject *mod = PyImport_ImportModule("threading");
+    if (mod == NULL) PyErr_Print();
+    Py_XDECREF(mod);
+}
+
 /* threading.Thread(target=entry, daemon=True).start(); the caller holds the GIL. */
 static void fr_start_python_thread(PyMethodDef *def)
 {
