@@ -50,7 +50,6 @@ Why DPOR is not combined with this cache: see :mod:`~finirace.explore.dpor`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from itertools import chain
 
 from finirace.explore.dpor import DPOR, sound_for
@@ -59,22 +58,7 @@ from finirace.explore.replay import ModelError
 from finirace.explore.cheapest import OverBudget
 from finirace.explore.persistent import explore_persistent
 from finirace.explore.symmetric import explore_symmetric
-from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System, Transition
-
-
-@dataclass
-class _Frame:
-    state: State
-    sleep: frozenset[str]
-    enabled: tuple[str, ...]
-    moves: dict[str, tuple[State, Transition]]
-    todo: list[str]
-    previous: str | None
-    preemptions: int
-    depth: int
-    done: list[str] = field(default_factory=list)
-    next: int = 0
 
 
 REDUCTIONS = ("symmetry", "persistent", "dpor", "sleep", "none")
@@ -130,16 +114,19 @@ class Exhaustive:
         rec = Recorder(progress)
         index = {t: i for i, t in enumerate(system.threads)}
         key = state_key(system)
+        outcome_of, enabled_of, step = system.outcome, system.enabled, system.step
         visited: dict[object, frozenset[str]] = {}
         path: list[int] = []
         empty: frozenset[str] = frozenset()
 
-        def enter(state: State, sleep: frozenset[str], previous: str | None, pre: int) -> _Frame | None:
+        # a frame is a list, the cheapest record to make (one per state entered):
+        # [sleep, enabled, moves, todo, previous, preemptions, done, next]
+        def enter(state: State, sleep: frozenset[str], previous: str | None, pre: int) -> list | None:
             k = key(state)
             stored = visited.get(k)
             if stored is None:
                 rec.states += 1
-                outcome = system.outcome(state)
+                outcome = outcome_of(state)
                 if outcome is not None:
                     visited[k] = empty  # terminal: nothing to explore, ever
                     rec.reached(outcome, tuple(path), pre)
@@ -151,33 +138,48 @@ class Exhaustive:
                     return None
                 only = stored - sleep
                 visited[k] = stored & sleep
-            enabled = system.enabled(state)
+            enabled = enabled_of(state)
             if not enabled:
                 raise ModelError(f"no thread can run and the model names no outcome (after {len(path)} steps)")
-            moves = {t: system.step(state, t) for t in enabled}
-            todo = [t for t in enabled if t not in sleep and (only is None or t in only)]
-            return _Frame(state, sleep, enabled, moves, todo, previous, pre, len(path))
+            moves = {t: step(state, t) for t in enabled}
+            if only is None:
+                todo = [t for t in enabled if t not in sleep] if sleep else list(enabled)
+            else:
+                todo = [t for t in enabled if t in only]
+            return [sleep, enabled, moves, todo, previous, pre, [], 0]
 
         root = enter(system.initial(), empty, None, 0)
         stack = [root] if root else []
         while stack:
             f = stack[-1]
-            if f.next >= len(f.todo):
+            todo, i = f[3], f[7]
+            if i >= len(todo):
                 stack.pop()
-                if f.depth:
+                if stack:
                     path.pop()
                 continue
-            t = f.todo[f.next]
-            f.next += 1
-            nxt, tr = f.moves[t]
+            t = todo[i]
+            f[7] = i + 1
+            moves = f[2]
+            nxt, tr = moves[t]
+            done = f[6]
             if sleep_sets:
-                child_sleep = frozenset(
-                    u for u in chain(f.sleep, f.done) if u in f.moves and not f.moves[u][1].conflicts(tr)
-                )
-                f.done.append(t)
+                sleep = f[0]
+                if sleep or done:
+                    # the threads asleep or done here whose step is independent of t's
+                    # (Transition.conflicts, inlined: two threads, so only reads and writes decide)
+                    w = tr.writes
+                    rw = tr.reads | w
+                    child_sleep = frozenset([
+                        u for u in chain(sleep, done)
+                        if u in moves and moves[u][1].writes.isdisjoint(rw) and w.isdisjoint(moves[u][1].reads)])
+                else:
+                    child_sleep = empty
+                done.append(t)
             else:
                 child_sleep = empty
-            pre = f.preemptions + is_preemption(f.previous, f.enabled, t)
+            previous = f[4]
+            pre = f[5] + (previous is not None and previous != t and previous in f[1])  # trace.is_preemption
             rec.transition()
             path.append(index[t])
             child = enter(nxt, child_sleep, t, pre)

@@ -69,14 +69,17 @@ def evolve(obj, **changes):
     d.update(obj.__dict__)
     d.update(changes)
     d.pop("_hash", None)
-    names = _names(cls)
-    if len(d) != len(names):
-        unknown = changes.keys() - names
+    n = _COUNTS.get(cls)
+    if n is None:
+        n = _COUNTS[cls] = len(_names(cls))
+    if len(d) != n:
+        unknown = changes.keys() - _names(cls)
         raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
     return new
 
 
 _NAMES: dict[type, frozenset[str]] = {}
+_COUNTS: dict[type, int] = {}  # how many fields each class has (evolve's check, one lookup)
 
 
 def _names(cls) -> frozenset[str]:

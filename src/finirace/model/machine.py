@@ -33,6 +33,9 @@ from finirace.model.symmetry import Symmetry
 from finirace.model.system import Transition
 from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
 
+# the programs of each built-in variant, by the variant's id: (variant, {(kind, arg): (program, labels)})
+_SHARED: dict[int, tuple[Variant, dict]] = {}
+
 
 class Machine:
     """The System the explorer walks."""
@@ -42,11 +45,16 @@ class Machine:
         self.variant = variant
         self.threads: tuple[str, ...] = scenario.thread_names
         self._steps = [t.steps for t in scenario.threads]
-        self._programs: dict[tuple[int, int], tuple[Program, dict[str, int], object]] = {}
+        # per thread, per step index: (program, labels, scenario step, C functions)
+        self._programs: list[dict[int, tuple]] = [{} for _ in self.threads]
+        self._own: dict[tuple, tuple[Program, dict[str, int]]] = {}  # a patched variant's programs
         # every thread's next step from the last world asked about: the explorer asks
         # outcome, enabled, then step for each thread of one state in a row
         self._memo_world: World | None = None
         self._memo: list = []
+        self._memo_enabled: tuple[str, ...] = ()  # the threads whose _memo entry is not None
+        self._index = {t: i for i, t in enumerate(self.threads)}
+        self._indices = range(len(self.threads))
         self._objects: tuple[str, ...] | None = None
         # the optional System hook for symmetry reduction: only where some threads are alike
         sym = Symmetry(scenario)
@@ -58,17 +66,44 @@ class Machine:
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):
-        key = (ti, pc)
-        got = self._programs.get(key)
+        """The atomic steps of thread ``ti``'s step ``pc`` (-1: a Python thread's bootstrap,
+        past its last: the teardown): (program, label -> index, scenario step, each atomic
+        step's C function)."""
+        row = self._programs[ti]
+        got = row.get(pc)
         if got is None:
             steps = self._steps[ti]
             if pc == -1:
-                prog, step = bootstrap(self.variant), None
+                built, step = self._built(None, None), None
             elif pc >= len(steps):
-                prog, step = teardown(self.variant), None
+                built, step = self._built("", None), None
             else:
                 step = steps[pc]
-                prog = program_for(step.kind, step.arg, self.variant)
+                built = self._built(step.kind, step.arg)
+            got = row[pc] = built + (step,) + (tuple(ins.function for ins in built[0]),)
+        return got
+
+    def _built(self, kind: str | None, arg: str | None) -> tuple[Program, dict[str, int]]:
+        """A step kind's program under this machine's variant and its labels, built once per
+        variant and shared by every machine of it (the whole catalog runs each era on some
+        thirty scenarios); kind None is the bootstrap, "" the teardown.  A variant with
+        patches runs code of its user's, so its programs are built per machine."""
+        if self.variant.patches:
+            shared = self._own
+        else:
+            got = _SHARED.get(id(self.variant))
+            if got is None or got[0] is not self.variant:  # the variant is kept: its id stays its own
+                got = _SHARED[id(self.variant)] = (self.variant, {})
+            shared = got[1]
+        key = (kind, arg)
+        built = shared.get(key)
+        if built is None:
+            if kind is None:
+                prog = bootstrap(self.variant)
+            elif kind == "":
+                prog = teardown(self.variant)
+            else:
+                prog = program_for(kind, arg, self.variant)
             if self.variant.patches:
                 prog = patched(prog, self.variant)
             labels: dict[str, int] = {}
@@ -76,13 +111,13 @@ class Machine:
                 labels.setdefault(ins.label, i)
                 for alias in ins.aliases:
                     labels.setdefault(alias, i)
-            got = self._programs[key] = (prog, labels, step)
-        return got
+            built = shared[key] = (prog, labels)
+        return built
 
     def current(self, world: World, ti: int):
         """The atomic step a thread is at (its instruction and scenario step)."""
         rec = world.threads[ti]
-        prog, _, step = self.program(ti, rec.pc)
+        prog, _, step, _ = self.program(ti, rec.pc)
         return prog[min(rec.phase, len(prog) - 1)], step
 
     def object_names(self) -> tuple[str, ...]:
@@ -106,11 +141,12 @@ class Machine:
     def enabled(self, state: World) -> tuple[str, ...]:
         if state.fault is not None:
             return ()
-        attempts = self._attempts(state)
-        return tuple([t for t, got in zip(self.threads, attempts) if got is not None])
+        if state is not self._memo_world:
+            self._attempts(state)
+        return self._memo_enabled
 
     def step(self, state: World, thread: str) -> tuple[World, Transition]:
-        ti = self.threads.index(thread)
+        ti = self._index[thread]
         # a search asks for every thread's step of one state (the memo); a replay, for one
         got = self._memo[ti] if state is self._memo_world else self._attempt(state, ti)
         if got is None:
@@ -154,7 +190,7 @@ class Machine:
             return None
         if rec.status == NEW:  # started by another thread's spawn / start_thread
             return frozenset({f"thread:{thread}", "process"})
-        prog, _, step = self.program(ti, rec.pc)
+        prog, _, step, _ = self.program(ti, rec.pc)
         ins = prog[rec.phase]
         c = Ctx(self, state, ti, ins, step)
         try:
@@ -169,7 +205,9 @@ class Machine:
     def _attempts(self, world: World) -> list:
         """Each thread's next step from ``world`` (None: it cannot run), computed once."""
         if world is not self._memo_world:
-            self._memo = [self._attempt(world, i) for i in range(len(self.threads))]
+            attempt = self._attempt
+            self._memo = memo = [attempt(world, i) for i in self._indices]
+            self._memo_enabled = tuple([t for t, got in zip(self.threads, memo) if got is not None])
             self._memo_world = world
         return self._memo
 
@@ -177,8 +215,9 @@ class Machine:
         rec = world.threads[ti]
         if rec.status != RUN or world.fault is not None:
             return None
-        prog, labels, step = self.program(ti, rec.pc)
-        ins = prog[rec.phase]
+        prog, labels, step, functions = self.program(ti, rec.pc)
+        phase = rec.phase
+        ins = prog[phase]
         c = Ctx(self, world, ti, ins, step)
         try:
             ins.run(c)
@@ -190,40 +229,40 @@ class Machine:
             new = c.world()
             outcome = self._fault_outcome(new, ti, f)
             c.write("process")
-            return evolve(new, fault=outcome), self._transition(c, ins, step)
-        me = c.me
+            return evolve(new, fault=outcome), self._transition(c, ins, step, functions[phase])
         if c.end is not None:
             c.set_me(status=c.end)  # stays at the step where it ended
         elif c.unwinding:
             c.set_me(pc=len(self._steps[ti]), phase=0)  # thread_run's end: the teardown
         elif c.jump is not None:
             c.set_me(phase=labels[c.jump])
-        elif c.step_done or rec.phase + 1 >= len(prog):
+        elif c.step_done or phase + 1 >= len(prog):
             n = len(self._steps[ti])
-            if rec.pc >= n:  # teardown done
+            pc = rec.pc
+            if pc >= n:  # teardown done
                 c.set_me(status=DONE)
-                c.write(f"thread:{c.name}")
-            elif rec.pc + 1 < n or (rec.pc + 1 == n and me.python):
-                c.set_me(pc=rec.pc + 1, phase=0)
-                if rec.pc == -1:
+                c.writes.add(f"thread:{c.name}")
+            elif pc + 1 < n or (pc + 1 == n and c.threads[ti].python):
+                c.set_me(pc=pc + 1, phase=0)
+                if pc == -1:
                     # the bootstrap took the GIL: Thread._bootstrap_inner's self._started.set()
                     # (Python code under that GIL, folded in here) lets the starter's start() go
-                    c.write(f"thread:{c.name}")
+                    c.writes.add(f"thread:{c.name}")
             else:
                 c.set_me(status=DONE, phase=0)
-                c.write(f"thread:{c.name}")
+                c.writes.add(f"thread:{c.name}")
                 if ti == 0:
-                    c.write("process")  # main returns: the process exits, every thread stops
+                    c.writes.add("process")  # main returns: the process exits, every thread stops
         else:
-            c.set_me(phase=rec.phase + 1)
-        return c.world(), self._transition(c, ins, step)
+            c.set_me(phase=phase + 1)
+        return c.world(), self._transition(c, ins, step, functions[phase])
 
     def ready(self, world: World, ti: int) -> bool:
         """Whether a thread's next step can run (a step that would fault can)."""
         rec = world.threads[ti]
         if rec.status != RUN:
             return False
-        prog, _, step = self.program(ti, rec.pc)
+        prog, _, step, _ = self.program(ti, rec.pc)
         ins = prog[rec.phase]
         try:
             ins.run(Ctx(self, world, ti, ins, step))
@@ -233,14 +272,13 @@ class Machine:
             return True
         return True
 
-    def _transition(self, c: Ctx, ins, step) -> Transition:
-        # every step reads "process": one that ends the run (a fault, main returning)
-        # writes it, so it is never swapped with another thread's step
-        c.read("process")
-        # a search makes one per move, so its fields are set as evolve sets them (a frozen
+    def _transition(self, c: Ctx, ins, step, function: str) -> Transition:
+        # every step reads "process" (Ctx starts with it): one that ends the run (a fault,
+        # main returning) writes it, so it is never swapped with another thread's step.
+        # A search makes one per move, so its fields are set as evolve sets them (a frozen
         # dataclass's __init__ goes through object.__setattr__ field by field)
         tr = object.__new__(Transition)
-        tr.__dict__.update(thread=c.name, function=ins.function, step=step.ref if step is not None else None,
+        tr.__dict__.update(thread=c.name, function=function, step=step.ref if step is not None else None,
                            note=c.note, reads=frozenset(c.reads), writes=frozenset(c.writes), label=ins.label)
         return tr
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from finirace.model import heap as heapmod
-from finirace.model.hashed import evolve, make
+from finirace.model.hashed import evolve
 from finirace.model.world import DONE, EXITED, HUNG, World
 from finirace.outcome import Access, MemoryErrorReport, RunKind
 
@@ -88,14 +88,15 @@ class Ctx:
         self.source = world
         self.rt = world.runtime
         self.gil = world.gil
-        self.threads = list(world.threads)
+        self.threads = world.threads  # a tuple, made a list when a step changes a thread (set_me)
         self.heap = world.heap
         self.events = world.events
         self._locks: dict[str, str] | None = None  # made from world.locks when a step looks at them
         self.helper = world.helper
         self.instr = ins
         self.step = step  # the scenario Step, or None (bootstrap, teardown)
-        self.reads: set[str] = set()
+        # every step reads "process": one that ends the run (a fault, main returning) writes it
+        self.reads: set[str] = {"process"}
         self.writes: set[str] = set()
         self.note = ""
         self.jump: str | None = None
@@ -116,11 +117,17 @@ class Ctx:
         return self.threads[self.ti]
 
     def set_me(self, **fields) -> None:
-        self.threads[self.ti] = evolve(self.threads[self.ti], **fields)
+        threads = self.threads
+        if threads.__class__ is tuple:
+            threads = self.threads = list(threads)
+        threads[self.ti] = evolve(threads[self.ti], **fields)
 
     def set_thread(self, name: str, **fields) -> None:
         i = self.machine.threads.index(name)
-        self.threads[i] = evolve(self.threads[i], **fields)
+        threads = self.threads
+        if threads.__class__ is tuple:
+            threads = self.threads = list(threads)
+        threads[i] = evolve(threads[i], **fields)
         self.writes.add(f"thread:{name}")
 
     def holds_gil(self) -> bool:
@@ -232,5 +239,8 @@ class Ctx:
 
     def world(self, fault=None) -> World:
         locks = self.source.locks if self._locks is None else tuple(sorted(self._locks.items()))
-        return make(World, runtime=self.rt, gil=self.gil, threads=tuple(self.threads), heap=self.heap,
-                    events=self.events, locks=locks, fault=fault, helper=self.helper)
+        # every field of World, set as make() sets them, without its check (a new world per move)
+        w = object.__new__(World)
+        w.__dict__.update(runtime=self.rt, gil=self.gil, threads=tuple(self.threads), heap=self.heap,
+                          events=self.events, locks=locks, fault=fault, helper=self.helper)
+        return w
