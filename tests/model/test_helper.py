@@ -1,7 +1,7 @@
 """The guard helper (model/helper.py) in the model: the header's protocol on top of
 every era, and a model that would see the header's mistakes.
 
-The catalog's ``*-helper`` scenarios and ``helper-timeout`` are clean under every era
+The catalog's ``*-helper`` scenarios and ``helper-timeout`` (three workers) are clean under every era
 the header supports (3.7-3.14: legacy, exit, hang; and the model-only prefix and
 wrapper); under ``guards`` (3.15) the names are PEP 788's, whose wait has no bound,
 so a guard kept until after ``Py_FinalizeEx`` returned deadlocks the exit.  Taking
@@ -14,19 +14,15 @@ not an idea of it.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
-
 import pytest
 
 from finirace.explore import check
 from finirace.model import VARIANTS, helper
 from finirace.outcome import RunKind, ThreadOutcome
 from finirace.scenario import catalog
-from finirace.scenario.format import load, loads
+from finirace.scenario.format import loads
 
 SCENARIOS = {sc.name: sc for sc in catalog.load_bundled()}
-# the three-worker case lives with the example: too big for the catalog's stateless DPOR checks
-SCENARIOS["helper-timeout"] = load(Path(__file__).resolve().parents[2] / "examples" / "guarded_ext" / "helper-timeout.toml")
 HELPER = ["seed-helper", "ensure-after-helper", "cxx-noexcept-helper", "daemon-at-exit-helper",
           "hang-at-exit-helper", "helper-timeout"]
 # every era of 3.7-3.14 (and the model-only ones): all but 3.6's and PEP 788's
