@@ -70,6 +70,50 @@ for _ in range(4):
     threading.Thread(target=query, daemon=True).start()
 """
 
+# A pure-Python program whose daemon threads keep the GIL busy, as workers do:
+# short GIL-releasing C calls on freshly built buffers (zlib, hashlib, bz2),
+# a zero-timeout poll loop, and a producer and a consumer on a queue.  On
+# 3.10 it crashes in take_gil at exit (RESET_GIL_DROP_REQUEST on the freed
+# interpreter) under stress's python perturbation in nearly every run: the
+# crash needs a thread that already asked for the GIL (its drop request set)
+# to be still waiting when finalization starts, which threads that come back
+# for the GIL this often always are (docs/fixing-applications.md).  The
+# catalog's four-thread program (finirace.stress.examples.DAEMON_AT_EXIT)
+# meets that in about half the runs.
+BUSY_DAEMONS = """
+import bz2, hashlib, queue, threading, time, zlib
+
+jobs = queue.Queue()
+
+def compressor():  # compresses buffers, over and over
+    while True:
+        zlib.compress(b"x" * 200_000)
+
+def hasher():  # checksums buffers
+    while True:
+        hashlib.sha256(b"y" * 400_000).digest()
+
+def archiver():  # bz2-packs buffers
+    while True:
+        bz2.compress(b"z" * 100_000)
+
+def poller():  # polls with a zero timeout, like an event loop with nothing to do
+    while True:
+        time.sleep(0)
+
+def producer():  # hands out a job every millisecond
+    while True:
+        jobs.put(b"w" * 100_000)
+        time.sleep(0.001)
+
+def consumer():  # waits for jobs on the queue and checksums them
+    while True:
+        zlib.crc32(jobs.get())
+
+for worker in [compressor, hasher, archiver, compressor] * 2 + [poller, producer, consumer]:
+    threading.Thread(target=worker, daemon=True).start()
+"""
+
 # The lab's cxx-noexcept program as an extension module: the GIL is taken back
 # inside a C++ noexcept frame, the lab's FR_NOEXCEPT idiom (pybind11's
 # gil_scoped_release destructor does the same).
