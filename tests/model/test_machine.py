@@ -211,3 +211,41 @@ def test_a_step_makes_the_transition_its_dataclass_would():
         assert nxt == World(**{f.name: getattr(nxt, f.name) for f in fields(World)})
         assert hash(nxt) == hash(World(**{f.name: getattr(nxt, f.name) for f in fields(World)}))
         state = nxt
+
+
+def _waits_when_run(system, state, ti) -> bool:
+    from finirace.model.program import Ctx, Fault, NotReady
+
+    ins, step = system.current(state, ti)
+    try:
+        ins.run(Ctx(system, state, ti, ins, step))
+    except NotReady:
+        return True
+    except Fault:
+        pass
+    return False
+
+
+def test_each_blocked_test_says_what_its_step_does_when_run():
+    # Instr.blocked lets the machine skip running a step that waits; it must say "waits"
+    # exactly where running the step would, at every reachable state where a thread is at one
+    from finirace.model.world import RUN
+
+    extra = loads('name = "waits"\n[threads]\nmain = ["init", "save", "spawn a", "spawn b", "signal go", '
+                  '"join a", "restore", "finalize"]\na = ["wait go", "ensure", "release"]\n'
+                  'b = ["block until go", "join a", "ensure", "release"]\n')
+    asked = {"waits": 0, "goes": 0}
+    for sc in [*CATALOG, extra]:
+        for variant in ("legacy36", "exit", "guards"):
+            system = build_system(sc, variant)
+            for s in reachable(system, limit=3000):
+                for ti, rec in enumerate(s.threads):
+                    if rec.status != RUN or s.fault is not None:
+                        continue
+                    ins, step = system.current(s, ti)
+                    if ins.blocked is None:
+                        continue
+                    said = ins.blocked(system, s, step)
+                    assert said == _waits_when_run(system, s, ti), (sc.name, variant, ins.label)
+                    asked["waits" if said else "goes"] += 1
+    assert asked["waits"] > 100 and asked["goes"] > 100  # both answers were put to the test

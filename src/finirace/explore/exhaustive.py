@@ -123,15 +123,15 @@ class Exhaustive:
         # [sleep, enabled, moves, todo, previous, preemptions, done, next]
         def enter(state: State, sleep: frozenset[str], previous: str | None, pre: int) -> list | None:
             k = key(state)
-            stored = visited.get(k)
-            if stored is None:
+            n = len(visited)
+            stored = visited.setdefault(k, sleep)  # one lookup (hashing a key is most of it)
+            if len(visited) != n:
                 rec.states += 1
                 outcome = outcome_of(state)
                 if outcome is not None:
                     visited[k] = empty  # terminal: nothing to explore, ever
                     rec.reached(outcome, tuple(path), pre)
                     return None
-                visited[k] = sleep
                 only = None
             else:
                 if stored <= sleep:

@@ -29,12 +29,12 @@ def cached_hash(cls):
     values = attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
 
     def __hash__(self) -> int:
-        try:
-            return self.__dict__["_hash"]
-        except KeyError:
-            h = hash(values(self))
-            object.__setattr__(self, "_hash", h)
-            return h
+        # get, not try/except KeyError: nearly every record a search makes is hashed once
+        # new, and an exception costs more than the lookup
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = self.__dict__["_hash"] = hash(values(self))
+        return h
 
     def __eq__(self, other) -> bool:
         # the same fields, compared by the dicts that hold them (the cached hash too, once
@@ -65,10 +65,12 @@ def evolve(obj, **changes):
     """
     cls = obj.__class__
     new = object.__new__(cls)
-    d = new.__dict__
-    d.update(obj.__dict__)
+    # a copy of the fields' dict given to the new object: copying a dict is a fraction of
+    # updating an empty one from it
+    d = obj.__dict__.copy()
     d.update(changes)
     d.pop("_hash", None)
+    _set(new, "__dict__", d)
     n = _COUNTS.get(cls)
     if n is None:
         n = _COUNTS[cls] = len(_names(cls))
@@ -78,6 +80,7 @@ def evolve(obj, **changes):
     return new
 
 
+_set = object.__setattr__  # sets __dict__ whole on a frozen dataclass
 _NAMES: dict[type, frozenset[str]] = {}
 _COUNTS: dict[type, int] = {}  # how many fields each class has (evolve's check, one lookup)
 

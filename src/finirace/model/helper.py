@@ -67,7 +67,7 @@ def then(program: Program, label: str) -> Program:
             if c.step_done and c.end is None:
                 c.step_done = False
                 c.goto(label)
-        return evolve(ins, run=run)
+        return evolve(ins, run=run, blocked=None)  # another run: Instr.blocked mirrored the old one
     return tuple(wrap(i) for i in program)
 
 
@@ -82,7 +82,7 @@ def skip_when_failed(program: Program, kind: str) -> Program:
             c.finish()
             return
         first.run(c)
-    return (evolve(first, run=run), *rest)
+    return (evolve(first, run=run, blocked=None), *rest)  # fr_failed: it does not wait
 
 
 # -- FiniRace_Setup ---------------------------------------------------------------

@@ -35,6 +35,7 @@ from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
 
 # the programs of each built-in variant, by the variant's id: (variant, {(kind, arg): (program, labels)})
 _SHARED: dict[int, tuple[Variant, dict]] = {}
+_set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
 
 
 class Machine:
@@ -54,6 +55,8 @@ class Machine:
         self._memo: list = []
         self._memo_enabled: tuple[str, ...] = ()  # the threads whose _memo entry is not None
         self._index = {t: i for i, t in enumerate(self.threads)}
+        self._key_heap: tuple = ()  # key(): the last heap met and its blocks' liveness
+        self._key_live: tuple[bool, ...] = ()
         self._indices = range(len(self.threads))
         self._objects: tuple[str, ...] | None = None
         # the optional System hook for symmetry reduction: only where some threads are alike
@@ -175,11 +178,14 @@ class Machine:
         details beyond its label.  Two states with one key reach the same
         outcome labels by the same choices, so the explorer caches keys.
         """
+        heap = state.heap
+        if heap is not self._key_heap:  # the heap changes in few steps: its liveness is kept
+            self._key_heap = heap
+            self._key_live = tuple([b.freed_by is None for b in heap])
         g = state.gil
         f = state.fault
         return (state.runtime, (g.locked, g.holder, g.drop_request, g.created), state.threads,
-                tuple([b.freed_by is None for b in state.heap]), state.events, state.locks,
-                f.label if f is not None else None, state.helper)
+                self._key_live, state.events, state.locks, f.label if f is not None else None, state.helper)
 
     def blocked_on(self, state: World, thread: str) -> frozenset[str] | None:
         """What a waiting thread's next step looked at before it waited (optional
@@ -218,6 +224,9 @@ class Machine:
         prog, labels, step, functions = self.program(ti, rec.pc)
         phase = rec.phase
         ins = prog[phase]
+        blocked = ins.blocked
+        if blocked is not None and blocked(self, world, step):
+            return None  # it waits, as its run would say (Instr.blocked)
         c = Ctx(self, world, ti, ins, step)
         try:
             ins.run(c)
@@ -278,8 +287,9 @@ class Machine:
         # A search makes one per move, so its fields are set as evolve sets them (a frozen
         # dataclass's __init__ goes through object.__setattr__ field by field)
         tr = object.__new__(Transition)
-        tr.__dict__.update(thread=c.name, function=function, step=step.ref if step is not None else None,
-                           note=c.note, reads=frozenset(c.reads), writes=frozenset(c.writes), label=ins.label)
+        _set(tr, "__dict__", {"thread": c.name, "function": function, "step": step.ref if step is not None else None,
+                              "note": c.note, "reads": frozenset(c.reads), "writes": frozenset(c.writes),
+                              "label": ins.label})
         return tr
 
     def _fault_outcome(self, world: World, ti: int, f: Fault) -> RunOutcome:

@@ -19,13 +19,16 @@ one that ends the run raises :class:`Fault`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields as dataclass_fields
 from typing import Callable
 
 from finirace.model import heap as heapmod
 from finirace.model.hashed import evolve
-from finirace.model.world import DONE, EXITED, HUNG, World
+from finirace.model.world import DONE, EXITED, HUNG, ThreadRec, World
 from finirace.outcome import Access, MemoryErrorReport, RunKind
+
+_REC_FIELDS = len(dataclass_fields(ThreadRec))
+_set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
 
 
 class NotReady(Exception):
@@ -54,6 +57,13 @@ class Instr:
     waits: str | None = None  # what it may wait on: "gil", "join", "lock", "event", "guards"
     in_runtime: bool = False  # a wait inside CPython (hung if for ever after finalization)
     aliases: tuple[str, ...] = ()  # other labels a goto may name it by (a patch's first step)
+    # blocked(machine, world, step): True only where ``run`` would wait (NotReady), read off the
+    # world without running the step.  Why: a search asks every waiting thread at every state
+    # whether it can go on, and most of those asks are a wait for an event or a join that
+    # still waits (nine in ten waits on the catalog); the step's scratch context and the
+    # exception cost several times this test.  Set beside the run function it mirrors;
+    # None: run the step to know (tests/model/test_machine.py checks each against its run)
+    blocked: Callable[[object, World, object], bool] | None = None
 
     @property
     def function(self) -> str:
@@ -64,8 +74,8 @@ Program = tuple[Instr, ...]
 
 
 def instr(label: str, run: Callable[["Ctx"], None], function: str, *, waits: str | None = None,
-          in_runtime: bool = False) -> Instr:
-    return Instr(label, run, (function,), waits, in_runtime)
+          in_runtime: bool = False, blocked: Callable[[object, World, object], bool] | None = None) -> Instr:
+    return Instr(label, run, (function,), waits, in_runtime, blocked=blocked)
 
 
 def call(caller: str, program: Program | list[Instr]) -> Program:
@@ -120,7 +130,15 @@ class Ctx:
         threads = self.threads
         if threads.__class__ is tuple:
             threads = self.threads = list(threads)
-        threads[self.ti] = evolve(threads[self.ti], **fields)
+        # evolve(), inlined: most steps change their own record, some twice
+        d = threads[self.ti].__dict__.copy()
+        d.update(fields)
+        d.pop("_hash", None)
+        if len(d) != _REC_FIELDS:
+            evolve(threads[self.ti], **fields)  # raises: names the unknown field
+        new = object.__new__(ThreadRec)
+        _set(new, "__dict__", d)
+        threads[self.ti] = new
 
     def set_thread(self, name: str, **fields) -> None:
         i = self.machine.threads.index(name)
@@ -241,6 +259,6 @@ class Ctx:
         locks = self.source.locks if self._locks is None else tuple(sorted(self._locks.items()))
         # every field of World, set as make() sets them, without its check (a new world per move)
         w = object.__new__(World)
-        w.__dict__.update(runtime=self.rt, gil=self.gil, threads=tuple(self.threads), heap=self.heap,
-                          events=self.events, locks=locks, fault=fault, helper=self.helper)
+        _set(w, "__dict__", {"runtime": self.rt, "gil": self.gil, "threads": tuple(self.threads), "heap": self.heap,
+                             "events": self.events, "locks": locks, "fault": fault, "helper": self.helper})
         return w

@@ -61,6 +61,11 @@ def _join(c: Ctx) -> None:
     c.finish()
 
 
+def _join_waits(machine, world, step) -> bool:
+    """Whether :func:`_join` waits (its ``Instr.blocked``): the thread has not ended."""
+    return world.threads[machine.threads.index(step.arg)].status not in (DONE, EXITED)
+
+
 def _lock(c: Ctx) -> None:
     name = c.step.arg
     c.read(f"lock:{name}")
@@ -94,6 +99,11 @@ def _wait_event(c: Ctx) -> None:
         c.wait()
     c.note = f"{c.step.arg} was signalled"
     c.finish()
+
+
+def _event_waits(machine, world, step) -> bool:
+    """Whether :func:`_wait_event` waits (its ``Instr.blocked``): the event is not signalled."""
+    return step.arg not in world.events
 
 
 def _block(c: Ctx) -> None:
@@ -222,11 +232,11 @@ def one(label: str, run, function: str, **kw):
 
 
 spawn = one("pthread_create", _spawn, "pthread_create")
-join = one("pthread_join", _join, "pthread_join", waits="join")
+join = one("pthread_join", _join, "pthread_join", waits="join", blocked=_join_waits)
 lock = one("pthread_mutex_lock", _lock, "pthread_mutex_lock", waits="lock")
 unlock = one("pthread_mutex_unlock", _unlock, "pthread_mutex_unlock")
 signal = one("signal", _signal, "write")
-wait = one("wait", _wait_event, "read", waits="event")
+wait = one("wait", _wait_event, "read", waits="event", blocked=_event_waits)
 python = one("PyRun_SimpleStringFlags", _python, "PyRun_SimpleStringFlags")
 
 
@@ -254,7 +264,7 @@ unguard = one("PyInterpreterGuard_Close", _unguard, "PyInterpreterGuard_Close")
 
 def block(v: Variant, until: bool) -> Program:
     if until:
-        return (instr("read", _wait_event, "read", waits="event"),)
+        return (instr("read", _wait_event, "read", waits="event", blocked=_event_waits),)
     return (instr("read", _block, "read"),)
 
 
