@@ -240,30 +240,30 @@ class Machine:
             c.write("process")
             return evolve(new, fault=outcome), self._transition(c, ins, step, functions[phase])
         if c.end is not None:
-            c.set_me(status=c.end)  # stays at the step where it ended
+            c.advance(status=c.end)  # stays at the step where it ended
         elif c.unwinding:
-            c.set_me(pc=len(self._steps[ti]), phase=0)  # thread_run's end: the teardown
+            c.advance(pc=len(self._steps[ti]), phase=0)  # thread_run's end: the teardown
         elif c.jump is not None:
-            c.set_me(phase=labels[c.jump])
+            c.advance(phase=labels[c.jump])
         elif c.step_done or phase + 1 >= len(prog):
             n = len(self._steps[ti])
             pc = rec.pc
             if pc >= n:  # teardown done
-                c.set_me(status=DONE)
+                c.advance(status=DONE)
                 c.writes.add(f"thread:{c.name}")
             elif pc + 1 < n or (pc + 1 == n and c.threads[ti].python):
-                c.set_me(pc=pc + 1, phase=0)
+                c.advance(pc=pc + 1, phase=0)
                 if pc == -1:
                     # the bootstrap took the GIL: Thread._bootstrap_inner's self._started.set()
                     # (Python code under that GIL, folded in here) lets the starter's start() go
                     c.writes.add(f"thread:{c.name}")
             else:
-                c.set_me(status=DONE, phase=0)
+                c.advance(status=DONE, phase=0)
                 c.writes.add(f"thread:{c.name}")
                 if ti == 0:
                     c.writes.add("process")  # main returns: the process exits, every thread stops
         else:
-            c.set_me(phase=phase + 1)
+            c.advance(phase=phase + 1)
         return c.world(), self._transition(c, ins, step, functions[phase])
 
     def ready(self, world: World, ti: int) -> bool:
@@ -273,6 +273,8 @@ class Machine:
             return False
         prog, _, step, _ = self.program(ti, rec.pc)
         ins = prog[rec.phase]
+        if ins.blocked is not None and ins.blocked(self, world, step):
+            return False
         try:
             ins.run(Ctx(self, world, ti, ins, step))
         except NotReady:

@@ -140,6 +140,19 @@ class Ctx:
         _set(new, "__dict__", d)
         threads[self.ti] = new
 
+    def advance(self, **fields) -> None:
+        """The machine's last change to the thread's own record once its step ran (where it
+        goes next).  A record the step itself changed is this step's own copy, which no
+        world holds yet (:meth:`world` makes the list a tuple again): it is changed in place
+        rather than copied again."""
+        threads = self.threads
+        if threads.__class__ is list and threads[self.ti] is not self.source.threads[self.ti]:
+            d = threads[self.ti].__dict__
+            d.update(fields)
+            d.pop("_hash", None)
+        else:
+            self.set_me(**fields)
+
     def set_thread(self, name: str, **fields) -> None:
         i = self.machine.threads.index(name)
         threads = self.threads
@@ -258,7 +271,9 @@ class Ctx:
     def world(self, fault=None) -> World:
         locks = self.source.locks if self._locks is None else tuple(sorted(self._locks.items()))
         # every field of World, set as make() sets them, without its check (a new world per move)
+        # the records are the world's now: a later change copies them again (see advance)
+        threads = self.threads = tuple(self.threads)
         w = object.__new__(World)
-        _set(w, "__dict__", {"runtime": self.rt, "gil": self.gil, "threads": tuple(self.threads), "heap": self.heap,
+        _set(w, "__dict__", {"runtime": self.rt, "gil": self.gil, "threads": threads, "heap": self.heap,
                              "events": self.events, "locks": locks, "fault": fault, "helper": self.helper})
         return w
