@@ -50,6 +50,10 @@ def test_independent_steps_commute_and_stay_enabled(sc):
                     sa, sb = moves[a][0], moves[b][0]
                     assert b in system.enabled(sa) and a in system.enabled(sb), (sc.name, variant, a, b)
                     assert system.step(sa, b)[0] == system.step(sb, a)[0], (sc.name, variant, a, b)
+                    # and each does what it did before the other moved: the sleep-set search reads
+                    # a sleeping thread's transition where it fell asleep (explore/exhaustive.py)
+                    assert system.step(sa, b)[1] == moves[b][1], (sc.name, variant, a, b)
+                    assert system.step(sb, a)[1] == moves[a][1], (sc.name, variant, a, b)
 
 
 @pytest.mark.parametrize("sc", CATALOG, ids=lambda s: s.name)

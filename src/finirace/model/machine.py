@@ -36,6 +36,7 @@ from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
 # the programs of each built-in variant, by the variant's id: (variant, {(kind, arg): (program, labels)})
 _SHARED: dict[int, tuple[Variant, dict]] = {}
 _set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
+_UNKNOWN = object()  # a thread's next step not computed yet (Machine._memo)
 
 
 class Machine:
@@ -53,7 +54,7 @@ class Machine:
         # outcome, enabled, then step for each thread of one state in a row
         self._memo_world: World | None = None
         self._memo: list = []
-        self._memo_enabled: tuple[str, ...] = ()  # the threads whose _memo entry is not None
+        self._memo_enabled: tuple[str, ...] | None = None  # the threads whose _memo entry is not None
         self._index = {t: i for i, t in enumerate(self.threads)}
         self._key_heap: tuple = ()  # key(): the last heap met and its blocks' liveness
         self._key_live: tuple[bool, ...] = ()
@@ -144,17 +145,20 @@ class Machine:
     def enabled(self, state: World) -> tuple[str, ...]:
         if state.fault is not None:
             return ()
-        if state is not self._memo_world:
+        if state is not self._memo_world or self._memo_enabled is None:
             self._attempts(state)
         return self._memo_enabled
 
     def step(self, state: World, thread: str) -> tuple[World, Transition]:
-        ti = self._index[thread]
-        # a search asks for every thread's step of one state (the memo); a replay, for one
-        got = self._memo[ti] if state is self._memo_world else self._attempt(state, ti)
+        got = self._attempt_at(state, self._index[thread])
         if got is None:
             raise ValueError(f"thread {thread} is not enabled")
         return got
+
+    def attempt(self, state: World, thread: str) -> tuple[World, Transition] | None:
+        """One thread's move from a state, or None when it cannot run (optional System hook:
+        the sleep-set search asks only for the threads it may need, see explore/exhaustive.py)."""
+        return self._attempt_at(state, self._index[thread])
 
     def outcome(self, state: World) -> RunOutcome | None:
         if state.fault is not None:
@@ -162,7 +166,7 @@ class Machine:
         main = state.threads[0]
         if main.status == DONE:
             return RunOutcome(RunKind.CLEAN, self.results(state, timeout=False))
-        if self.enabled(state):
+        if self._any_enabled(state):
             return None
         rest_ended = all(r.status in (DONE, EXITED, NEW) for r in state.threads[1:])
         if main.status == EXITED and rest_ended:
@@ -210,12 +214,34 @@ class Machine:
     # -- one atomic step ------------------------------------------------------
     def _attempts(self, world: World) -> list:
         """Each thread's next step from ``world`` (None: it cannot run), computed once."""
+        at = self._attempt_at
+        for i in self._indices:
+            at(world, i)
+        memo = self._memo
+        self._memo_enabled = tuple([t for t, got in zip(self.threads, memo) if got is not None])
+        return memo
+
+    def _attempt_at(self, world: World, ti: int):
+        """One thread's next step from ``world``, kept for as long as the search asks about
+        ``world`` (it asks outcome, then the moves, of one state in a row)."""
         if world is not self._memo_world:
-            attempt = self._attempt
-            self._memo = memo = [attempt(world, i) for i in self._indices]
-            self._memo_enabled = tuple([t for t, got in zip(self.threads, memo) if got is not None])
             self._memo_world = world
-        return self._memo
+            self._memo = [_UNKNOWN] * len(self.threads)
+            self._memo_enabled = None
+        got = self._memo[ti]
+        if got is _UNKNOWN:
+            got = self._memo[ti] = self._attempt(world, ti)
+        return got
+
+    def _any_enabled(self, world: World) -> bool:
+        """Whether some thread can run: the steps already made first, then the others in order
+        until one can."""
+        if world is self._memo_world:
+            for got in self._memo:
+                if got is not None and got is not _UNKNOWN:
+                    return True
+        at = self._attempt_at
+        return any(at(world, i) is not None for i in self._indices)
 
     def _attempt(self, world: World, ti: int):
         rec = world.threads[ti]

@@ -29,6 +29,11 @@ Optional (the explorer works without it, with less reduction):
   thread can never run again).  Dynamic partial-order reduction needs it to
   see a race between a step and a thread it enables; without it the explorer
   uses sleep sets.
+* ``attempt(state, thread) -> (State, Transition) | None``: one thread's move,
+  or ``None`` when it is not enabled.  The sleep-set search asks only for the
+  threads that are not asleep (a sleeping thread's step is the one it had where
+  it fell asleep: independent steps leave each other enabled and unchanged);
+  without it, every enabled thread's move is computed at every state.
 * ``key(state) -> Hashable``: what the explorer caches a state by, leaving out
   what cannot change what happens next (histories kept only for reports).  Two
   states with one key must be enabled for the same threads, step to states
