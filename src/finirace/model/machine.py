@@ -158,7 +158,15 @@ class Machine:
     def attempt(self, state: World, thread: str) -> tuple[World, Transition] | None:
         """One thread's move from a state, or None when it cannot run (optional System hook:
         the sleep-set search asks only for the threads it may need, see explore/exhaustive.py)."""
-        return self._attempt_at(state, self._index[thread])
+        ti = self._index[thread]
+        if state.threads[ti].status != RUN:
+            return None  # not started, or ended (_attempt's first test, without the memo)
+        if state is not self._memo_world:
+            return self._attempt_at(state, ti)
+        got = self._memo[ti]
+        if got is _UNKNOWN:
+            got = self._memo[ti] = self._attempt(state, ti)
+        return got
 
     def outcome(self, state: World) -> RunOutcome | None:
         if state.fault is not None:
