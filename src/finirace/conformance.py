@@ -195,6 +195,16 @@ def _grade_exact_memory_error(run: LabRun, predicted: Prediction, p: RunOutcome)
         by = f"; freed by {freed.function} at {freed.step}" if freed is not None else ""
         return Comparison(run, predicted, YES, f"{got.signal or got.kind.value} in {where}, where the model "
                           f"makes the {error.kind.lower()} of {error.block} (PYTHONMALLOC=debug filled it on free){by}")
+    if (got.kind is RunKind.ABORT and run.version.endswith("-debug") and "_PyMem_IsPtrFreed" in (got.reason or "")
+            and error is not None and error.access.step is not None):
+        # a Py_DEBUG build asserts that a pointer it reads is not the debug allocator's dead
+        # pattern (is_tstate_valid in take_gil): its own report of the read, in the thread and step
+        reader = got.thread(error.access.step.thread)
+        if reader is not None and reader.last_step is not None and str(reader.last_step) == str(error.access.step):
+            freed = error.freed_by
+            by = f"; freed by {freed.function} at {freed.step}" if freed is not None else ""
+            return Comparison(run, predicted, YES, f"debug build: {got.reason} in {error.access.step}, where the "
+                              f"model makes the {error.kind.lower()} of {error.block}{by}")
     return Comparison(run, predicted, NO, f"the model makes an {error.kind.lower() if error else 'invalid access'} in "
                       f"{where or '?'}; the exact run ended {got.label!r}" + (f" in {got.reason}" if got.reason else ""))
 
