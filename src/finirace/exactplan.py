@@ -132,6 +132,10 @@ def _stop(trans, a: int, b: int, nxt: int) -> Stop:
     previous = trans[b]
     if ref is not None and previous.step != ref:
         return Stop(ref, None)  # a call boundary
+    if ref is None and previous.step is not None:
+        # a threading thread preempted after its steps, before its teardown (thread_run's
+        # end): its C entry has returned; the place is where its steps are done
+        return Stop(None, DONE)
     mine = [i for i in range(b + 1) if trans[i].thread == target.thread and trans[i].step == ref]
     inside_at_start = any(i < a for i in mine)
     at_start = inside_at_start or trans[a].step == ref  # inside the step, or stopped at its beginning

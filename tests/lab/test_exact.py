@@ -20,7 +20,7 @@ from finirace.lab import build, codegen, exact, linemap
 from finirace.outcome import RunKind
 from finirace.scenario import catalog
 
-from .conftest import interpreter
+from .conftest import DEBUG_311, interpreter
 
 TOKEN = "v1.a4b10a8b"
 EXIT_ERA = [(3, 9), (3, 10), (3, 11), (3, 12), (3, 13)]
@@ -146,3 +146,28 @@ def test_finalization_does_not_join_a_thread_that_started_one():
 
 def test_a_program_without_python_threads_imports_nothing_at_init():
     assert "fr_import_threading" not in codegen.generate(catalog.resolve("seed")).source
+
+
+@pytest.mark.parametrize("path", ["/usr/bin/python3.11", str(DEBUG_311)], ids=["3.11.2", "3.11.2-debug"])
+def test_debians_builds_follow_the_schedule_with_lines_of_their_own(path):
+    # their own line maps (lines/3.11.2.toml, 3.11.2-debug.toml); the debug build's
+    # is_tstate_valid assertion is its own report of the read of the freed state
+    from pathlib import Path
+
+    from finirace.lab.interpreters import probe
+
+    if not Path(path).exists():
+        pytest.skip(f"{path} is not installed (apt-get install python3.11-dbg libpython3.11-dbg)")
+    interp = probe(path)
+    sc, projection = _seed(interp)
+    program = codegen.generate(sc)
+    lines = linemap.for_interpreter(interp)
+    assert lines.checked == interp.label and exact.missing(projection.exact, lines, interp) is None
+    run = exact.run(program, build.build(program, interp), interp, projection.exact, lines, timeout=10)
+    graded = conformance.grade(run, projection.prediction)
+    assert run.note.startswith("exact: 3 of 3 places"), run.note
+    assert graded.match == conformance.YES, graded.why
+    if interp.debug:
+        assert run.outcome.kind is RunKind.ABORT and "_PyMem_IsPtrFreed(tstate->interp)" in run.outcome.reason
+    else:
+        assert run.outcome.kind is RunKind.CRASH and run.outcome.reason == "take_gil"

@@ -189,6 +189,8 @@ def _attached(c: Ctx) -> None:
     # if (gil_drop_request) RESET_GIL_DROP_REQUEST; if (tstate->async_exc != NULL) ...
     c.load(c.me.tstate, "tstate->async_exc")
     c.read("gil")
+    if c.variant.lazy_gil:
+        c.write("gil")  # 3.6: PyThreadState_Swap(tstate) after take_gil: current is in the gil record
     if c.gil.drop_request:
         c.write("gil")
         c.gil = evolve(c.gil, drop_request=False)

@@ -230,7 +230,29 @@ def _delete_list(c: Ctx) -> None:
     interpreters.then_finalize_subinterpreters(c)
 
 
+def _current_36(c: Ctx) -> str | None:
+    """3.6: the thread whose state is _PyThreadState_Current (the gil record holds it).
+
+    Without a GIL, the last thread to swap its state in; with one, its holder once
+    take_gil returned: PyEval_RestoreThread and PyEval_AcquireThread swap the state
+    in after take_gil (the model's ``take_gil.after``, which writes the gil record)."""
+    c.read("gil")
+    if not c.gil.created:
+        return c.gil.holder
+    if not c.gil.locked or c.gil.holder is None:
+        return None
+    ins, _ = c.machine.current(c.world(), c.machine.threads.index(c.gil.holder))
+    return None if ins.label == "take_gil.after" else c.gil.holder
+
+
 def _gilstate_fini(c: Ctx) -> None:
+    if c.variant.lazy_gil and not c.holds_gil():
+        # 3.6, a finalizer that holds no GIL: between `_Py_Finalizing = tstate` and here,
+        # flush_std_files and PyImport_Cleanup read PyThreadState_GET()->interp (sys.stdout
+        # through _PySys_GetObjectId), the one process-wide _PyThreadState_Current, which
+        # another thread's PyEval_SaveThread may have set to NULL meanwhile
+        if _current_36(c) is None:
+            c.crash("flush_std_files")  # _PySys_GetObjectId: PyThreadState_GET()->interp on NULL
     # _PyGILState_Fini: gilstate->autoInterpreterState = NULL (the interp pointer is kept locally)
     c.write("runtime")
     c.set_me(scratch=c.rt.interp)
