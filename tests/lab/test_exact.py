@@ -171,3 +171,21 @@ def test_debians_builds_follow_the_schedule_with_lines_of_their_own(path):
         assert run.outcome.kind is RunKind.ABORT and "_PyMem_IsPtrFreed(tstate->interp)" in run.outcome.reason
     else:
         assert run.outcome.kind is RunKind.CRASH and run.outcome.reason == "take_gil"
+
+
+def test_on_3_6_a_finalizer_without_the_gil_crashes_in_module_teardown_as_the_model_says():
+    # legacy36: main never took a GIL (3.6 makes none at init); the helper's ensure makes one and
+    # its start() sets the process-wide current state to NULL: main's flush_std_files reads it
+    from finirace.explore import check
+
+    interp = interpreter((3, 6))
+    sc = catalog.resolve("spawn-during-fini")
+    found = [cx for cx in check(sc, "legacy36").counterexamples if cx.outcome.label == "crash, helper exited"]
+    assert found and found[0].outcome.reason == "flush_std_files"
+    projection = conformance.project_schedule(sc, "legacy36", found[0].schedule)
+    program = codegen.generate(sc)
+    lines = linemap.for_interpreter(interp)
+    run = exact.run(program, build.build(program, interp), interp, projection.exact, lines, "plain", timeout=10)
+    assert run.note.startswith("exact"), run.note
+    assert run.outcome.kind is RunKind.CRASH
+    assert conformance.grade(run, projection.prediction).match == conformance.YES
