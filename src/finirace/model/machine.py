@@ -255,7 +255,8 @@ class Machine:
         rec = world.threads[ti]
         if rec.status != RUN or world.fault is not None:
             return None
-        prog, labels, step, functions = self.program(ti, rec.pc)
+        got = self._programs[ti].get(rec.pc)  # program(), its lookup inlined (once per attempt)
+        prog, labels, step, functions = got if got is not None else self.program(ti, rec.pc)
         phase = rec.phase
         ins = prog[phase]
         blocked = ins.blocked
@@ -305,6 +306,8 @@ class Machine:
         rec = world.threads[ti]
         if rec.status != RUN:
             return False
+        if world is self._memo_world and world.fault is None and self._memo[ti] is not _UNKNOWN:
+            return self._memo[ti] is not None  # its move is known (a faulting one is a move too)
         prog, _, step, _ = self.program(ti, rec.pc)
         ins = prog[rec.phase]
         if ins.blocked is not None and ins.blocked(self, world, step):
