@@ -128,8 +128,18 @@ class Symmetry:
         # of 10^5-10^6 keys keeps each record, runtime, heap or event set once
         self._records: dict = {}  # a thread record -> (its number, its sort key)
         self._parts: tuple[dict, ...] = tuple({} for _ in range(5))  # runtime, GIL, heap, events, helper
+        self._values: tuple[list, ...] = tuple([] for _ in range(5))  # the same, by number
+        # the same by object: a step makes a new world that shares every part it did not
+        # change with the world before (model/program.py, Ctx.world), so most parts of a
+        # world were numbered already, as objects; a lookup by id() costs no hash of the
+        # value.  Each entry holds its object, so no id is reused while it is in the table;
+        # the table is emptied when it grows past _SEEN (what is still in use comes back).
+        self._seen: dict[int, tuple] = {}
+        # the renamed parts by (the part's number, the permutation's number)
+        self._renamed_parts: tuple[dict, ...] = tuple({} for _ in range(3))  # GIL, events, helper
         self._tails: dict = {}
-        self._sigma: dict[tuple[int, ...], dict[Name, Name] | None] = {}
+        # per permutation: (its number, σ, thread, event and lock renamings), or None
+        self._sigma: dict[tuple[int, ...], tuple | None] = {}
         self.identity = tuple(range(len(self.names)))
 
     @property
@@ -138,50 +148,90 @@ class Symmetry:
 
     def canonical(self, world: World):
         """``(key, p)``: the state's key after sorting each class, and the permutation used."""
-        records = self._records
+        seen = self._seen
+        if len(seen) > _SEEN:
+            seen.clear()
         recs = []
         for r in world.threads:
-            got = records.get(r)
+            got = seen.get(id(r))
             if got is None:
-                got = records[r] = (len(records), _sort_key(r))
+                got = self._records.get(r)
+                if got is None:
+                    got = self._records[r] = (len(self._records), _sort_key(r))
+                seen[id(r)] = (r, got)
+            else:
+                got = got[1]
             recs.append(got)
         p = list(self.identity)
         for cls in self.classes:
             for slot, (_, j) in zip(cls, sorted([(recs[j][1], j) for j in cls])):
                 p[j] = slot
         perm = tuple(p)
+        parts = self._numbers(world)
         if perm != self.identity:
             got = self._sigma.get(perm, False)
             if got is False:
                 got = self._sigma[perm] = self._renaming(perm)
             if got is not None:
-                return self._renamed(world, recs, perm, *got), perm
-        return self._key(world, [r[0] for r in recs], self._tails_of(world, self.identity, {}), {}, {}, {}), \
+                return self._renamed(world, recs, parts, perm, got), perm
+        return self._key(world, [r[0] for r in recs], parts, None, self._tails_of(world, self.identity, 0, {})), \
             self.identity
 
-    def _key(self, world: World, recs: list[int], tails: tuple, thread: dict[str, str], event: dict[str, str],
-             lock: dict[str, str]) -> tuple:
+    def _numbers(self, world: World) -> tuple[int, int, int, int, int]:
+        """The numbers of a world's runtime, GIL, heap liveness, events and helper state."""
+        seen = self._seen
+        out = []
+        for part, numbers, values, value in zip((world.runtime, world.gil, world.heap, world.events, world.helper),
+                                                self._parts, self._values, _VALUES):
+            got = seen.get(id(part))
+            if got is None:
+                n = _number(numbers, values, value(part))
+                seen[id(part)] = (part, n)
+            else:
+                n = got[1]
+            out.append(n)
+        return tuple(out)
+
+    def _key(self, world: World, recs: list[int], parts: tuple[int, ...], renaming: tuple | None,
+             tails: tuple) -> tuple:
         """The key: the parts of the state by number (records already in key order), renamed."""
-        g = world.gil
-        h = world.helper
         f = world.fault
         fault = (f.kind, tuple(t.outcome for t in f.threads)) if f is not None else None
-        rt, gil, heap, events, helper = self._parts
-        return (*recs,
-                _number(rt, world.runtime),
-                _number(gil, (g.locked, thread.get(g.holder, g.holder), g.drop_request, g.created)),
-                _number(heap, tuple([b.freed_by is None for b in world.heap])),
-                _number(events, frozenset([event.get(e, e) for e in world.events]) if event else world.events),
-                _number(helper, evolve(h, finalizer=thread[h.finalizer]) if h.finalizer in thread else h),
-                tuple(sorted([(lock.get(lk, lk), thread.get(o, o)) for lk, o in world.locks])) if world.locks else (),
-                fault, tails)
+        rt, gil, heap, events, helper = parts
+        if renaming is None:
+            locks = tuple(world.locks)
+        else:
+            pi, _, thread, event, lock = renaming
+            gil = self._renamed_part(0, gil, pi, thread, event)
+            events = self._renamed_part(1, events, pi, thread, event)
+            helper = self._renamed_part(2, helper, pi, thread, event)
+            locks = tuple(sorted([(lock.get(lk, lk), thread.get(o, o)) for lk, o in world.locks])) \
+                if world.locks else ()
+        return (*recs, rt, gil, heap, events, helper, locks, fault, tails)
 
-    def _renamed(self, world: World, recs: list[tuple[int, tuple]], p: tuple[int, ...], sigma: dict[Name, Name],
-                 thread: dict[str, str], event: dict[str, str], lock: dict[str, str]) -> tuple:
+    def _renamed_part(self, which: int, n: int, pi: int, thread: dict[str, str], event: dict[str, str]) -> int:
+        """The number of a GIL (0), event set (1) or helper state (2), renamed by permutation ``pi``."""
+        table = self._renamed_parts[which]
+        got = table.get((n, pi))
+        if got is None:
+            numbers, values = self._parts[_RENAMED[which]], self._values[_RENAMED[which]]
+            value = values[n]
+            if which == 0:
+                locked, holder, drop, created = value
+                value = (locked, thread.get(holder, holder), drop, created)
+            elif which == 1:
+                value = frozenset([event.get(e, e) for e in value]) if event else value
+            elif value.finalizer in thread:
+                value = evolve(value, finalizer=thread[value.finalizer])
+            got = table[(n, pi)] = _number(numbers, values, value)
+        return got
+
+    def _renamed(self, world: World, recs: list[tuple[int, tuple]], parts: tuple[int, ...], p: tuple[int, ...],
+                 renaming: tuple) -> tuple:
         moved = [0] * len(recs)
         for i, r in enumerate(recs):
             moved[p[i]] = r[0]
-        key = self._key(world, moved, self._tails_of(world, p, sigma), thread, event, lock)
+        key = self._key(world, moved, parts, renaming, self._tails_of(world, p, renaming[0], renaming[1]))
         if key[-2] is not None:  # a fault: its thread outcomes in slot order
             outs = [None] * len(recs)
             for i, o in enumerate(key[-2][1]):
@@ -189,13 +239,13 @@ class Symmetry:
             key = (*key[:-2], (key[-2][0], tuple(outs)), key[-1])
         return key
 
-    def _tails_of(self, world: World, p: tuple[int, ...], sigma: dict[Name, Name]) -> tuple:
+    def _tails_of(self, world: World, p: tuple[int, ...], pi: int, sigma: dict[Name, Name]) -> tuple:
         """The remaining steps of the threads outside every class that name something a swap
         can move, renamed by ``σ`` (an event already signalled is written as such: a step
         naming it acts the same whatever its name)."""
         events = world.events
         starts = tuple([max(world.threads[j].pc, 0) for j in self._fixed])
-        k = (p, starts, events)
+        k = (pi, starts, events)
         got = self._tails.get(k)
         if got is None:
             tails = []
@@ -210,8 +260,8 @@ class Symmetry:
         return got
 
     def _renaming(self, perm: tuple[int, ...]):
-        """σ for a permutation of class members (whole, then by threads, events and locks),
-        or None when it is not one consistent renaming."""
+        """σ for a permutation of class members, with a number for the permutation (whole, then
+        by threads, events and locks), or None when it is not one consistent renaming."""
         sigma: dict[Name, Name] = {}
         for j, m in self._align.items():
             back = self._inverse[perm[j]]
@@ -229,15 +279,38 @@ class Symmetry:
         thread = {self.names[i]: self.names[perm[i]] for i in range(len(self.names))}
         event = {a[1]: b[1] for a, b in sigma.items() if a[0] == "event"}
         lock = {a[1]: b[1] for a, b in sigma.items() if a[0] == "lock"}
-        return sigma, thread, event, lock
+        return len(self._sigma) + 1, sigma, thread, event, lock  # 0 stands for the identity
 
 
-def _number(numbers: dict, value) -> int:
-    """The number of a value: the same for equal values, a new one for a new value."""
+def _number(numbers: dict, values: list, value) -> int:
+    """The number of a value: the same for equal values, a new one for a new value
+    (``values``: the values by number)."""
     n = numbers.get(value)
     if n is None:
-        n = numbers[value] = len(numbers)
+        n = numbers[value] = len(values)
+        values.append(value)
     return n
+
+
+def _same(value):
+    return value
+
+
+def _gil(g) -> tuple:
+    return (g.locked, g.holder, g.drop_request, g.created)
+
+
+def _liveness(heap) -> tuple:
+    return tuple([b.freed_by is None for b in heap])
+
+
+# what of each part a key holds: runtime, GIL (not its switch counter), heap (liveness), events, helper
+_VALUES = (_same, _gil, _liveness, _same, _same)
+_RENAMED = (1, 3, 4)  # the parts a renaming changes: GIL, events, helper
+# objects numbered by identity before the table is emptied: a step shares parts with the world
+# before it, so the parts of the last few hundred worlds are what a lookup meets (larger tables
+# measured no fewer instructions, and held more memory)
+_SEEN = 1 << 12
 
 
 def _sort_key(rec) -> tuple:
