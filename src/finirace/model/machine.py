@@ -29,6 +29,7 @@ from finirace.model.threads import bootstrap, teardown
 from finirace.model.variant import Variant
 from finirace.model.world import DONE, EXITED, HUNG, NEW, RUN, Gil, Runtime, ThreadRec, World
 from finirace.model.locality import Locality
+from finirace.model.successors import Successors
 from finirace.model.symmetry import Symmetry
 from finirace.model.system import Transition
 from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
@@ -67,6 +68,11 @@ class Machine:
         # the optional System hook for persistent sets (model/locality.py); a patched C
         # function may touch anything, so a variant with patches has no local steps
         self.local = None if variant.patches else Locality(self)
+        # every thread's next step, carried over from the state before where it commutes with
+        # the step that made this one (model/successors.py); a patched C function may not
+        # declare what it touches, so a variant with patches runs every step
+        self._successors = None if variant.patches else Successors(_UNKNOWN)
+        self._origin = None  # where the memo's world came from (Successors.origin)
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):
@@ -236,9 +242,19 @@ class Machine:
             self._memo_world = world
             self._memo = [_UNKNOWN] * len(self.threads)
             self._memo_enabled = None
+            if self._successors is not None:
+                self._origin = self._successors.origin(world)
         got = self._memo[ti]
         if got is _UNKNOWN:
-            got = self._memo[ti] = self._attempt(world, ti)
+            if self._origin is not None:
+                got = self._successors.carry(self._origin, world, ti)
+                if got is _UNKNOWN:
+                    got = self._attempt(world, ti)
+            else:
+                got = self._attempt(world, ti)
+            self._memo[ti] = got
+            if got is not None and self._successors is not None:
+                self._successors.made(got[0], world, ti, self._memo)
         return got
 
     def _any_enabled(self, world: World) -> bool:
