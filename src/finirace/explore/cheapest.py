@@ -56,7 +56,12 @@ class Cycle(Exception):
 
 
 class OverBudget(Exception):
-    """More keys than the budget allows."""
+    """More keys than the budget allows.  ``runs``: the tables as far as they got (the keys
+    searched to the end are exact, :meth:`CheapestRuns.summaries`)."""
+
+    def __init__(self, runs: "CheapestRuns | None" = None) -> None:
+        super().__init__()
+        self.runs = runs
 
 
 def outcome_key(outcome: RunOutcome) -> tuple:
@@ -196,7 +201,7 @@ class CheapestRuns:
                 raise Cycle()
             rec.states += 1
             if self.budget is not None and rec.states > self.budget:
-                raise OverBudget()
+                raise OverBudget(self)
             outcome = system.outcome(state)
             if outcome is not None:
                 node = done[key] = self._terminal(rename(outcome_key(outcome), perm))
@@ -230,6 +235,23 @@ class CheapestRuns:
             if node is not None:
                 f[5][f[1][ti]] = self.carry(self.project(node, perm[ti]), perm, f[1])
         return root[0], root[1], done[root[0]]
+
+    def summaries(self) -> dict[object, frozenset]:
+        """Each key searched to the end, with the outcome keys reachable from it (its naming):
+        exact over every interleaving, so another search over the same keys can take them
+        instead of searching those keys again (:mod:`~finirace.explore.persistent`)."""
+        out: dict[object, frozenset] = {}
+        by_node: dict[int, frozenset] = {}  # keys share nodes
+        for key, node in self.done.items():
+            got = by_node.get(id(node))
+            if got is None:
+                if node.moves is None:
+                    got = frozenset(node.projections[0])
+                else:
+                    got = frozenset().union(*[costs for costs in node.moves if costs is not None])
+                by_node[id(node)] = got
+            out[key] = got
+        return out
 
     # -- the runs -----------------------------------------------------------------------
     def cheapest(self, ok: tuple) -> Found | None:

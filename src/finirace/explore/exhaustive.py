@@ -50,6 +50,7 @@ Why DPOR is not combined with this cache: see :mod:`~finirace.explore.dpor`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import chain
 
 from finirace.explore.dpor import DPOR, sound_for
@@ -94,8 +95,14 @@ class Exhaustive:
             if getattr(system, "canonical", None) is not None:
                 try:
                     got = explore_symmetric(system, progress, self.name, budget=CHEAPEST_KEYS)
-                except OverBudget:
-                    got = explore_persistent(system, progress, self.name)
+                except OverBudget as over:
+                    # the keys the pass searched to the end keep their outcomes: the search
+                    # with persistent sets goes on from them instead of starting again
+                    runs = over.runs
+                    got = explore_persistent(system, progress, self.name, known=runs.summaries(),
+                                             counted=(runs.rec.states, runs.rec.transitions))
+                    if got is not None:
+                        return replace(got, over_budget=True)
                 if got is not None:
                     return got
             return self._cached(system, progress, True, self.name)  # nothing alike (or a cycle): sleep sets

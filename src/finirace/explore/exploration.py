@@ -39,6 +39,9 @@ class Exploration:
     # each run is already the cheapest to its outcome over every interleaving (fewest
     # preemptions, then steps: explore/cheapest.py), so there is nothing to minimize
     minimal: bool = False
+    # the cheapest-run pass (explore/cheapest.py) was tried and stopped at its budget of keys:
+    # the minimizer's pass, within the same budget, would stop there too
+    over_budget: bool = False
 
 
 @dataclass(frozen=True)

@@ -35,25 +35,35 @@ Summary = frozenset  # of outcome keys (kind, per-slot thread outcomes)
 
 
 def explore_persistent(system: System, progress: ProgressFn | None, name: str,
-                       persistent: bool = True) -> Exploration | None:
+                       persistent: bool = True, known: dict | None = None,
+                       counted: tuple[int, int] = (0, 0)) -> Exploration | None:
     """Every outcome, over canonical keys (plain keys without ``System.canonical``) and
-    persistent sets (unless ``persistent`` is false); None when it met a cycle."""
+    persistent sets (unless ``persistent`` is false); None when it met a cycle.
+
+    ``known``: summaries found already, by key (the exact outcome keys reachable from it,
+    in its naming: :meth:`~finirace.explore.cheapest.CheapestRuns.summaries`), which the
+    search takes instead of searching those keys; ``counted``: the states and transitions
+    that cost, added to the counts."""
     try:
-        return _Search(system, progress, persistent).run(name)
+        return _Search(system, progress, persistent, known, counted).run(name)
     except Cycle:
         return None
 
 
 class _Search:
-    def __init__(self, system: System, progress: ProgressFn | None, persistent: bool = True) -> None:
+    def __init__(self, system: System, progress: ProgressFn | None, persistent: bool = True,
+                 known: dict | None = None, counted: tuple[int, int] = (0, 0)) -> None:
         self.system = system
         self.moves = moves_of(system) if persistent else (lambda state, enabled: enabled)
         self.n = len(system.threads)
         self.identity = tuple(range(self.n))
         self.canonical = getattr(system, "canonical", None) or self._plain(state_key(system))
         self.rec = Recorder(progress)
-        self.done: dict[object, Summary] = {}
+        self.rec.states, self.rec.transitions = counted
         self.interned: dict[Summary, Summary] = {}
+        # a summary found by a search of every move is exact here too: the reduced graph
+        # reaches from a key every outcome the whole graph does (module docstring)
+        self.done: dict[object, Summary] = {k: self.intern(s) for k, s in (known or {}).items()}
         self.renamed: dict[tuple[int, tuple[int, ...]], Summary] = {}
 
     def _plain(self, key):

@@ -76,10 +76,11 @@ def check_system(
     start = time.perf_counter()
     exploration: Exploration = strategy.explore(system, progress)
     found = exploration.found
-    # a search that kept more keys than the budget: the minimizer's pass (every move of every
-    # key) would run out of it too, after the time it took
+    # a search that kept more keys than the budget, or whose own cheapest-run pass stopped at
+    # its budget: the minimizer's pass (every move of every key) would run out of it too,
+    # after the time it took
     if minimize_budget and not exploration.minimal and not exploration.strategy.startswith("replay") \
-            and exploration.states <= minimize_budget:
+            and exploration.states <= minimize_budget and not exploration.over_budget:
         found = minimize(system, found, minimize_budget)
     found = tuple(sorted(found, key=lambda f: _order(f.outcome)))
     counterexamples = tuple(run_choices(system, f.choices) for f in found)
