@@ -1,28 +1,33 @@
 """Every thread's next step from a world, carried over from the world before it.
 
-A search asks, at each state, for every thread's next atomic step (the
-machine computes them all at once: ``outcome`` and ``enabled`` need them).
+A search asks, at each state, for the threads' next atomic steps (the
+machine keeps those of the last state asked about, :class:`Machine`'s memo).
 The state was made by one thread's step ``u`` from a state ``s`` whose steps
-were computed already; another thread's step ``t`` from ``s`` that is
+were asked for already; another thread's step ``t`` from ``s`` that is
 independent of ``u`` (neither writes what the other reads or writes, by the
 objects each declares: :class:`~finirace.model.system.Transition`) does from
 ``u``'s state exactly what it did from ``s``: the same transition, the same
 parts of the world changed to the same values.  So it is not run again: its
 result is ``u``'s state with the parts ``t`` changed replaced by ``t``'s.
-Measured on seed-shaped scenarios, about two thirds of the steps a search
-asks for are such steps, and carrying one over costs a fifth of running it.
+On the seed-shaped scenario with three workers under ``exit``, the
+persistent-set search carries 28 687 of the 68 048 steps it asks for, and
+takes 15 % fewer instructions.
 
 Why it is sound: the model's steps declare every shared object they read or
 write (the :mod:`~finirace.model.system` contract, which sleep sets and DPOR
-rely on too), and a step reads nothing else but its own thread's record.  A
+rely on too), what it reads of another thread's record included (by the
+thread, or by the object the field stands for); its own record it reads
+without saying.  A
 step always changes its own record, so a ``u`` that changed ``t``'s thread's
 record shows as both steps changing one record, and is run again.  Parts of
 the world are immutable values shared between a world and the next (a step
 copies only what it changes, :meth:`~finirace.model.program.Ctx.world`), so
 what a step changed is found by identity; where both steps changed one part
 (one thread record, one heap block, the same runtime...), ``t`` is run again
-too.  A test compares carried steps with steps run afresh at every reachable
-state of the catalog under every era (``tests/model/test_successors.py``).
+too.  A test compares carried steps with steps run afresh on the reachable
+states of the catalog under every era (``tests/model/test_successors.py``).
+A variant file's patched C functions may not declare what they touch: under
+such a variant every step is run.
 
 Which world came from which is kept by the object's identity, with the object
 itself (so no identity is reused while it is kept), for the worlds made since
