@@ -132,3 +132,30 @@ def test_a_model_that_names_no_outcome_is_a_model_error():
 
     with pytest.raises(ModelError):
         Exhaustive().explore(_Stuck())
+
+
+class _NoAttempt:
+    """A system as the search sees it, without the optional ``attempt`` hook."""
+
+    def __init__(self, system) -> None:
+        self.threads = system.threads
+        self.initial, self.enabled, self.step = system.initial, system.enabled, system.step
+        self.outcome, self.key = system.outcome, system.key
+
+
+def test_sleeping_threads_read_where_they_fell_asleep_make_the_same_search():
+    # with System.attempt the sleep-set search runs no step for a sleeping thread and reads
+    # its transition from where it fell asleep; it must walk exactly what it walks without
+    # (three eras far apart: the check golden file pins every cell's states and transitions)
+    from finirace.model import build_system
+    from finirace.scenario import catalog
+
+    for sc in catalog.load_bundled():
+        for variant in ("legacy36", "exit313", "guards"):
+            system = build_system(sc, variant)
+            assert system.attempt is not None
+            lazy = Exhaustive("sleep").explore(system)
+            whole = Exhaustive("sleep").explore(_NoAttempt(build_system(sc, variant)))
+            assert (lazy.states, lazy.transitions) == (whole.states, whole.transitions), (sc.name, variant)
+            assert {(f.outcome.label, f.choices) for f in lazy.found} == \
+                {(f.outcome.label, f.choices) for f in whole.found}, (sc.name, variant)
