@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from finirace.lab.exact import AGAIN, DONE, ENDED, ExactPlan, Segment, Stop
+from finirace.lab.exact import AGAIN, DONE, ENDED, GIVES_UP, ExactPlan, Segment, Stop
 from finirace.outcome import StepRef
 from finirace.scenario.format import Scenario
 from finirace.scenario.steps import STARTS_PYTHON_THREAD
@@ -110,6 +110,11 @@ def plan(scenario: Scenario, trace, outcome, token: str,
                 # a threading thread whose teardown (thread_run's end) the model ran: it must
                 # go on past its steps, deleting its state and releasing the GIL
                 segments.append(Segment(thread, text, Stop(None, ENDED if ended_in_c else DONE)))
+                continue
+            if thread in exited and ended_in_c and thread in children_of(scenario):
+                # killed in its bootstrap (take_gil gives up): held in PyThread_exit_thread, so
+                # the others run on only once it made every read the model has it make first
+                segments.append(Segment(thread, text, Stop(None, GIVES_UP)))
                 continue
             if thread in exited and not (ended_in_c and thread in children_of(scenario)):
                 segments.append(Segment(thread, text, Stop(None, ENDED)))

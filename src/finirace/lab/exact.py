@@ -43,6 +43,8 @@ EXACT_MARK = "==finirace-exact=="
 THREAD_START = "thread_run"  # the line-map label of where a threading thread begins
 DONE = "done"  # a Stop's label when the thread stops once its steps are done
 ENDED = "ended"  # a Stop's label when the thread stops as it ends (pthread_exit included)
+GIVES_UP = "gives up"  # a Stop's label: a threading thread the runtime kills in its bootstrap, held there
+EXIT_THREAD = "PyThread_exit_thread"  # where the runtime kills a thread (every release): GIVES_UP's place
 AGAIN = ".again"  # a label's suffix: the model runs the step again (a wait's next turn), see exactplan
 EXACT_DETECTORS = ("plain", "pymalloc-debug", "gdb", "valgrind")
 VGDB_ARGS = ("--vgdb=yes", "--vgdb-error=0")  # valgrind waits for gdb before the first instruction
@@ -67,6 +69,8 @@ class Stop:
             return "when its steps are done"
         if self.label == ENDED:
             return "as it ends (killed inside the runtime)"
+        if self.label == GIVES_UP:
+            return f"as the runtime kills it in its start ({EXIT_THREAD})"
         if self.step is None:
             return f"in its start before {self.label}"
         if self.label is None:
@@ -95,7 +99,7 @@ class ExactPlan:
     @property
     def labels(self) -> tuple[str, ...]:
         """The line-map labels this plan needs."""
-        out = [s.stop.label for s in self.segments if s.stop is not None and s.stop.label not in (None, DONE, ENDED)]
+        out = [s.stop.label for s in self.segments if s.stop is not None and s.stop.label not in (None, DONE, ENDED, GIVES_UP)]
         if self.python_children:
             out.append(THREAD_START)
         return tuple(dict.fromkeys(out))
@@ -144,6 +148,8 @@ def gdb_plan(plan: ExactPlan, program: Program, linemap: LineMap, source_name: s
             arm = None
         elif stop.label == ENDED:
             at, arm = "fr_on_end", None  # the generated program's thread-end destructor
+        elif stop.label == GIVES_UP:
+            at, arm = EXIT_THREAD, None  # its C entry never ran: no marker, no destructor
         elif stop.label is None:
             at, arm = begin(stop.step), None
         else:

@@ -275,7 +275,17 @@ def bootstrap(v: Variant) -> Program:
     ``_Py_Finalizing`` check (3.8 added one).  3.7's lacks it too, but there the
     finalizer never lets the GIL go, so a late thread never gets that far; in 3.6 a
     GIL made after finalization began (``PyEval_InitThreads``) can be free."""
-    return call("thread_run", call("PyEval_AcquireThread", take_gil(v, check_finalizing=not v.lazy_gil)))
+    acquire = call("PyEval_AcquireThread", take_gil(v, check_finalizing=not v.lazy_gil))
+    if v.thread_run_reads_tstate:
+        # 3.9–3.10 thread_run: _PyThreadState_Init(tstate) first (its gilstate note reads
+        # tstate->interp->runtime), then PyEval_AcquireThread
+        return call("thread_run", (instr("_PyThreadState_Init", _init_tstate, "_PyThreadState_Init"), *acquire))
+    return call("thread_run", acquire)
+
+
+def _init_tstate(c: Ctx) -> None:
+    c.load(c.me.tstate, "tstate->interp")
+    c.note = "_PyThreadState_Init: reads tstate->interp"
 
 
 def teardown(v: Variant) -> Program:

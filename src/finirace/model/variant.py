@@ -101,6 +101,10 @@ class Variant:
     # previous runtime's GIL (_PyEval_FiniThreads).  While none exists, PyEval_SaveThread and
     # PyEval_RestoreThread only swap _PyThreadState_Current: no take_gil, no _Py_Finalizing check
     lazy_gil: bool = False
+    # 3.9–3.10: thread_run (t_bootstrap) calls _PyThreadState_Init(tstate), which reads
+    # tstate->interp, before PyEval_AcquireThread's take_gil asks whether to give up; 3.11.7 and
+    # 3.12+ ask _PyThreadState_MustExit first (3.11.2 still read first: Debian's 3.11.2-debug)
+    thread_run_reads_tstate: bool = False
     # Py_FinalizeEx with sub-interpreters still alive: "leak" (3.6: only the main interpreter is
     # deleted, the others stay usable), "fatal" (3.7–3.12: PyInterpreterState_Delete of the main
     # one, after zapthreads: Py_FatalError("remaining subinterpreters")), "end" (3.13+:

@@ -8,7 +8,9 @@ whenever its wait times out, and after taking the GIL.  Giving up is
 ``PyThread_exit_thread``; C++ code that unwinds through a ``noexcept`` frame
 then calls ``std::terminate`` (gh-87135).  ``Py_FinalizeEx`` frees the other
 thread states early (``_PyThreadState_DeleteExcept``, bpo-19466), and
-``take_gil`` reads ``tstate->interp`` right after its entry check.  The main
+``take_gil`` reads ``tstate->interp`` right after its entry check.  A thread that
+``threading`` starts reads it earlier still: ``thread_run`` (3.9 ``t_bootstrap``)
+calls ``_PyThreadState_Init``, which loads ``tstate->interp``, before any check.  The main
 interpreter is a heap block (``PyInterpreterState_New``: ``PyMem_RawCalloc``),
 freed by ``PyInterpreterState_Delete``, and ``new_threadstate`` reads it first
 (``_PyRuntimeState *runtime = interp->runtime;``); the finalizer keeps the GIL
@@ -34,4 +36,5 @@ VARIANT = WRAPPER.then(
     take_gil_reads_tstate=True,
     frees_others_early=True,
     new_threadstate_reads_interp_first=True,
+    thread_run_reads_tstate=True,
 )

@@ -12,6 +12,9 @@ call it a use-after-free.  Checked on the installed interpreters:
 PyInterpreterState_New, free'd at finalize_interp_delete" on 3.10.13 and none on
 3.11.7 (only the worker's ``PyThreadState``).  The finalizer still keeps the GIL
 to the end (3.11.7's ``PyInterpreterState_Delete`` calls no ``_PyEval_ReleaseLock``).
+3.11.7's ``thread_run`` asks ``_PyThreadState_MustExit`` before it touches the new
+thread's state (``_PyThreadState_SetCurrent``); 3.11.2 did not (its debug build faults
+there on a state freed at finalization), and this era follows 3.11.7.
 """
 
 from finirace.model.variants.exit import VARIANT as EXIT
@@ -26,4 +29,5 @@ VARIANT = EXIT.then(
     source="CPython 3.11 (v3.11.7): pystate.c free_interpreter, PyInterpreterState_New (&runtime->_main_interpreter); "
            "as 3.10 otherwise",
     static_main_interp=True,
+    thread_run_reads_tstate=False,
 )
