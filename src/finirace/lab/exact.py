@@ -44,7 +44,9 @@ THREAD_START = "thread_run"  # the line-map label of where a threading thread be
 DONE = "done"  # a Stop's label when the thread stops once its steps are done
 ENDED = "ended"  # a Stop's label when the thread stops as it ends (pthread_exit included)
 GIVES_UP = "gives up"  # a Stop's label: a threading thread the runtime kills in its bootstrap, held there
-EXIT_THREAD = "PyThread_exit_thread"  # where the runtime kills a thread (every release): GIVES_UP's place
+GIVES_UP_PLACE = "thread_run.gives_up"  # GIVES_UP's line-map label: where the runtime kills it, if it does
+# (3.9-3.11.2: take_gil's PyThread_exit_thread); where a version has none (3.11.7+ thread_run just
+# returns) the thread and the rest run free from there, as for any plan's last segment
 AGAIN = ".again"  # a label's suffix: the model runs the step again (a wait's next turn), see exactplan
 EXACT_DETECTORS = ("plain", "pymalloc-debug", "gdb", "valgrind")
 VGDB_ARGS = ("--vgdb=yes", "--vgdb-error=0")  # valgrind waits for gdb before the first instruction
@@ -70,7 +72,7 @@ class Stop:
         if self.label == ENDED:
             return "as it ends (killed inside the runtime)"
         if self.label == GIVES_UP:
-            return f"as the runtime kills it in its start ({EXIT_THREAD})"
+            return "as the runtime kills it in its start"
         if self.step is None:
             return f"in its start before {self.label}"
         if self.label is None:
@@ -149,7 +151,10 @@ def gdb_plan(plan: ExactPlan, program: Program, linemap: LineMap, source_name: s
         elif stop.label == ENDED:
             at, arm = "fr_on_end", None  # the generated program's thread-end destructor
         elif stop.label == GIVES_UP:
-            at, arm = EXIT_THREAD, None  # its C entry never ran: no marker, no destructor
+            if GIVES_UP_PLACE not in linemap.places:
+                segments.append({"thread": i, "runs": seg.runs, "stop": None})
+                continue
+            at, arm = linemap.places[GIVES_UP_PLACE].at, None  # its C entry never ran: no marker
         elif stop.label is None:
             at, arm = begin(stop.step), None
         else:
@@ -219,7 +224,6 @@ def run(program: Program, built: Built, interp: Interpreter, plan: ExactPlan, li
         if missing_tool:
             return runner.LabRun(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=missing_tool), skipped=True, note=missing_tool)
         env_extra = dict(memcheck.environment())
-    planned = sum(1 for s in plan.segments if s.stop is not None)
     slow = 10.0 if memcheck is not None else 1.0
     with tempfile.TemporaryDirectory(prefix="finirace-exact-", dir=workdir) as tmp:
         markers_path = Path(tmp) / "markers"
@@ -235,6 +239,8 @@ def run(program: Program, built: Built, interp: Interpreter, plan: ExactPlan, li
             vg = (*prepared_vg.argv[:-1], *VGDB_ARGS)
         data = gdb_plan(plan, program, linemap, built.source.name, env_extra, stall=max(2.0, timeout / 2) * slow,
                         valgrind=vg)
+        stops = [s["stop"] for s in data["segments"]]
+        planned = stops.index(None) if None in stops else len(stops)  # the driver runs free from a None
         path = Path(tmp) / "schedule.py"
         path.write_text(script(data))
         argv = ("gdb", "-nx", "-batch", "-x", str(path), str(built.binary))
