@@ -91,6 +91,16 @@ class Exhaustive:
 
     @collector_paused()
     def explore(self, system: System, progress: ProgressFn | None = None) -> Exploration:
+        try:
+            return self._explore(system, progress)
+        finally:
+            # what the system kept for the search goes while the collector is still paused:
+            # what is alive when it resumes, its next collection walks (System.release)
+            release = getattr(system, "release", None)
+            if release is not None:
+                release()
+
+    def _explore(self, system: System, progress: ProgressFn | None) -> Exploration:
         if self.reduction == "symmetry":
             if getattr(system, "canonical", None) is not None:
                 try:

@@ -66,6 +66,10 @@ class Successors:
             made.clear()
         made[id(new)] = (new, before, mover, steps)
 
+    def clear(self) -> None:
+        """Forget every world made (the search is over: Machine.release)."""
+        self._made.clear()
+
     def origin(self, world: World) -> tuple | None:
         """Where ``world`` came from, if it is in the table (taken out: a search asks for a
         state's steps once, while it is the machine's memo)."""

@@ -34,6 +34,8 @@ Optional (the explorer works without it, with less reduction):
   threads that are not asleep (a sleeping thread's step is the one it had where
   it fell asleep: independent steps leave each other enabled and unchanged);
   without it, every enabled thread's move is computed at every state.
+* ``release()``: drop what the system kept for a search, once it is over (the
+  exhaustive search calls it while the garbage collector is still paused).
 * ``key(state) -> Hashable``: what the explorer caches a state by, leaving out
   what cannot change what happens next (histories kept only for reports).  Two
   states with one key must be enabled for the same threads, step to states
