@@ -91,16 +91,3 @@ def _names(cls) -> frozenset[str]:
         got = _NAMES[cls] = frozenset(f.name for f in fields(cls))
     return got
 
-
-def make(cls, **fields):
-    """A new :func:`cached_hash` object from all its fields, without its ``__init__``.
-
-    Why: a step makes a new world each time; a frozen dataclass's ``__init__`` sets
-    each field through ``object.__setattr__``, one call per field.
-    """
-    if len(fields) != len(_names(cls)):
-        missing = _names(cls) - fields.keys()
-        raise TypeError(f"{cls.__name__}: give every field (missing {', '.join(sorted(missing))})")
-    new = object.__new__(cls)
-    new.__dict__.update(fields)
-    return new

@@ -270,7 +270,8 @@ class Ctx:
 
     def world(self, fault=None) -> World:
         locks = self.source.locks if self._locks is None else tuple(sorted(self._locks.items()))
-        # every field of World, set as make() sets them, without its check (a new world per move)
+        # every field of World, given as one dict (a new world per move; the frozen __init__
+        # sets each field through object.__setattr__)
         # the records are the world's now: a later change copies them again (see advance)
         threads = self.threads = tuple(self.threads)
         w = object.__new__(World)
