@@ -152,17 +152,11 @@ class Symmetry:
         seen = self._seen
         if len(seen) > _SEEN:
             seen.clear()
+        get = seen.get
         recs = []
         for r in world.threads:
-            got = seen.get(id(r))
-            if got is None:
-                got = self._records.get(r)
-                if got is None:
-                    got = self._records[r] = (len(self._records), _sort_key(r))
-                seen[id(r)] = (r, got)
-            else:
-                got = got[1]
-            recs.append(got)
+            got = get(id(r))
+            recs.append(self._record(r) if got is None else got[1])
         parts = self._numbers(world)
         # the key is a function of the parts' numbers (and the locks and fault): a state met
         # again by another interleaving is one lookup (about half of them, depth first)
@@ -193,20 +187,28 @@ class Symmetry:
             self._raw[raw] = got
         return got
 
+    def _record(self, r) -> tuple[int, tuple]:
+        """A thread record's number and sort key (kept by object too)."""
+        got = self._records.get(r)
+        if got is None:
+            got = self._records[r] = (len(self._records), _sort_key(r))
+        self._seen[id(r)] = (r, got)
+        return got
+
     def _numbers(self, world: World) -> tuple[int, int, int, int, int]:
         """The numbers of a world's runtime, GIL, heap liveness, events and helper state."""
-        seen = self._seen
-        out = []
-        for part, numbers, values, value in zip((world.runtime, world.gil, world.heap, world.events, world.helper),
-                                                self._parts, self._values, _VALUES):
-            got = seen.get(id(part))
-            if got is None:
-                n = _number(numbers, values, value(part))
-                seen[id(part)] = (part, n)
-            else:
-                n = got[1]
-            out.append(n)
-        return tuple(out)
+        get = self._seen.get
+        rt, gil, heap, events, helper = world.runtime, world.gil, world.heap, world.events, world.helper
+        a, b, c, d, e = get(id(rt)), get(id(gil)), get(id(heap)), get(id(events)), get(id(helper))
+        return (self._part(0, rt) if a is None else a[1], self._part(1, gil) if b is None else b[1],
+                self._part(2, heap) if c is None else c[1], self._part(3, events) if d is None else d[1],
+                self._part(4, helper) if e is None else e[1])
+
+    def _part(self, which: int, part) -> int:
+        """The number of a part not met as an object yet (kept by object too)."""
+        n = _number(self._parts[which], self._values[which], _VALUES[which](part))
+        self._seen[id(part)] = (part, n)
+        return n
 
     def _key(self, world: World, recs: list[int], parts: tuple[int, ...], renaming: tuple | None,
              tails: tuple) -> tuple:
