@@ -15,10 +15,10 @@ reduction.
    then the default alone over the whole catalog, as ``finirace check`` runs it,
    in a fresh child process (the fastest of three; target: under 0.3 s of
    search), beside ``none`` (caching alone) in the same run, and the ratio;
-2. ``finirace check`` end to end on the 3-worker seed-shaped scenario under
-   every era, each in a child process, CPU and wall seconds and peak memory
-   (target <= 3 s; run before the rows below grow this process, since a
-   child's peak memory counts what it was forked from);
+2. ``finirace check`` end to end on the 3- and 4-worker seed-shaped scenarios
+   under every era, each in a child process, CPU and wall seconds and peak
+   memory (targets <= 3 s and <= 30 s of CPU; run before the rows below grow
+   this process, since a child's peak memory counts what it was forked from);
 3. seed-shaped scenarios: ``seed`` with 2-4 alike workers (each signals its own
    event, ``main`` waits for each in turn, then finalizes), default and
    persistent sets against sleep sets, each search in a child process of its own so its peak memory
@@ -31,7 +31,8 @@ reduction.
    search; the two must give every outcome the same (preemptions, steps);
 6. ``finirace check seed`` end to end in a child process (target < 0.5 s).
 
-    python bench/check_catalog/run.py [--workers 4] [--era exit] [--baseline-4] [--skip-eras] [--only-catalog]
+    python bench/check_catalog/run.py [--workers 4] [--era exit] [--baseline-4] [--skip-eras] [--skip-4]
+                                   [--only-catalog] [--only-eras]
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ TARGET_CATALOG = 0.3
 TARGET_SEED = 0.5
 TARGET_SECONDS = {3: 3.0, 4: 30.0}
 TARGET_MB = {3: 150}
-TARGET_CHECK = 3.0  # finirace check on 3 workers, any single era
+TARGET_CHECK = {3: 3.0, 4: 30.0}  # finirace check on 3 and 4 workers, any single era
 REDUCTIONS = ("none", "sleep", "symmetry", "persistent", "dpor")
 # stateless DPOR runs whole on a catalog cell of up to this many states (``none``'s count);
 # past it, only as many transitions as ``none`` made (tests/explore/test_model_reduction.py)
@@ -147,8 +148,10 @@ def main() -> int:
     ap.add_argument("--era", action="append", help="model variants for the seed-shaped rows (default: exit)")
     ap.add_argument("--baseline-4", action="store_true", help="also run sleep sets on 4 workers (tens of minutes)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds for one seed-shaped search")
-    ap.add_argument("--skip-eras", action="store_true", help="leave out finirace check on 3 workers under every era")
+    ap.add_argument("--skip-eras", action="store_true", help="leave out finirace check on 3 and 4 workers under every era")
+    ap.add_argument("--skip-4", action="store_true", help="finirace check under every era on 3 workers only")
     ap.add_argument("--only-catalog", action="store_true", help="row 1 alone")
+    ap.add_argument("--only-eras", action="store_true", help="row 2 alone")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--catalog-pass", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -157,6 +160,9 @@ def main() -> int:
         return 0
     if args.catalog_pass:
         catalog_pass(args.catalog_pass)
+        return 0
+    if args.only_eras:
+        eras(args.skip_4)
         return 0
 
     print("1. catalog x variants (exploration only)")
@@ -196,19 +202,7 @@ def main() -> int:
         return 0
 
     if not args.skip_eras:
-        print(f"\n2. finirace check on seed-3 end to end, each era (child process; target <= {TARGET_CHECK:.0f} s)")
-        print(f"{'':<12}{'CPU s':>7}{'wall s':>8}{'peak MB':>9}{'states':>8}{'outcomes':>10}")
-        with tempfile.TemporaryDirectory(prefix="finirace-seed-") as tmp:
-            path = Path(tmp) / "seed-3.toml"
-            path.write_text(seed_shaped_text(3))
-            worst = 0.0
-            for era in VARIANTS:
-                r = _check_once(str(path), era)
-                worst = max(worst, r["cpu"])
-                print(f"{era:<12}{r['cpu']:>7.2f}{r['wall']:>8.2f}{r['peak_mb']:>9.0f}{r['states']:>8}{r['outcomes']:>10}",
-                      flush=True)
-        print(f"worst era: {worst:.2f} s of CPU (target <= {TARGET_CHECK:.0f} s: "
-              f"{'met' if worst <= TARGET_CHECK else 'NOT met'})")
+        eras(args.skip_4)
 
     print("\n3. seed-shaped: N alike workers (each in a child process; peak memory is the search's own)")
     print(f"{'':<22}{'default states':>15}{'CPU s':>8}{'MB':>7}{'persistent':>15}{'CPU s':>8}{'MB':>7}"
@@ -267,6 +261,27 @@ def main() -> int:
     return 0
 
 
+def eras(skip_4: bool) -> None:
+    """Row 2: ``finirace check`` end to end on 3 and 4 seed-shaped workers under every era."""
+    for n in (3,) if skip_4 else (3, 4):
+        target = TARGET_CHECK[n]
+        print(f"\n2. finirace check on seed-{n} end to end, each era (child process; target <= {target:.0f} s)")
+        print(f"{'':<12}{'CPU s':>7}{'wall s':>8}{'peak MB':>9}{'states':>9}{'outcomes':>10}   strategy")
+        with tempfile.TemporaryDirectory(prefix="finirace-seed-") as tmp:
+            path = Path(tmp) / f"seed-{n}.toml"
+            path.write_text(seed_shaped_text(n))
+            worst, over = 0.0, []
+            for era in VARIANTS:
+                r = _check_once(str(path), era)
+                worst = max(worst, r["cpu"])
+                if r["cpu"] > target:
+                    over.append(era)
+                print(f"{era:<12}{r['cpu']:>7.2f}{r['wall']:>8.2f}{r['peak_mb']:>9.0f}{r['states']:>9}"
+                      f"{r['outcomes']:>10}   {r['strategy']}", flush=True)
+        print(f"worst era: {worst:.2f} s of CPU (target <= {target:.0f} s: "
+              f"{'met' if worst <= target else 'NOT met under ' + ', '.join(over)})")
+
+
 def _cells(r: dict | None) -> str:
     if r is None:
         return f"{'(not run)':>15}{'':>8}{'':>7}"
@@ -294,7 +309,8 @@ def _check_once(path: str, era: str) -> dict:
     proc.stdout.close()
     (res,) = json.loads(out)["results"]
     return {"cpu": usage.ru_utime + usage.ru_stime, "wall": time.perf_counter() - start,
-            "peak_mb": usage.ru_maxrss / 1024, "states": res["states"], "outcomes": len(res["outcomes"])}
+            "peak_mb": usage.ru_maxrss / 1024, "states": res["states"], "outcomes": len(res["outcomes"]),
+            "strategy": res["strategy"]}
 
 
 def _seed_once() -> float:

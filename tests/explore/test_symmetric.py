@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from finirace.explore import Exhaustive, replay
+from finirace.explore.cheapest import CheapestRuns, OverBudget
 from finirace.explore.persistent import explore_persistent
 from finirace.explore.symmetric import explore_symmetric
 from finirace.model import VARIANTS, build_system
@@ -125,3 +126,21 @@ def test_past_its_budget_the_default_search_uses_persistent_sets(monkeypatch):
     assert not default.minimal and cheapest.minimal
     assert {f.outcome.label for f in default.found} == {f.outcome.label for f in cheapest.found}
     assert default.states < cheapest.states  # persistent sets: fewer states than every move of every key
+    assert default.over_budget and default.strategy == "exhaustive (persistent sets past 50 keys)"
+    # the keys the pass finished carry their outcomes into the persistent-set search: the same
+    # labels whatever the budget stopped it at
+    for budget in (5, 200, 1000):
+        monkeypatch.setattr(exhaustive, "CHEAPEST_KEYS", budget)
+        got = Exhaustive().explore(build_system(loads(text), "exit"))
+        assert got.over_budget and {f.outcome.label for f in got.found} == {f.outcome.label for f in cheapest.found}
+
+
+def test_a_pass_stopped_at_its_budget_keeps_exact_outcomes_for_the_keys_it_finished():
+    text = scenario([LONG, LONG, LONG], [0, 1, 2], False)
+    system = build_system(loads(text), "exit")  # one system: keys are numbered by its symmetry
+    with pytest.raises(OverBudget) as over:
+        CheapestRuns(system, budget=400).search()
+    part = over.value.runs.summaries()
+    whole = CheapestRuns(system).search().summaries()
+    assert 300 < len(part) < len(whole)
+    assert all(whole[k] == s for k, s in part.items())

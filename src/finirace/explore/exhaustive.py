@@ -112,7 +112,10 @@ class Exhaustive:
                     got = explore_persistent(system, progress, self.name, known=runs.summaries(),
                                              counted=(runs.rec.states, runs.rec.transitions))
                     if got is not None:
-                        return replace(got, over_budget=True)
+                        # its runs are rebuilt through the summaries, not proven minimal: the
+                        # strategy says so (in --json, and in the cell of a search not complete)
+                        return replace(got, over_budget=True,
+                                       strategy=f"{self.name} (persistent sets past {CHEAPEST_KEYS} keys)")
                 if got is not None:
                     return got
             return self._cached(system, progress, True, self.name)  # nothing alike (or a cycle): sleep sets
