@@ -2,7 +2,7 @@
 
 Reductions: ``none`` (state caching only, the baseline), ``sleep`` (caching +
 sleep sets), ``symmetry`` (the default: the cheapest-run pass over symmetric
-keys where threads are alike, persistent sets past 60 000 keys, else sleep
+keys where threads are alike, persistent sets past 40 000 keys, else sleep
 sets), ``persistent`` (symmetric keys and persistent sets; plain keys where
 nothing is alike) and ``dpor`` (stateless source-set DPOR + sleep sets).  Exploration only (no minimization), so the numbers are the
 searches' own; each outcome set is checked to be the same under every

@@ -67,10 +67,12 @@ DEFAULT_REDUCTION = "symmetry"
 _NAMES = {"symmetry": "exhaustive", "persistent": "exhaustive (persistent sets)", "dpor": "exhaustive (dpor)",
           "sleep": "exhaustive (sleep sets)", "none": "exhaustive (no reduction)"}
 # keys the default's cheapest-run pass may take before the search switches to persistent sets:
-# three alike workers take up to about 30 000 (every era); four, 740 000 (bench/check_catalog), where
-# the pass costs more than the persistent-set search and the minimizer gives up anyway; what the
-# pass spent before it stopped is lost (a few seconds)
-CHEAPEST_KEYS = 60_000
+# three alike workers take up to 29 027 (every era); four, 740 000 (bench/check_catalog), where
+# the pass costs more than the persistent-set search and the minimizer gives up anyway.  The keys
+# the pass finished carry their outcomes into the persistent-set search, which saves it about
+# half as many keys as the pass took (four workers): the rest of the pass is time lost, about
+# 1.5 s a 20 000 keys
+CHEAPEST_KEYS = 40_000
 
 
 class Exhaustive:
