@@ -55,6 +55,13 @@ from finirace.model import VARIANTS, build_system
 from finirace.scenario import load_bundled, loads
 
 TARGET_CATALOG = 0.3
+# The catalog when the 0.3 s target was set (main at f8967ea: 15 scenarios, two threads each
+# but spawn-during-fini's three).  It has grown since (guarded and helper forms,
+# sub-interpreters, the three-worker helper-timeout alone 29 000 states), so both are shown:
+# the same work the target was set on, and the whole catalog of today.
+CATALOG_AT_TARGET = ("clear-after", "cxx-noexcept", "daemon-at-exit", "ensure-after", "guard-held", "guard-late",
+                     "hang-at-exit", "joined-before", "reinit-wake", "restore-after", "seed-guarded",
+                     "seed-ordered", "seed", "spawn-during-fini", "wait-during-fini")
 TARGET_SEED = 0.5
 TARGET_SECONDS = {3: 3.0, 4: 30.0}
 TARGET_MB = {3: 150}
@@ -112,12 +119,15 @@ def one(n: int, era: str, reduction: str) -> None:
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def catalog_pass(reduction: str) -> None:
-    """In a child: one reduction over the whole catalog under every variant, as ``finirace
-    check`` runs it (programs built as it goes), printed as JSON: CPU seconds of the searches."""
+def catalog_pass(reduction: str, only: tuple[str, ...] = ()) -> None:
+    """In a child: one reduction over the whole catalog (or the scenarios ``only`` names) under
+    every variant, as ``finirace check`` runs it (programs built as it goes), printed as JSON:
+    CPU seconds of the searches."""
     states = transitions = 0
     secs = 0.0
     for sc in load_bundled():
+        if only and sc.name not in only:
+            continue
         for var in VARIANTS:
             ex, t = run(build_system(sc, var), reduction, 10**9)
             states += ex.states
@@ -126,9 +136,9 @@ def catalog_pass(reduction: str) -> None:
     print(json.dumps({"states": states, "transitions": transitions, "seconds": secs}))
 
 
-def _catalog_child(reduction: str) -> dict:
-    p = subprocess.run([sys.executable, __file__, "--catalog-pass", reduction], capture_output=True, text=True,
-                       check=True)
+def _catalog_child(reduction: str, at_target: bool = False) -> dict:
+    argv = [sys.executable, __file__, "--catalog-pass", reduction, *(["--at-target"] if at_target else [])]
+    p = subprocess.run(argv, capture_output=True, text=True, check=True)
     return json.loads(p.stdout)
 
 
@@ -154,12 +164,13 @@ def main() -> int:
     ap.add_argument("--only-eras", action="store_true", help="row 2 alone")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--catalog-pass", help=argparse.SUPPRESS)
+    ap.add_argument("--at-target", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         one(int(args.one[0]), args.one[1], args.one[2])
         return 0
     if args.catalog_pass:
-        catalog_pass(args.catalog_pass)
+        catalog_pass(args.catalog_pass, CATALOG_AT_TARGET if args.at_target else ())
         return 0
     if args.only_eras:
         eras(args.skip_4)
@@ -198,6 +209,12 @@ def main() -> int:
     cat = ours["seconds"]
     print(f"catalog search with the default: {cat:.2f} s of CPU "
           f"(target <= {TARGET_CATALOG} s: {'met' if cat <= TARGET_CATALOG else 'NOT met'})", flush=True)
+    then = {r: min((_catalog_child(r, True) for _ in range(3)), key=lambda c: c["seconds"]) for r in ("none", "symmetry")}
+    old = then["symmetry"]["seconds"]
+    print(f"the catalog the target was set on ({len(CATALOG_AT_TARGET)} scenarios, every era of today), fastest of 3: "
+          f"none {then['none']['states']} states {then['none']['seconds']:.2f} s; default {then['symmetry']['states']} "
+          f"states {old:.2f} s of CPU; none/default {then['none']['seconds'] / old:.2f} "
+          f"(target <= {TARGET_CATALOG} s: {'met' if old <= TARGET_CATALOG else 'NOT met'})", flush=True)
     if args.only_catalog:
         return 0
 
