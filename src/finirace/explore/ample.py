@@ -45,12 +45,17 @@ def moves_of(system: System) -> Callable[[State, tuple[str, ...]], tuple[str, ..
         return _all
     index = {t: i for i, t in enumerate(system.threads)}
     step = system.step
+    # optional: whether a thread's next step may be local at all, asked before its step is made
+    candidate = getattr(local, "candidate", None) or (lambda state, ti: True)
 
     def moves(state: State, enabled: tuple[str, ...]) -> tuple[str, ...]:
         if len(enabled) > 1:
             for t in enabled:
+                ti = index[t]
+                if not candidate(state, ti):
+                    continue
                 nxt, tr = step(state, t)
-                if local(state, index[t], tr, nxt):
+                if local(state, ti, tr, nxt):
                     return (t,)
         return enabled
 

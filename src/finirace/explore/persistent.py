@@ -65,6 +65,7 @@ class _Search:
         # reaches from a key every outcome the whole graph does (module docstring)
         self.done: dict[object, Summary] = {k: self.intern(s) for k, s in (known or {}).items()}
         self.renamed: dict[tuple[int, tuple[int, ...]], Summary] = {}
+        self.between: dict[tuple, tuple[int, ...]] = {}  # (child's, parent's permutation) -> renaming
 
     def _plain(self, key):
         """Without symmetry: each state's own key, nothing renamed (persistent sets alone)."""
@@ -76,12 +77,14 @@ class _Search:
 
     def carry(self, s: Summary, child: tuple[int, ...], parent: tuple[int, ...]) -> Summary:
         """A child's summary (in its key's naming) in its parent's key's naming."""
-        q = [0] * self.n
-        for i in range(self.n):
-            q[child[i]] = parent[i]
-        q = tuple(q)
-        if q == self.identity:
-            return s
+        if child == parent:
+            return s  # mostly both the identity
+        q = self.between.get((child, parent))
+        if q is None:
+            q = [0] * self.n
+            for i in range(self.n):
+                q[child[i]] = parent[i]
+            q = self.between[(child, parent)] = tuple(q)
         got = self.renamed.get((id(s), q))
         if got is None:
             got = self.renamed[(id(s), q)] = self.intern(frozenset(rename(ok, q) for ok in s))

@@ -73,11 +73,16 @@ class Locality:
                 if s.kind == "signal":
                     self._signals.setdefault(s.arg, []).append((ti, i))
 
-    def __call__(self, world: World, ti: int, tr: Transition, after: World) -> bool:
-        """Whether thread ``ti``'s step ``tr`` (from ``world`` to ``after``) is local."""
+    def candidate(self, world: World, ti: int) -> bool:
+        """Whether thread ``ti``'s next step may be local at all (its scenario step's kind):
+        the explorer asks before it computes the step."""
         rec = world.threads[ti]
         steps = self.steps[ti]
-        if not 0 <= rec.pc < len(steps) or steps[rec.pc].kind not in LOCAL_KINDS:
+        return 0 <= rec.pc < len(steps) and steps[rec.pc].kind in LOCAL_KINDS
+
+    def __call__(self, world: World, ti: int, tr: Transition, after: World) -> bool:
+        """Whether thread ``ti``'s step ``tr`` (from ``world`` to ``after``) is local."""
+        if not self.candidate(world, ti):
             return False
         if "process" in tr.writes or after.threads[ti].status in _ENDED or after.fault is not None:
             return False
