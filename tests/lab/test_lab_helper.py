@@ -17,9 +17,10 @@ one thread against the other's by pipes (their guarded thread acts only once
 main signalled that ``Py_FinalizeEx`` returned), so every run takes the same
 path.
 
-valgrind: a run costs about 1.4 s of CPU (CPython's start-up under memcheck
+valgrind: a run costs about 2 s of CPU (CPython's start-up under memcheck
 with ``PYTHONMALLOC=malloc``), so 20 runs of six scenarios on six interpreters
-(720 runs, 15-20 minutes on two cores) do not fit the suite.  The suite runs
+(720 runs: 24 minutes of CPU, 20 of wall time on two cores) do not fit the
+suite.  The suite runs
 each scenario on every interpreter, the three free-running ones
 ``VALGRIND_FREE_RUNS`` times (each run samples an interleaving, and they
 guard the cases whose unguarded forms reach a use of freed memory in the model:
