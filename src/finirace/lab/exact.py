@@ -216,13 +216,13 @@ def run(program: Program, built: Built, interp: Interpreter, plan: ExactPlan, li
     gdb = detectors.GdbDetector()
     missing_tool = gdb.available()
     if missing_tool:
-        return runner.LabRun(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=missing_tool), skipped=True, note=missing_tool)
+        return runner.LabRun.not_run(missing_tool, **base)
     env_extra = {"PYTHONMALLOC": "debug"} if detector == "pymalloc-debug" else {}
     memcheck = detectors.ValgrindDetector() if detector == "valgrind" else None
     if memcheck is not None:
         missing_tool = memcheck.available()
         if missing_tool:
-            return runner.LabRun(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=missing_tool), skipped=True, note=missing_tool)
+            return runner.LabRun.not_run(missing_tool, **base)
         env_extra = dict(memcheck.environment())
     slow = 10.0 if memcheck is not None else 1.0
     with tempfile.TemporaryDirectory(prefix="finirace-exact-", dir=workdir) as tmp:

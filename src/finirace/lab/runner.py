@@ -73,6 +73,11 @@ class LabRun:
     note: str = ""  # why a run was skipped, or something a reader needs to know
     skipped: bool = False
 
+    @classmethod
+    def not_run(cls, why: str, **base) -> "LabRun":
+        """A run its detector cannot make there: ``not-run`` with the reason, skipped, the note saying why."""
+        return cls(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=why), skipped=True, note=why)
+
 
 def parse_markers(text: str, program: Program) -> tuple[Marker, ...]:
     """Marker lines into values; a torn last line (killed mid-write) is dropped."""
@@ -174,11 +179,11 @@ def run(program: Program, built: Built, interp: Interpreter, detector: str = "pl
         raise ValueError(f"the {detector} detector is not for the lab (known: {', '.join(registry.names(lab=True))})")
     if spec.debug_build and not interp.debug:
         why = f"the {detector} detector needs a debug build; {interp.label} is a release build"
-        return LabRun(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=why), skipped=True, note=why)
+        return LabRun.not_run(why, **base)
     det = spec.create()
     missing = det.available()
     if missing:
-        return LabRun(**base, outcome=RunOutcome(RunKind.NOT_RUN, reason=missing), skipped=True, note=missing)
+        return LabRun.not_run(missing, **base)
     with tempfile.TemporaryDirectory(prefix="finirace-lab-", dir=workdir) as tmp:
         markers_path = Path(tmp) / "markers"
         env = interp.run_env()
