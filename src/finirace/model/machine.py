@@ -167,12 +167,7 @@ class Machine:
         ti = self._index[thread]
         if state.threads[ti].status != RUN:
             return None  # not started, or ended (_attempt's first test, without the memo)
-        if state is not self._memo_world:
-            return self._attempt_at(state, ti)
-        got = self._memo[ti]
-        if got is _UNKNOWN:
-            got = self._memo[ti] = self._attempt(state, ti)
-        return got
+        return self._attempt_at(state, ti)
 
     def release(self) -> None:
         """Drop what the machine keeps from one state to the next (its memo, where each world
