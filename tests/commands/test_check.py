@@ -228,9 +228,12 @@ def test_an_expected_outcome_a_bounded_search_misses_is_a_warning_and_strict_fai
     assert p.returncode == 0, p.stdout[-2000:]
     assert "warning: seed under exit: expected 'clean, worker exited', never reached by this search" in p.stdout
     assert "1 with expected outcomes this search did not reach (warnings)" in p.stdout
+    # the table says so too: not reached (a warning), not missing (a failure)
+    assert "? not reached: clean," in p.stdout and "✗ missing" not in p.stdout
     strict = cli("check", "seed", "--variant", "exit", "--preemptions", "0", "--strict")
     assert strict.returncode == 1
     assert "warning:" not in strict.stdout and "expected 'clean, worker exited', never reached" in strict.stdout
+    assert "✗ missing: clean," in strict.stdout and "? not reached" not in strict.stdout
     full = cli("check", "seed", "--variant", "exit")  # the exhaustive search reaches it
     assert full.returncode == 0 and "warning:" not in full.stdout
 

@@ -1,6 +1,7 @@
 """How verdicts are shown: cells, counterexample tables, valgrind wording, JSON, JUnit."""
 
 import json
+from dataclasses import replace
 
 from finirace.explore import check_system, replay
 from finirace.model.system import Transition
@@ -50,6 +51,15 @@ def test_cells_mark_labels_against_expectations():
     assert cell_lines(verdict()) == ["memory-error", "clean"]
     assert cell_lines(verdict(("clean",))) == ["✗ memory-error", "✓ clean"]
     assert cell_lines(verdict(("clean", "timeout"))) == ["✗ memory-error", "✓ clean", "✗ missing: timeout"]
+
+
+def test_an_expectation_a_bounded_search_did_not_reach_is_unsure_unless_strict():
+    bounded = replace(verdict(("memory-error", "clean", "timeout")), complete=False, strategy="preemptions<=0")
+    assert not bounded.fails() and bounded.fails(strict=True)
+    assert cell_lines(bounded) == ["✓ memory-error", "✓ clean", "? not reached: timeout", "(preemptions<=0)"]
+    assert cell_lines(bounded, strict=True)[2] == "✗ missing: timeout"
+    # an outcome reached that nothing expects fails whatever the search
+    assert replace(verdict(("clean",)), complete=False).fails()
 
 
 def test_trace_has_a_column_per_thread_and_marks_preemptions():

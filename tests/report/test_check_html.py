@@ -78,3 +78,19 @@ def test_a_replayed_schedule_gets_its_page_too(cli, tmp_path, elements):
     page = elements(out.read_text(encoding="utf-8"))
     page.assert_inert()
     assert token in "".join(page.text) and page.with_class("bad-access")
+
+
+def test_a_bounded_search_marks_what_it_did_not_reach_as_a_warning(cli, tmp_path, elements):
+    out = tmp_path / "bounded.html"
+    p = cli("check", "seed", "--variant", "exit", "--preemptions", "0", "--html", out)
+    assert p.returncode == 0, p.stderr
+    page = elements(out.read_text(encoding="utf-8"))
+    page.assert_inert()
+    text = " ".join(page.text)
+    assert "0 differ from expectations, 1 with expected outcomes this search did not reach" in text
+    assert "? not reached: clean, worker exited" in text and "missing" not in text
+    assert page.with_class("grade-warn") and not page.with_class("grade-no")
+    strict = tmp_path / "strict.html"
+    assert cli("check", "seed", "--variant", "exit", "--preemptions", "0", "--strict", "--html", strict).returncode == 1
+    page = elements(strict.read_text(encoding="utf-8"))
+    assert "✗ missing: clean, worker exited" in " ".join(page.text) and page.with_class("grade-no")

@@ -137,22 +137,7 @@ def run(args) -> int:
     refs = {sc.name: _ref(sc, args.scenarios, files) for sc in scenarios}
     strict = getattr(args, "strict", False)
     _present(args, verdicts, names, threads_of, refs, strict)
-    return 1 if any(failed(v, strict) for v in verdicts) else 0
-
-
-def failed(v, strict: bool = False) -> bool:
-    """Whether a verdict fails the run.
-
-    A search that did not try every run (bounded, PCT) cannot rule an outcome
-    out: an expected outcome it did not reach is a warning unless ``strict``.
-    An outcome it reached that no expectation covers is real, and fails."""
-    if v.matches is not False:
-        return False
-    return v.complete or strict or not _only_missing(v)
-
-
-def _only_missing(v) -> bool:
-    return all(any(_fits(e, label) for e in v.expected or ()) for label in v.labels)
+    return 1 if any(v.fails(strict) for v in verdicts) else 0
 
 
 def _check_one(check, sc, var, strategy, progress):
@@ -190,7 +175,7 @@ def _present(args, verdicts, variants, threads_of, refs, strict: bool = False) -
         except OSError as exc:
             raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from None
     if args.html:
-        _write_html(args.html, verdicts, variants, threads_of, refs)
+        _write_html(args.html, verdicts, variants, threads_of, refs, strict)
     if args.json:
         json.dump(report.to_json(verdicts), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -199,7 +184,7 @@ def _present(args, verdicts, variants, threads_of, refs, strict: bool = False) -
     from finirace.report.console import console
 
     screen = console(highlight=False)
-    for table in report.tables(verdicts, variants, screen.width):
+    for table in report.tables(verdicts, variants, screen.width, strict):
         screen.print(table)
     for v in verdicts:
         if v.matches is False or args.verbose:
@@ -208,15 +193,15 @@ def _present(args, verdicts, variants, threads_of, refs, strict: bool = False) -
                     out.write("\n" + "\n".join(report.counterexample_lines(v, cx, threads_of[v.scenario], refs[v.scenario],
                                                                             screen.width)) + "\n")
             if v.matches is False:
-                warn = not failed(v, strict)
+                warn = not v.fails(strict)
                 for e in v.expected or ():
                     if not any(_fits(e, label) for label in v.labels):
                         why = "" if v.complete else f" by this search ({v.strategy}: not every run was tried)"
                         head = "warning: " if warn else ""
                         tail = " (--strict makes it a failure)" if warn else ""
                         out.write(f"\n{head}{v.scenario} under {v.variant}: expected {e!r}, never reached{why}{tail}\n")
-    bad = sum(1 for v in verdicts if failed(v, strict))
-    warned = sum(1 for v in verdicts if v.matches is False and not failed(v, strict))
+    bad = sum(1 for v in verdicts if v.fails(strict))
+    warned = sum(1 for v in verdicts if v.matches is False and not v.fails(strict))
     total = sum(v.states for v in verdicts)
     secs = sum(v.seconds for v in verdicts)
     note = f", {warned} with expected outcomes this search did not reach (warnings)" if warned else ""
@@ -262,10 +247,10 @@ def _replay(args, scenarios, variants) -> int:
     return 0
 
 
-def _write_html(path: str, verdicts, variants, threads_of, refs) -> None:
+def _write_html(path: str, verdicts, variants, threads_of, refs, strict: bool = False) -> None:
     from finirace.report import check_html, page
 
     try:
-        page.write(path, check_html.document(verdicts, variants, threads_of, refs))
+        page.write(path, check_html.document(verdicts, variants, threads_of, refs, strict))
     except OSError as exc:
         raise UsageError(f"--html {path}: cannot write: {exc.strerror or exc}") from None

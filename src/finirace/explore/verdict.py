@@ -18,7 +18,7 @@ from finirace.explore.replay import run_choices
 from finirace.explore.schedule import MAX_THREADS, ScheduleError
 from finirace.explore.trace import Counterexample
 from finirace.model.system import System
-from finirace.outcome import SEVERITY, RunOutcome, set_matches
+from finirace.outcome import SEVERITY, RunOutcome, label_matches, set_matches
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,20 @@ class Verdict:
         if self.expected is None:
             return None
         return set_matches(self.expected, self.labels)
+
+    def fails(self, strict: bool = False) -> bool:
+        """Whether this verdict fails the run.
+
+        A search that did not try every run (bounded, PCT) cannot rule an outcome
+        out: an expected outcome it did not reach is a warning unless ``strict``.
+        An outcome it reached that no expectation covers is real, and fails."""
+        if self.matches is not False:
+            return False
+        return self.complete or strict or not self.only_unreached()
+
+    def only_unreached(self) -> bool:
+        """Whether every outcome reached is expected (what differs is only what was not reached)."""
+        return all(any(label_matches(e, label) for e in self.expected or ()) for label in self.labels)
 
     def counterexample(self, label: str) -> Counterexample | None:
         for cx in self.counterexamples:

@@ -125,8 +125,9 @@ def counterexample_section(v: Verdict, cx: Counterexample, threads: tuple[str, .
 
 
 def document(verdicts: list[Verdict], variants: list[str], threads_of: dict[str, tuple[str, ...]],
-             refs: dict[str, str]) -> str:
-    """The whole page: the scenario × variant table, each cell linking to its counterexamples."""
+             refs: dict[str, str], strict: bool = False) -> str:
+    """The whole page: the scenario × variant table, each cell linking to its counterexamples
+    (an expected outcome a bounded search did not reach is a warning, as on the terminal)."""
     cells: dict[str, dict[str, Verdict]] = {}
     for v in verdicts:
         cells.setdefault(v.scenario, {})[v.variant] = v
@@ -141,18 +142,23 @@ def document(verdicts: list[Verdict], variants: list[str], threads_of: dict[str,
                 tds.append("<td></td>")
                 continue
             items = []
-            for line, cx in zip(cell_lines(v), v.counterexamples):
+            lines = cell_lines(v, strict)
+            for line, cx in zip(lines, v.counterexamples):
                 items.append(f'<a href="#{keys[(v.scenario, v.variant, cx.schedule)]}">{esc(line)}</a>')
-            items.extend(esc(line) for line in cell_lines(v)[len(v.counterexamples):])
-            tds.append(f'<td class="{"grade-no" if v.matches is False else ""}">{"<br>".join(items)}</td>')
+            items.extend(esc(line) for line in lines[len(v.counterexamples):])
+            grade = "grade-no" if v.fails(strict) else "grade-warn" if v.matches is False else ""
+            tds.append(f'<td class="{grade}">{"<br>".join(items)}</td>')
         rows.append(f"<tr><th>{esc(name)}</th>{''.join(tds)}</tr>")
     table = (f'<table class="grid"><thead><tr><th>scenario</th>{"".join(f"<th>{esc(x)}</th>" for x in variants)}'
              f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
     sections = [counterexample_section(v, cx, threads_of.get(v.scenario, ()), refs.get(v.scenario, v.scenario),
                                        keys[(v.scenario, v.variant, cx.schedule)])
                 for v in verdicts for cx in v.counterexamples]
-    bad = sum(1 for v in verdicts if v.matches is False)
-    body = (f"<h1>finirace check</h1><p>{len(verdicts)} verdict{'s' if len(verdicts) != 1 else ''}, {bad} differ from expectations. "
+    bad = sum(1 for v in verdicts if v.fails(strict))
+    warned = sum(1 for v in verdicts if v.matches is False and not v.fails(strict))
+    note = (f", {warned} with expected outcomes this search did not reach (warnings: it did not try every run)"
+            if warned else "")
+    body = (f"<h1>finirace check</h1><p>{len(verdicts)} verdict{'s' if len(verdicts) != 1 else ''}, {bad} differ from expectations{note}. "
             f"Each outcome links to its counterexample: one lane per thread, one row per atomic step; "
             f"↯ marks a preemption; a memory error's bad access is outlined in red, linked to the steps "
             f"that freed and allocated the block.</p>{table}{''.join(sections)}")

@@ -37,7 +37,7 @@ table.grid th { background: #e9edf3; }
          background: #e4e8ee; }
 .kind-memory-error, .grade-no, .fate-bad { background: var(--bad-bg); color: var(--bad); }
 .kind-crash, .kind-abort { background: #fff1e0; color: #a04b00; }
-.kind-timeout, .grade-weak, .fate-wait { background: #fff8d6; color: #7a5d00; }
+.kind-timeout, .grade-weak, .grade-warn, .fate-wait { background: #fff8d6; color: #7a5d00; }
 .kind-clean, .grade-yes, .fate-ok { background: #e8f5e9; color: #2e7d32; }
 nav.toc { columns: 2; margin: .3em 0 1em; } nav.toc a { display: block; }
 section.card { border: 1px solid var(--line); border-radius: 6px; padding: .2em 1em .8em; margin: 1em 0; }
