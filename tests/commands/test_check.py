@@ -223,7 +223,7 @@ def test_malformed_python_in_a_step_is_one_line_and_exit_2(tmp_path):
     assert f"{p}:3: thread 'main', step 2 'python \"x = 1': unterminated quote" in r.stderr
 
 
-def test_an_expected_outcome_a_bounded_search_misses_is_a_warning_and_strict_fails(cli):
+def test_an_expected_outcome_a_bounded_search_misses_is_a_warning_and_strict_fails(cli, tmp_path):
     p = cli("check", "seed", "--variant", "exit", "--preemptions", "0")
     assert p.returncode == 0, p.stdout[-2000:]
     assert "warning: seed under exit: expected 'clean, worker exited', never reached by this search" in p.stdout
@@ -234,6 +234,17 @@ def test_an_expected_outcome_a_bounded_search_misses_is_a_warning_and_strict_fai
     assert strict.returncode == 1
     assert "warning:" not in strict.stdout and "expected 'clean, worker exited', never reached" in strict.stdout
     assert "✗ missing: clean," in strict.stdout and "? not reached" not in strict.stdout
+    # JSON and JUnit say what the exit status says
+    (data,) = json.loads(cli("check", "seed", "--variant", "exit", "--preemptions", "0", "--json").stdout)["results"]
+    assert data["match"] is False and data["fails"] is False and data["not_reached"] == ["memory-error", "clean, worker exited"]
+    (strict_data,) = json.loads(cli("check", "seed", "--variant", "exit", "--preemptions", "0", "--json",
+                                    "--strict").stdout)["results"]
+    assert strict_data["fails"] is True
+    for extra, failures in (((), "0"), (("--strict",), "1")):
+        xml = tmp_path / f"j{failures}.xml"
+        cli("check", "seed", "--variant", "exit", "--preemptions", "0", "--junit", str(xml), *extra)
+        assert ET.parse(xml).getroot().get("failures") == failures
+    assert "warning: never reached by this search" in (tmp_path / "j0.xml").read_text()
     full = cli("check", "seed", "--variant", "exit")  # the exhaustive search reaches it
     assert full.returncode == 0 and "warning:" not in full.stdout
 

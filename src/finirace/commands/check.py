@@ -171,13 +171,13 @@ def _present(args, verdicts, variants, threads_of, refs, strict: bool = False) -
         from finirace.report.junit import write
 
         try:
-            write(args.junit, "finirace check", report.junit_cases(verdicts, threads_of, refs))
+            write(args.junit, "finirace check", report.junit_cases(verdicts, threads_of, refs, strict))
         except OSError as exc:
             raise UsageError(f"--junit {args.junit}: cannot write: {exc.strerror or exc}") from None
     if args.html:
         _write_html(args.html, verdicts, variants, threads_of, refs, strict)
     if args.json:
-        json.dump(report.to_json(verdicts), sys.stdout, indent=1, ensure_ascii=False)
+        json.dump(report.to_json(verdicts, strict), sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
         return
     out = sys.stdout
@@ -194,12 +194,11 @@ def _present(args, verdicts, variants, threads_of, refs, strict: bool = False) -
                                                                             screen.width)) + "\n")
             if v.matches is False:
                 warn = not v.fails(strict)
-                for e in v.expected or ():
-                    if not any(_fits(e, label) for label in v.labels):
-                        why = "" if v.complete else f" by this search ({v.strategy}: not every run was tried)"
-                        head = "warning: " if warn else ""
-                        tail = " (--strict makes it a failure)" if warn else ""
-                        out.write(f"\n{head}{v.scenario} under {v.variant}: expected {e!r}, never reached{why}{tail}\n")
+                for e in v.unreached:
+                    why = "" if v.complete else f" by this search ({v.strategy}: not every run was tried)"
+                    head = "warning: " if warn else ""
+                    tail = " (--strict makes it a failure)" if warn else ""
+                    out.write(f"\n{head}{v.scenario} under {v.variant}: expected {e!r}, never reached{why}{tail}\n")
     bad = sum(1 for v in verdicts if v.fails(strict))
     warned = sum(1 for v in verdicts if v.matches is False and not v.fails(strict))
     total = sum(v.states for v in verdicts)

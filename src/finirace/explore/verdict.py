@@ -57,6 +57,11 @@ class Verdict:
             return False
         return self.complete or strict or not self.only_unreached()
 
+    @property
+    def unreached(self) -> tuple[str, ...]:
+        """The expected labels no run reached."""
+        return tuple(e for e in self.expected or () if not any(label_matches(e, label) for label in self.labels))
+
     def only_unreached(self) -> bool:
         """Whether every outcome reached is expected (what differs is only what was not reached)."""
         return all(any(label_matches(e, label) for e in self.expected or ()) for label in self.labels)

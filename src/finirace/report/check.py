@@ -38,13 +38,8 @@ def cell_lines(v: Verdict, strict: bool = False) -> list[str]:
         else:
             fits = any(label_matches(e, label) for e in v.expected)
             lines.append(f"{OK if fits else BAD} {label}")
-    if v.expected is not None:
-        for e in v.expected:
-            if not any(label_matches(e, label) for label in v.labels):
-                if v.complete or strict:
-                    lines.append(f"{BAD} missing: {e}")
-                else:
-                    lines.append(f"{UNSURE} not reached: {e}")
+    for e in v.unreached:
+        lines.append(f"{BAD} missing: {e}" if v.complete or strict else f"{UNSURE} not reached: {e}")
     if not v.complete:
         lines.append(f"({v.strategy})")
     return lines or ["(nothing reached)"]
@@ -203,7 +198,10 @@ def _cx_json(cx: Counterexample) -> dict:
     }
 
 
-def verdict_json(v: Verdict) -> dict:
+def verdict_json(v: Verdict, strict: bool = False) -> dict:
+    """One verdict as data.  ``match`` is the expectation against what was reached; ``fails``
+    whether it fails the run (a bounded search's unreached expectation is a warning unless
+    ``strict``), and ``not_reached`` the expected labels no run reached."""
     return {
         "scenario": v.scenario,
         "variant": v.variant,
@@ -216,21 +214,30 @@ def verdict_json(v: Verdict) -> dict:
         "seconds": round(v.seconds, 6),
         "expected": list(v.expected) if v.expected is not None else None,
         "match": v.matches,
+        "fails": v.fails(strict),
+        "not_reached": list(v.unreached),
     }
 
 
-def to_json(verdicts: Iterable[Verdict]) -> dict:
-    return {"results": [verdict_json(v) for v in verdicts]}
+def to_json(verdicts: Iterable[Verdict], strict: bool = False) -> dict:
+    return {"results": [verdict_json(v, strict) for v in verdicts]}
 
 
 def junit_cases(
-    verdicts: Iterable[Verdict], threads_of: dict[str, tuple[str, ...]], refs: dict[str, str] | None = None
+    verdicts: Iterable[Verdict], threads_of: dict[str, tuple[str, ...]], refs: dict[str, str] | None = None,
+    strict: bool = False,
 ) -> list[Case]:
-    """One case per scenario × variant; a mismatch fails with its counterexamples."""
+    """One case per scenario × variant; a mismatch fails with its counterexamples, unless it is
+    only what a bounded search did not reach (a warning, in the case's output, as the exit
+    status has it; ``strict`` fails it)."""
     cases = []
     for v in verdicts:
         summary = "; ".join(v.labels) or "nothing reached"  # labels hold commas themselves
-        if v.matches is False:
+        if v.matches is False and not v.fails(strict):
+            cases.append(Case(v.scenario, v.variant, v.seconds,
+                              output=f"reached {summary}; warning: never reached by this search ({v.strategy}: "
+                                     f"not every run was tried): {'; '.join(v.unreached)}"))
+        elif v.matches is False:
             exp = "; ".join(v.expected or ())
             details = []
             for cx in v.counterexamples:
