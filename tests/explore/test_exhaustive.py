@@ -134,8 +134,8 @@ def test_a_model_that_names_no_outcome_is_a_model_error():
         Exhaustive().explore(_Stuck())
 
 
-class _NoAttempt:
-    """A system as the search sees it, without the optional ``attempt`` hook."""
+class _NoExpand:
+    """A system as the search sees it, without the optional ``expand`` hook."""
 
     def __init__(self, system) -> None:
         self.threads = system.threads
@@ -144,7 +144,7 @@ class _NoAttempt:
 
 
 def test_sleeping_threads_read_where_they_fell_asleep_make_the_same_search():
-    # with System.attempt the sleep-set search runs no step for a sleeping thread and reads
+    # with System.expand the sleep-set search runs no step for a sleeping thread and reads
     # its transition from where it fell asleep; it must walk exactly what it walks without
     # (three eras far apart: the check golden file pins every cell's states and transitions)
     from finirace.model import build_system
@@ -153,9 +153,9 @@ def test_sleeping_threads_read_where_they_fell_asleep_make_the_same_search():
     for sc in catalog.load_bundled():
         for variant in ("legacy36", "exit313", "guards"):
             system = build_system(sc, variant)
-            assert system.attempt is not None
+            assert system.expand is not None
             lazy = Exhaustive("sleep").explore(system)
-            whole = Exhaustive("sleep").explore(_NoAttempt(build_system(sc, variant)))
+            whole = Exhaustive("sleep").explore(_NoExpand(build_system(sc, variant)))
             assert (lazy.states, lazy.transitions) == (whole.states, whole.transitions), (sc.name, variant)
             assert {(f.outcome.label, f.choices) for f in lazy.found} == \
                 {(f.outcome.label, f.choices) for f in whole.found}, (sc.name, variant)

@@ -141,10 +141,14 @@ class Exhaustive:
         path: list[int] = []
         empty: frozenset[str] = frozenset()
 
-        # the optional System hook for one thread's move (None: it cannot run); without it, every
-        # enabled thread's move is computed at every state
-        attempt = getattr(system, "attempt", None) if sleep_sets else None
-        threads = system.threads
+        # the optional System hook for a state's outcome and moves in one ask: a thread asleep
+        # here is enabled, and its step is the one it had where it fell asleep (that step is
+        # independent of every step taken since, and independent steps leave each other enabled
+        # and unchanged: the System contract, checked on every reachable state of the catalog,
+        # tests/model/test_machine.py).  Its move is only read for its transition (it is never
+        # taken from here), so only the other threads' moves are computed.  Without the hook,
+        # the outcome, then every enabled thread's move
+        expand = getattr(system, "expand", None)
 
         # a frame is a list, the cheapest record to make (one per state entered):
         # [sleep, enabled, moves, todo, previous, preemptions, done, next]
@@ -160,36 +164,20 @@ class Exhaustive:
                     return None
                 only = stored - sleep
                 visited[k] = stored & sleep
-            moves = None
-            if sleep and attempt is not None:
-                # A thread asleep here is enabled, and its step is the one it had where it fell
-                # asleep: that step is independent of every step taken since, and independent
-                # steps leave each other enabled and unchanged (the System contract; checked on
-                # every reachable state of the catalog, tests/model/test_machine.py).  Its move
-                # is only read for its transition (it is never taken from here), so only the
-                # other threads' moves are computed.
-                moves = {}
-                for t in threads:
-                    if t in sleep:
-                        moves[t] = inherited[t]
-                    else:
-                        got = attempt(state, t)
-                        if got is not None:
-                            moves[t] = got
+            if expand is not None:
+                outcome, moves = expand(state, sleep, inherited, new)
+            else:
+                outcome = outcome_of(state) if new else None
+                moves = {t: step(state, t) for t in enabled_of(state)} if outcome is None else None
             if new:
                 rec.states += 1
-                outcome = outcome_of(state)
                 if outcome is not None:
                     visited[k] = empty  # terminal: nothing to explore, ever
                     rec.reached(outcome, tuple(path), pre)
                     return None
-            if moves is None:
-                enabled = enabled_of(state)
-                if not enabled:
-                    raise ModelError(f"no thread can run and the model names no outcome (after {len(path)} steps)")
-                moves = {t: step(state, t) for t in enabled}
-            else:
-                enabled = tuple(moves)
+            enabled = tuple(moves)
+            if not enabled:
+                raise ModelError(f"no thread can run and the model names no outcome (after {len(path)} steps)")
             if only is None:
                 todo = [t for t in enabled if t not in sleep] if sleep else list(enabled)
             else:

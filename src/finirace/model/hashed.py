@@ -43,7 +43,13 @@ def cached_hash(cls):
             return True
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return hash(self) == hash(other) and self.__dict__ == other.__dict__
+        a, b = self.__dict__, other.__dict__
+        ha, hb = a.get("_hash"), b.get("_hash")
+        if ha is None or hb is None:
+            # one was never hashed: its dict has no "_hash" to compare (a search's cache
+            # hashes both sides of every comparison it makes, so this is the rare case)
+            return values(self) == values(other)
+        return ha == hb and a == b
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_hash"}

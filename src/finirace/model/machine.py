@@ -21,7 +21,7 @@ How a run ends (the contract's ``outcome``):
 
 from __future__ import annotations
 
-from finirace.model.hashed import evolve
+from finirace.model import moves
 from finirace.model.program import Ctx, Fault, NotReady, Program
 from finirace.model.patch import patched
 from finirace.model.programs import program_for
@@ -36,12 +36,15 @@ from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
 
 # the programs of each built-in variant, by the variant's id: (variant, {(kind, arg): (program, labels)})
 _SHARED: dict[int, tuple[Variant, dict]] = {}
-_set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
 _UNKNOWN = object()  # a thread's next step not computed yet (Machine._memo)
 
 
 class Machine:
     """The System the explorer walks."""
+
+    UNKNOWN = _UNKNOWN
+    _attempt = moves.attempt  # one thread's move from a world (model/moves.py)
+    expand = moves.expand  # the optional System hook: a state's outcome and moves in one ask
 
     def __init__(self, scenario, variant: Variant) -> None:
         self.scenario = scenario
@@ -161,14 +164,6 @@ class Machine:
             raise ValueError(f"thread {thread} is not enabled")
         return got
 
-    def attempt(self, state: World, thread: str) -> tuple[World, Transition] | None:
-        """One thread's move from a state, or None when it cannot run (optional System hook:
-        the sleep-set search asks only for the threads it may need, see explore/exhaustive.py)."""
-        ti = self._index[thread]
-        if state.threads[ti].status != RUN:
-            return None  # not started, or ended (_attempt's first test, without the memo)
-        return self._attempt_at(state, ti)
-
     def release(self) -> None:
         """Drop what the machine keeps from one state to the next (its memo, where each world
         came from) once a search is over (optional System hook).  A search runs with the
@@ -275,56 +270,6 @@ class Machine:
         at = self._attempt_at
         return any(at(world, i) is not None for i in self._indices)
 
-    def _attempt(self, world: World, ti: int):
-        rec = world.threads[ti]
-        if rec.status != RUN or world.fault is not None:
-            return None
-        got = self._programs[ti].get(rec.pc)  # program(), its lookup inlined (once per attempt)
-        prog, labels, step, functions = got if got is not None else self.program(ti, rec.pc)
-        phase = rec.phase
-        ins = prog[phase]
-        blocked = ins.blocked
-        if blocked is not None and blocked(self, world, step):
-            return None  # it waits, as its run would say (Instr.blocked)
-        c = Ctx(self, world, ti, ins, step)
-        try:
-            ins.run(c)
-        except NotReady:
-            if ins.waits is None:  # model/locality.py relies on it: such a step is always ready
-                raise RuntimeError(f"model: {ins.label} waits but does not say on what (Instr.waits)")
-            return None
-        except Fault as f:
-            new = c.world()
-            outcome = self._fault_outcome(new, ti, f)
-            c.write("process")
-            return evolve(new, fault=outcome), self._transition(c, ins, step, functions[phase])
-        if c.end is not None:
-            c.advance(status=c.end)  # stays at the step where it ended
-        elif c.unwinding:
-            c.advance(pc=len(self._steps[ti]), phase=0)  # thread_run's end: the teardown
-        elif c.jump is not None:
-            c.advance(phase=labels[c.jump])
-        elif c.step_done or phase + 1 >= len(prog):
-            n = len(self._steps[ti])
-            pc = rec.pc
-            if pc >= n:  # teardown done
-                c.advance(status=DONE)
-                c.writes.add(f"thread:{c.name}")
-            elif pc + 1 < n or (pc + 1 == n and c.threads[ti].python):
-                c.advance(pc=pc + 1, phase=0)
-                if pc == -1:
-                    # the bootstrap took the GIL: Thread._bootstrap_inner's self._started.set()
-                    # (Python code under that GIL, folded in here) lets the starter's start() go
-                    c.writes.add(f"thread:{c.name}")
-            else:
-                c.advance(status=DONE, phase=0)
-                c.writes.add(f"thread:{c.name}")
-                if ti == 0:
-                    c.writes.add("process")  # main returns: the process exits, every thread stops
-        else:
-            c.advance(phase=phase + 1)
-        return c.world(), self._transition(c, ins, step, functions[phase])
-
     def ready(self, world: World, ti: int) -> bool:
         """Whether a thread's next step can run (a step that would fault can)."""
         rec = world.threads[ti]
@@ -343,17 +288,6 @@ class Machine:
         except Fault:
             return True
         return True
-
-    def _transition(self, c: Ctx, ins, step, function: str) -> Transition:
-        # every step reads "process" (Ctx starts with it): one that ends the run (a fault,
-        # main returning) writes it, so it is never swapped with another thread's step.
-        # A search makes one per move, so its fields are set as evolve sets them (a frozen
-        # dataclass's __init__ goes through object.__setattr__ field by field)
-        tr = object.__new__(Transition)
-        _set(tr, "__dict__", {"thread": c.name, "function": function, "step": step.ref if step is not None else None,
-                              "note": c.note, "reads": frozenset(c.reads), "writes": frozenset(c.writes),
-                              "label": ins.label})
-        return tr
 
     def _fault_outcome(self, world: World, ti: int, f: Fault) -> RunOutcome:
         results = list(self.results(world, timeout=False, faulted=ti))

@@ -29,11 +29,13 @@ Optional (the explorer works without it, with less reduction):
   thread can never run again).  Dynamic partial-order reduction needs it to
   see a race between a step and a thread it enables; without it the explorer
   uses sleep sets.
-* ``attempt(state, thread) -> (State, Transition) | None``: one thread's move,
-  or ``None`` when it is not enabled.  The sleep-set search asks only for the
-  threads that are not asleep (a sleeping thread's step is the one it had where
-  it fell asleep: independent steps leave each other enabled and unchanged);
-  without it, every enabled thread's move is computed at every state.
+* ``expand(state, asleep, inherited, new) -> (RunOutcome | None, {thread: (State,
+  Transition)})``: a state's outcome (asked only when ``new``) and every enabled
+  thread's move, in ``threads`` order, in one ask; a thread in ``asleep`` takes
+  its move from ``inherited`` without running it (the sleep-set search's sleeping
+  threads: independent steps leave each other enabled and unchanged).  Without
+  it the search asks ``outcome``, ``enabled`` and ``step`` for every enabled
+  thread.
 * ``release()``: drop what the system kept for a search, once it is over (the
   exhaustive search calls it while the garbage collector is still paused).
 * ``key(state) -> Hashable``: what the explorer caches a state by, leaving out
