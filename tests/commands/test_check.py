@@ -292,3 +292,45 @@ def test_unpaired_sub_interpreter_steps_are_one_line_and_exit_2(cli, tmp_path, m
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert f"interp.toml:3: thread 'main', step {step} " in r.stderr and words in r.stderr
+
+
+def test_a_long_search_shows_which_verdict_it_is_on_and_how_far(tmp_path):
+    """On a terminal, stderr carries a progress line naming the scenario, the era and its place
+    among the verdicts (three workers: some 25 000 states, long enough to report)."""
+    import os
+    import pty
+    import threading
+
+    workers = ", ".join(f'"spawn w{i}"' for i in (1, 2, 3)) + ", " + ", ".join(f'"wait b{i}"' for i in (1, 2, 3))
+    text = f'name = "three"\n[threads]\nmain = ["init", "save", {workers}, "restore", "finalize"]\n'
+    for i in (1, 2, 3):
+        text += f'w{i} = ["ensure", "save", "signal b{i}", "block", "restore", "release"]\n'
+    path = tmp_path / "three.toml"
+    path.write_text(text)
+    main, child = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read as it comes: a full pty would block the child
+        while True:
+            try:
+                got = os.read(main, 65536)
+            except OSError:  # the other end is closed and drained
+                return
+            if not got:
+                return
+            chunks.append(got)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        p = subprocess.run([sys.executable, "-m", "finirace", "check", str(path), "--variant", "exit"],
+                           stdout=subprocess.PIPE, stderr=child, timeout=300)
+    finally:
+        os.close(child)
+        reader.join(30)
+        os.close(main)
+    err = b"".join(chunks)
+    assert p.returncode == 0, p.stdout[-2000:]
+    shown = err.decode().replace("\r", "\n")
+    assert "exploring three under exit (1/1): " in shown and " states, " in shown, shown[-500:]
+    assert shown.rstrip().endswith("\x1b[K")  # the line is wiped before the table

@@ -122,12 +122,15 @@ def run(args) -> int:
 
     from finirace.explore import check
 
-    progress = _progress_line() if sys.stderr.isatty() and not args.json else None
+    tty = sys.stderr.isatty() and not args.json
     verdicts = []
+    total = len(scenarios) * len(variants)
     for sc in scenarios:
         for var in variants:
+            where = f"{sc.name} under {getattr(var, 'name', var)} ({len(verdicts) + 1}/{total})"
+            progress = _progress_line(where) if tty else None
             verdicts.append(_check_one(check, sc, var, strategy, progress))
-    if progress is not None:
+    if tty:
         sys.stderr.write("\r\x1b[K")
     if expectations:
         from finirace.commands.expect import present
@@ -215,9 +218,12 @@ def _fits(expected: str, label: str) -> bool:
     return label_matches(expected, label)
 
 
-def _progress_line():
+def _progress_line(where: str):
+    """A long search's progress on the terminal: which verdict of how many, and how far it is
+    (a four-worker search runs for tens of seconds)."""
     def show(p) -> None:
-        sys.stderr.write(f"\r\x1b[Kexploring: {p.states} states, {p.transitions} transitions, {p.outcomes} outcomes")
+        sys.stderr.write(f"\r\x1b[Kexploring {where}: {p.states:,} states, {p.transitions:,} transitions, "
+                         f"{p.outcomes} outcomes so far")
         sys.stderr.flush()
 
     return show
