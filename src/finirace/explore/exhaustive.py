@@ -151,8 +151,8 @@ class Exhaustive:
         expand = getattr(system, "expand", None)
 
         # a frame is a list, the cheapest record to make (one per state entered):
-        # [sleep, enabled, moves, todo, previous, preemptions, done, next]
-        def enter(state: State, sleep: frozenset[str], previous: str | None, pre: int, inherited) -> list | None:
+        # [sleep, enabled, moves, todo, previous, preemptions, done, next, what expand made of it]
+        def enter(state: State, sleep: frozenset[str], previous: str | None, pre: int, inherited, came) -> list | None:
             k = key(state)
             n = len(visited)
             stored = visited.setdefault(k, sleep)  # one lookup (hashing a key is most of it)
@@ -165,8 +165,9 @@ class Exhaustive:
                 only = stored - sleep
                 visited[k] = stored & sleep
             if expand is not None:
-                outcome, moves = expand(state, sleep, inherited, new)
+                outcome, moves, made = expand(state, sleep, inherited, new, came)
             else:
+                made = None
                 outcome = outcome_of(state) if new else None
                 moves = {t: step(state, t) for t in enabled_of(state)} if outcome is None else None
             if new:
@@ -182,9 +183,9 @@ class Exhaustive:
                 todo = [t for t in enabled if t not in sleep] if sleep else list(enabled)
             else:
                 todo = [t for t in enabled if t in only]
-            return [sleep, enabled, moves, todo, previous, pre, [], 0]
+            return [sleep, enabled, moves, todo, previous, pre, [], 0, made]
 
-        root = enter(system.initial(), empty, None, 0, None)
+        root = enter(system.initial(), empty, None, 0, None, None)
         stack = [root] if root else []
         while stack:
             f = stack[-1]
@@ -218,7 +219,7 @@ class Exhaustive:
             pre = f[5] + (previous is not None and previous != t and previous in f[1])  # trace.is_preemption
             rec.transition()
             path.append(index[t])
-            child = enter(nxt, child_sleep, t, pre, moves)
+            child = enter(nxt, child_sleep, t, pre, moves, (f[8], t))
             if child is not None:
                 stack.append(child)
             else:

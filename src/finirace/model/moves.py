@@ -51,31 +51,31 @@ def attempt(machine, world: World, ti: int):
         c.write("process")
         return evolve(new, fault=outcome), transition(c, ins, step, functions[phase])
     if c.end is not None:
-        c.advance(status=c.end)  # stays at the step where it ended
+        position = {"status": c.end}  # stays at the step where it ended
     elif c.unwinding:
-        c.advance(pc=len(machine._steps[ti]), phase=0)  # thread_run's end: the teardown
+        position = {"pc": len(machine._steps[ti]), "phase": 0}  # thread_run's end: the teardown
     elif c.jump is not None:
-        c.advance(phase=labels[c.jump])
+        position = {"phase": labels[c.jump]}
     elif c.step_done or phase + 1 >= len(prog):
         n = len(machine._steps[ti])
         pc = rec.pc
         if pc >= n:  # teardown done
-            c.advance(status=DONE)
+            position = {"status": DONE}
             c.writes.add(f"thread:{c.name}")
         elif pc + 1 < n or (pc + 1 == n and c.threads[ti].python):
-            c.advance(pc=pc + 1, phase=0)
+            position = {"pc": pc + 1, "phase": 0}
             if pc == -1:
                 # the bootstrap took the GIL: Thread._bootstrap_inner's self._started.set()
                 # (Python code under that GIL, folded in here) lets the starter's start() go
                 c.writes.add(f"thread:{c.name}")
         else:
-            c.advance(status=DONE, phase=0)
+            position = {"status": DONE, "phase": 0}
             c.writes.add(f"thread:{c.name}")
             if ti == 0:
                 c.writes.add("process")  # main returns: the process exits, every thread stops
     else:
-        c.advance(phase=phase + 1)
-    return c.world(), transition(c, ins, step, functions[phase])
+        position = {"phase": phase + 1}
+    return c.moved(position), transition(c, ins, step, functions[phase])
 
 
 def transition(c: Ctx, ins, step, function: str) -> Transition:
@@ -90,56 +90,56 @@ def transition(c: Ctx, ins, step, function: str) -> Transition:
     return tr
 
 
-def expand(machine, state: World, asleep, inherited, new: bool) -> tuple[RunOutcome | None, dict]:
-    """A state's outcome (asked only when ``new``: None for a state met before) and every
-    enabled thread's move from it, by thread name in ``threads`` order; a thread in ``asleep``
-    takes its move from ``inherited`` without running it (the optional System hook
-    ``expand``).  An ended run has no moves."""
+def expand(machine, state: World, asleep, inherited, new: bool, came=None):
+    """A state's outcome (asked only when ``new``: None for a state met before), every enabled
+    thread's move from it, by thread name in ``threads`` order, and what the next ask needs of
+    this one (the optional System hook ``expand``).  A thread in ``asleep`` takes its move from
+    ``inherited`` without running it.  ``came``: None, or (what the ask about the state before
+    returned, the thread whose move made this state), so that moves that commute with that
+    move are carried over (model/successors.py) without a table of where each world came
+    from.  An ended run has no moves."""
     if new and (state.fault is not None or state.threads[0].status == DONE):
-        return machine.outcome(state), {}
-    moves = _moves(machine, state, asleep, inherited)
+        return machine.outcome(state), {}, None
+    memo = [machine.UNKNOWN] * len(machine.threads)
+    machine._memo_world = state  # the machine's memo of this state: outcome, enabled, step read it
+    machine._memo = memo
+    machine._memo_enabled = None
+    succ = machine._successors
+    origin = None
+    if came is not None and succ is not None and came[0] is not None:
+        before, steps = came[0]
+        origin = (state, before, machine._index[came[1]], steps)  # Successors.origin's form
+    machine._origin = origin
+    moves = _moves(machine, state, asleep, inherited, memo, origin)
     if new and not moves:
-        return machine.outcome(state), moves  # no thread can run: every move is known (None)
-    return None, moves  # some thread can run, and main has not returned: the run goes on
+        return machine.outcome(state), moves, None  # no thread can run: every move is known (None)
+    return None, moves, (state, memo)  # some thread can run, and main has not returned: the run goes on
 
 
-def _moves(machine, state: World, asleep, inherited) -> dict:
-    """The moves of :func:`expand`, kept as the machine's memo of ``state`` (its ``outcome``,
-    ``enabled`` and ``step`` read them) and carried over from the state before where they
-    commute with the step that made this one (model/successors.py)."""
+def _moves(machine, state: World, asleep, inherited, memo: list, origin) -> dict:
+    """The moves of :func:`expand`, kept in ``memo`` (by thread index; None: it cannot run),
+    carried over from ``origin`` where they commute with the step that made this state."""
     succ = machine._successors
     unknown = machine.UNKNOWN
-    if state is machine._memo_world:
-        memo, origin = machine._memo, machine._origin
-    else:
-        memo = [unknown] * len(machine.threads)
-        machine._memo_world = state
-        machine._memo = memo
-        machine._memo_enabled = None
-        origin = machine._origin = succ.origin(state) if succ is not None else None
     out = {}
     recs = state.threads
     for ti, t in enumerate(machine.threads):
         if t in asleep:
             out[t] = inherited[t]
             continue
-        got = memo[ti]
-        if got is not unknown:
-            if got is not None:
-                out[t] = got
-            continue
         if recs[ti].status != RUN:
             memo[ti] = None
             continue
+        got = unknown
         if origin is not None and ti != origin[2]:
-            before = origin[3][ti]
-            if before is not None and before is not unknown:  # else carry() would run it too
+            got = origin[3][ti]  # its move from the state before (carry() runs again the mover's, and a wait)
+            if got is not None and got is not unknown:
                 got = succ.carry(origin, state, ti)
+            else:
+                got = unknown
         if got is unknown:
             got = attempt(machine, state, ti)
         memo[ti] = got
         if got is not None:
             out[t] = got
-            if succ is not None:
-                succ.made(got[0], state, ti, memo)
     return out

@@ -140,18 +140,29 @@ class Ctx:
         _set(new, "__dict__", d)
         threads[self.ti] = new
 
-    def advance(self, **fields) -> None:
-        """The machine's last change to the thread's own record once its step ran (where it
-        goes next).  A record the step itself changed is this step's own copy, which no
-        world holds yet (:meth:`world` makes the list a tuple again): it is changed in place
-        rather than copied again."""
+    def moved(self, position: dict) -> World:
+        """The world after this step, the thread's own record moved on to ``position`` (the
+        machine's last change to it once its step ran: status, pc, phase).  A record the
+        step itself changed is this step's own copy, which no world holds yet: it is changed
+        in place rather than copied again; one it did not change is copied once here."""
+        ti = self.ti
         threads = self.threads
-        if threads.__class__ is list and threads[self.ti] is not self.source.threads[self.ti]:
-            d = threads[self.ti].__dict__
-            d.update(fields)
+        rec = threads[ti]
+        if threads.__class__ is list and rec is not self.source.threads[ti]:
+            d = rec.__dict__
+            d.update(position)
             d.pop("_hash", None)
         else:
-            self.set_me(**fields)
+            # set_me(), inlined: a copy of the record's fields, without its cached hash
+            d = rec.__dict__.copy()
+            d.update(position)
+            d.pop("_hash", None)
+            new = object.__new__(ThreadRec)
+            _set(new, "__dict__", d)
+            if threads.__class__ is not list:
+                threads = self.threads = list(threads)
+            threads[ti] = new
+        return self.world()
 
     def set_thread(self, name: str, **fields) -> None:
         i = self.machine.threads.index(name)
@@ -272,7 +283,7 @@ class Ctx:
         locks = self.source.locks if self._locks is None else tuple(sorted(self._locks.items()))
         # every field of World, given as one dict (a new world per move; the frozen __init__
         # sets each field through object.__setattr__)
-        # the records are the world's now: a later change copies them again (see advance)
+        # the records are the world's now: a later change copies them again (see moved)
         threads = self.threads = tuple(self.threads)
         w = object.__new__(World)
         _set(w, "__dict__", {"runtime": self.rt, "gil": self.gil, "threads": threads, "heap": self.heap,
