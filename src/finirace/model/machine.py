@@ -21,7 +21,7 @@ How a run ends (the contract's ``outcome``):
 
 from __future__ import annotations
 
-from finirace.model import moves
+from finirace.model import ending, moves
 from finirace.model.program import Ctx, Fault, NotReady, Program
 from finirace.model.patch import patched
 from finirace.model.programs import program_for
@@ -32,17 +32,19 @@ from finirace.model.locality import Locality
 from finirace.model.successors import Successors
 from finirace.model.symmetry import Symmetry
 from finirace.model.system import Transition
-from finirace.outcome import RunKind, RunOutcome, ThreadOutcome, ThreadResult
+from finirace.outcome import RunKind, RunOutcome
 
 # the programs of each built-in variant, by the variant's id: (variant, {(kind, arg): (program, labels)})
 _SHARED: dict[int, tuple[Variant, dict]] = {}
 _UNKNOWN = object()  # a thread's next step not computed yet (Machine._memo)
+_PENDING = object()  # a thread's next step being computed (a fault's outcome asks for the others')
 
 
 class Machine:
     """The System the explorer walks."""
 
     UNKNOWN = _UNKNOWN
+    PENDING = _PENDING
     _attempt = moves.attempt  # one thread's move from a world (model/moves.py)
     expand = moves.expand  # the optional System hook: a state's outcome and moves in one ask
 
@@ -247,17 +249,19 @@ class Machine:
             self._memo_enabled = None
             if self._successors is not None:
                 self._origin = self._successors.origin(world)
-        got = self._memo[ti]
+        memo = self._memo
+        got = memo[ti]
         if got is _UNKNOWN:
+            memo[ti] = _PENDING
             if self._origin is not None:
                 got = self._successors.carry(self._origin, world, ti)
                 if got is _UNKNOWN:
                     got = self._attempt(world, ti)
             else:
                 got = self._attempt(world, ti)
-            self._memo[ti] = got
+            memo[ti] = got
             if got is not None and self._successors is not None:
-                self._successors.made(got[0], world, ti, self._memo)
+                self._successors.made(got[0], world, ti, memo)
         return got
 
     def _any_enabled(self, world: World) -> bool:
@@ -275,8 +279,12 @@ class Machine:
         rec = world.threads[ti]
         if rec.status != RUN:
             return False
-        if world is self._memo_world and world.fault is None and self._memo[ti] is not _UNKNOWN:
-            return self._memo[ti] is not None  # its move is known (a faulting one is a move too)
+        if world is self._memo_world and world.fault is None:
+            got = self._memo[ti]
+            if got is _UNKNOWN:  # the search asks for it from this world too: made once (ending.py)
+                got = self._attempt_at(world, ti)
+            if got is not _PENDING:
+                return got is not None  # its move is known (a faulting one is a move too)
         prog, _, step, _ = self.program(ti, rec.pc)
         ins = prog[rec.phase]
         if ins.blocked is not None and ins.blocked(self, world, step):
@@ -289,88 +297,6 @@ class Machine:
             return True
         return True
 
-    def _fault_outcome(self, world: World, ti: int, f: Fault) -> RunOutcome:
-        results = list(self.results(world, timeout=False, faulted=ti))
-        ins, step = self.current(world, ti)
-        results[ti] = ThreadResult(self.threads[ti], None, step.ref if step else None, ins.function)
-        return RunOutcome(
-            kind=f.kind,
-            threads=tuple(results),
-            signal=f.signal,
-            reason=f.reason,
-            memory_errors=(f.report,) if f.report is not None else (),
-        )
-
-    # -- how threads ended ----------------------------------------------------
-    def results(self, world: World, timeout: bool, faulted: int | None = None) -> tuple[ThreadResult, ...]:
-        n = len(self.threads)
-        enabled = {i for i in range(n) if i != faulted and self.ready(world, i)}
-        alive = set(enabled)
-        if faulted is not None:
-            alive.add(faulted)  # it was running when the run ended: others waiting on it were cut short
-        changed = True
-        while changed:
-            changed = False
-            for i in range(n):
-                if i in alive or world.threads[i].status != RUN:
-                    continue
-                if any(p in alive for p in self._providers(world, i)):
-                    alive.add(i)
-                    changed = True
-        rt = world.runtime
-        fini_began = rt.finalizing is not None or (rt.generation > 0 and not rt.initialized)
-        out = []
-        for i, name in enumerate(self.threads):
-            rec = world.threads[i]
-            ins, step = self.current(world, i)
-            steps = self._steps[i]
-            ref = step.ref if step is not None else (steps[-1].ref if rec.pc >= len(steps) and steps else None)
-            where = ""
-            if rec.status == DONE:
-                outcome = ThreadOutcome.FINISHED
-                ref = steps[min(rec.pc, len(steps) - 1)].ref
-            elif rec.status == EXITED:
-                outcome, where = ThreadOutcome.EXITED, ins.function
-            elif rec.status == HUNG:
-                outcome, where = ThreadOutcome.HUNG, ins.function
-            elif rec.status == NEW:
-                outcome, ref = None, None
-            elif i in alive:
-                outcome, where = None, ins.function
-            else:
-                where = ins.function
-                if ins.in_runtime and fini_began:
-                    outcome = ThreadOutcome.HUNG
-                elif timeout or ins.waits != "gil":
-                    outcome = ThreadOutcome.DEADLOCKED
-                else:
-                    outcome = None
-            out.append(ThreadResult(name, outcome, ref, where))
-        return tuple(out)
-
-    def _providers(self, world: World, ti: int) -> list[int]:
-        """The threads that could let a waiting thread go on."""
-        ins, step = self.current(world, ti)
-        names = self.threads
-        if ins.waits == "gil":
-            holder = world.gil.holder if world.gil.locked else None
-            return [names.index(holder)] if holder is not None else []
-        if ins.waits == "join":
-            return [names.index(step.arg)]
-        if ins.waits == "lock":
-            owner = dict(world.locks).get(step.arg)
-            return [names.index(owner)] if owner is not None else []
-        if ins.waits == "event":
-            out = []
-            for j, rec in enumerate(world.threads):
-                if rec.status in (RUN, NEW) and any(
-                    s.kind == "signal" and s.arg == step.arg for s in self._steps[j][max(rec.pc, 0):]
-                ):
-                    out.append(j)
-            return out
-        if ins.waits == "started":  # threading.Thread.start(): only the child sets _started
-            child = names.index(step.arg)
-            return [child] if world.threads[child].status == RUN else []
-        if ins.waits == "guards":
-            return [j for j, rec in enumerate(world.threads) if rec.guards]
-        return []
+    # -- how threads ended (model/ending.py) -----------------------------------
+    results = ending.results
+    _providers = ending.providers

@@ -17,6 +17,7 @@ era that was a tenth of the search (docs/check.md, Speed).
 
 from __future__ import annotations
 
+from finirace.model import ending
 from finirace.model.hashed import evolve
 from finirace.model.program import Ctx, Fault, NotReady
 from finirace.model.system import Transition
@@ -47,7 +48,7 @@ def attempt(machine, world: World, ti: int):
         return None
     except Fault as f:
         new = c.world()
-        outcome = machine._fault_outcome(new, ti, f)
+        outcome = ending.fault_outcome(machine, world, new, ti, f)
         c.write("process")
         return evolve(new, fault=outcome), transition(c, ins, step, functions[phase])
     if c.end is not None:
@@ -138,6 +139,7 @@ def _moves(machine, state: World, asleep, inherited, memo: list, origin) -> dict
             else:
                 got = unknown
         if got is unknown:
+            memo[ti] = machine.PENDING  # a fault's outcome asks for the others' moves (ending.py)
             got = attempt(machine, state, ti)
         memo[ti] = got
         if got is not None:

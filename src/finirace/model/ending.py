@@ -1,0 +1,116 @@
+"""How each thread ended when a run ends: the thread outcomes of a :class:`RunOutcome`.
+
+A run ends with a fault, with ``main`` returning, or with no thread able to
+run (:meth:`Machine.outcome <finirace.model.machine.Machine.outcome>`).  Each
+thread is then reported as what it was: ``finished``, ``exited``, ``hung``,
+``deadlocked`` (waiting on something only stuck threads could give), or cut
+short (``None``: it could still have run, or waits on a thread that could).
+
+Which threads could still run is the machine's question (``Machine.ready``).
+Where the world is the one the search is asking about (the machine's memo),
+the answer is each thread's move, which the search needs from that world
+anyway: a fault found while making one thread's move asks for the others',
+and they are kept rather than run twice.  That is why a fault is judged on the
+world before the faulting step when the step changed nothing before it failed
+(the worlds are equal part for part): on seed-shaped scenarios under
+``legacy36`` a fifth of the steps made are such faults (``PyEval_SaveThread``
+with no thread state current), and each used to run every other thread's step
+once more.
+"""
+
+from __future__ import annotations
+
+from finirace.model.program import Fault
+from finirace.model.world import DONE, EXITED, HUNG, NEW, RUN, World
+from finirace.outcome import RunOutcome, ThreadOutcome, ThreadResult
+
+_PARTS = ("runtime", "gil", "heap", "events", "locks", "helper")
+
+
+def fault_outcome(m, world: World, new: World, ti: int, f: Fault) -> RunOutcome:
+    """The outcome of thread ``ti``'s fault, which made ``new`` (before the fault is set) from
+    ``world``."""
+    if new.threads is world.threads and all(new.__dict__[p] is world.__dict__[p] for p in _PARTS):
+        new = world  # the step failed before changing anything: the world asked about
+    out = list(results(m, new, timeout=False, faulted=ti))
+    ins, step = m.current(new, ti)
+    out[ti] = ThreadResult(m.threads[ti], None, step.ref if step else None, ins.function)
+    return RunOutcome(kind=f.kind, threads=tuple(out), signal=f.signal, reason=f.reason,
+                      memory_errors=(f.report,) if f.report is not None else ())
+
+
+def results(m, world: World, timeout: bool, faulted: int | None = None) -> tuple[ThreadResult, ...]:
+    """Each thread's result when the run ends in ``world`` (``faulted``: the thread whose
+    step faulted; ``timeout``: no thread can run and ``main`` has not finished)."""
+    n = len(m.threads)
+    enabled = {i for i in range(n) if i != faulted and m.ready(world, i)}
+    alive = set(enabled)
+    if faulted is not None:
+        alive.add(faulted)  # it was running when the run ended: others waiting on it were cut short
+    changed = True
+    while changed:
+        changed = False
+        for i in range(n):
+            if i in alive or world.threads[i].status != RUN:
+                continue
+            if any(p in alive for p in providers(m, world, i)):
+                alive.add(i)
+                changed = True
+    rt = world.runtime
+    fini_began = rt.finalizing is not None or (rt.generation > 0 and not rt.initialized)
+    out = []
+    for i, name in enumerate(m.threads):
+        rec = world.threads[i]
+        ins, step = m.current(world, i)
+        steps = m._steps[i]
+        ref = step.ref if step is not None else (steps[-1].ref if rec.pc >= len(steps) and steps else None)
+        where = ""
+        if rec.status == DONE:
+            outcome = ThreadOutcome.FINISHED
+            ref = steps[min(rec.pc, len(steps) - 1)].ref
+        elif rec.status == EXITED:
+            outcome, where = ThreadOutcome.EXITED, ins.function
+        elif rec.status == HUNG:
+            outcome, where = ThreadOutcome.HUNG, ins.function
+        elif rec.status == NEW:
+            outcome, ref = None, None
+        elif i in alive:
+            outcome, where = None, ins.function
+        else:
+            where = ins.function
+            if ins.in_runtime and fini_began:
+                outcome = ThreadOutcome.HUNG
+            elif timeout or ins.waits != "gil":
+                outcome = ThreadOutcome.DEADLOCKED
+            else:
+                outcome = None
+        out.append(ThreadResult(name, outcome, ref, where))
+    return tuple(out)
+
+
+def providers(m, world: World, ti: int) -> list[int]:
+    """The threads that could let a waiting thread go on."""
+    ins, step = m.current(world, ti)
+    names = m.threads
+    if ins.waits == "gil":
+        holder = world.gil.holder if world.gil.locked else None
+        return [names.index(holder)] if holder is not None else []
+    if ins.waits == "join":
+        return [names.index(step.arg)]
+    if ins.waits == "lock":
+        owner = dict(world.locks).get(step.arg)
+        return [names.index(owner)] if owner is not None else []
+    if ins.waits == "event":
+        out = []
+        for j, rec in enumerate(world.threads):
+            if rec.status in (RUN, NEW) and any(
+                s.kind == "signal" and s.arg == step.arg for s in m._steps[j][max(rec.pc, 0):]
+            ):
+                out.append(j)
+        return out
+    if ins.waits == "started":  # threading.Thread.start(): only the child sets _started
+        child = names.index(step.arg)
+        return [child] if world.threads[child].status == RUN else []
+    if ins.waits == "guards":
+        return [j for j, rec in enumerate(world.threads) if rec.guards]
+    return []
