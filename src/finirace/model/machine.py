@@ -192,6 +192,11 @@ class Machine:
             return RunOutcome(RunKind.CLEAN, self.results(state, timeout=False))
         return RunOutcome(RunKind.TIMEOUT, self.results(state, timeout=True))
 
+    def ended(self, state: World) -> RunOutcome | None:
+        """The outcome of a state that ended with a fault (optional System hook): known from
+        the step that faulted, without asking any thread's next step."""
+        return state.fault
+
     def key(self, state: World):
         """What of a state decides what can happen next (optional System hook).
 

@@ -137,7 +137,10 @@ class Symmetry:
         self._seen: dict[int, tuple] = {}
         # the renamed parts by (the part's number, the permutation's number)
         self._renamed_parts: tuple[dict, ...] = tuple({} for _ in range(3))  # GIL, events, helper
+        # the renamed remaining steps by (permutation, positions, events), as numbers: a key is
+        # hashed at each lookup (a tuple keeps no hash), and the steps are a tuple of tuples
         self._tails: dict = {}
+        self._tail_numbers: dict = {}
         self._raw: dict[tuple, tuple] = {}  # the numbers of a world's parts -> (key, permutation)
         # per permutation: (its number, σ, thread, event and lock renamings), or None
         self._sigma: dict[tuple[int, ...], tuple | None] = {}
@@ -211,7 +214,7 @@ class Symmetry:
         return n
 
     def _key(self, world: World, recs: list[int], parts: tuple[int, ...], renaming: tuple | None,
-             tails: tuple) -> tuple:
+             tails: int) -> tuple:
         """The key: the parts of the state by number (records already in key order), renamed."""
         f = world.fault
         fault = (f.kind, tuple(t.outcome for t in f.threads)) if f is not None else None
@@ -257,10 +260,10 @@ class Symmetry:
             key = (*key[:-2], (key[-2][0], tuple(outs)), key[-1])
         return key
 
-    def _tails_of(self, world: World, p: tuple[int, ...], pi: int, sigma: dict[Name, Name]) -> tuple:
-        """The remaining steps of the threads outside every class that name something a swap
-        can move, renamed by ``σ`` (an event already signalled is written as such: a step
-        naming it acts the same whatever its name)."""
+    def _tails_of(self, world: World, p: tuple[int, ...], pi: int, sigma: dict[Name, Name]) -> int:
+        """The number of the remaining steps of the threads outside every class that name
+        something a swap can move, renamed by ``σ`` (an event already signalled is written as
+        such: a step naming it acts the same whatever its name)."""
         events = world.events
         starts = tuple([max(world.threads[j].pc, 0) for j in self._fixed])
         k = (pi, starts, events)
@@ -274,7 +277,8 @@ class Symmetry:
                     tails.append((j, tuple((kind, _SIGNALLED if n is not None and n[0] == "event" and n[1] in events
                                             else sigma.get(n, n) if n is not None else arg)
                                            for kind, n, arg in steps)))
-            got = self._tails[k] = tuple(tails)
+            tails = tuple(tails)
+            got = self._tails[k] = self._tail_numbers.setdefault(tails, len(self._tail_numbers))
         return got
 
     def _renaming(self, perm: tuple[int, ...]):

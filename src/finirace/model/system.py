@@ -38,6 +38,10 @@ Optional (the explorer works without it, with less reduction):
   thread.
 * ``release()``: drop what the system kept for a search, once it is over (the
   exhaustive search calls it while the garbage collector is still paused).
+* ``ended(state) -> RunOutcome | None``: the outcome of a state known to have
+  ended without computing any thread's next step (the model's faults), else
+  ``None``.  The persistent-set search takes such a state's outcome without
+  keying it.
 * ``key(state) -> Hashable``: what the explorer caches a state by, leaving out
   what cannot change what happens next (histories kept only for reports).  Two
   states with one key must be enabled for the same threads, step to states
