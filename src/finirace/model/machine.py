@@ -78,6 +78,8 @@ class Machine:
         # declare what it touches, so a variant with patches runs every step
         self._successors = None if variant.patches else Successors(_UNKNOWN)
         self._origin = None  # where the memo's world came from (Successors.origin)
+        self._moved: dict = {}  # records moved on by a step that left them as they were (Ctx.moved)
+        self._transitions: dict = {}  # the last transition of each thread's atomic steps (moves.transition)
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):
@@ -176,6 +178,8 @@ class Machine:
         self._memo = []
         self._memo_enabled = None
         self._origin = None
+        self._moved = {}
+        self._transitions = {}
         if self._successors is not None:
             self._successors.clear()
 

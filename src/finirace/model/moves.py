@@ -50,44 +50,54 @@ def attempt(machine, world: World, ti: int):
         new = c.world()
         outcome = ending.fault_outcome(machine, world, new, ti, f)
         c.write("process")
-        return evolve(new, fault=outcome), transition(c, ins, step, functions[phase])
+        return evolve(new, fault=outcome), transition(c, ins, step, functions[phase], phase)
+    # where the step sends the thread (None: that field of its record stays)
+    status = pc = at = None
     if c.end is not None:
-        position = {"status": c.end}  # stays at the step where it ended
+        status = c.end  # stays at the step where it ended
     elif c.unwinding:
-        position = {"pc": len(machine._steps[ti]), "phase": 0}  # thread_run's end: the teardown
+        pc, at = len(machine._steps[ti]), 0  # thread_run's end: the teardown
     elif c.jump is not None:
-        position = {"phase": labels[c.jump]}
+        at = labels[c.jump]
     elif c.step_done or phase + 1 >= len(prog):
         n = len(machine._steps[ti])
-        pc = rec.pc
-        if pc >= n:  # teardown done
-            position = {"status": DONE}
+        was = rec.pc
+        if was >= n:  # teardown done
+            status = DONE
             c.writes.add(f"thread:{c.name}")
-        elif pc + 1 < n or (pc + 1 == n and c.threads[ti].python):
-            position = {"pc": pc + 1, "phase": 0}
-            if pc == -1:
+        elif was + 1 < n or (was + 1 == n and c.threads[ti].python):
+            pc, at = was + 1, 0
+            if was == -1:
                 # the bootstrap took the GIL: Thread._bootstrap_inner's self._started.set()
                 # (Python code under that GIL, folded in here) lets the starter's start() go
                 c.writes.add(f"thread:{c.name}")
         else:
-            position = {"status": DONE, "phase": 0}
+            status, at = DONE, 0
             c.writes.add(f"thread:{c.name}")
             if ti == 0:
                 c.writes.add("process")  # main returns: the process exits, every thread stops
     else:
-        position = {"phase": phase + 1}
-    return c.moved(position), transition(c, ins, step, functions[phase])
+        at = phase + 1
+    return c.moved(status, pc, at), transition(c, ins, step, functions[phase], phase)
 
 
-def transition(c: Ctx, ins, step, function: str) -> Transition:
+def transition(c: Ctx, ins, step, function: str, phase: int) -> Transition:
     """What the step just run did.  Every step reads "process" (Ctx starts with it): one that
     ends the run (a fault, main returning) writes it, so it is never swapped with another
-    thread's step.  A search makes one per move, so its fields are set as evolve sets them (a
-    frozen dataclass's __init__ goes through object.__setattr__ field by field)."""
+    thread's step.  A step mostly reads, writes and says the same each time it runs: the last
+    transition of each atomic step of each thread is kept (``Machine._transitions``) and given
+    again when it is equal.  A new one's fields are set as evolve sets them (a frozen
+    dataclass's __init__ goes through object.__setattr__ field by field)."""
+    kept = c.machine._transitions
+    key = (c.ti, c.source.threads[c.ti].pc, phase)
+    tr = kept.get(key)
+    if tr is not None and tr.note == c.note and tr.reads == c.reads and tr.writes == c.writes:
+        return tr
     tr = object.__new__(Transition)
     _set(tr, "__dict__", {"thread": c.name, "function": function, "step": step.ref if step is not None else None,
                           "note": c.note, "reads": frozenset(c.reads), "writes": frozenset(c.writes),
                           "label": ins.label})
+    kept[key] = tr
     return tr
 
 

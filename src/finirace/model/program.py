@@ -31,6 +31,17 @@ _REC_FIELDS = len(dataclass_fields(ThreadRec))
 _set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
 
 
+def _place(d: dict, status: str | None, pc: int | None, phase: int | None) -> None:
+    """A record's fields (``d``) moved to a new place (None: that field stays); its hash dropped."""
+    if status is not None:
+        d["status"] = status
+    if pc is not None:
+        d["pc"] = pc
+    if phase is not None:
+        d["phase"] = phase
+    d.pop("_hash", None)
+
+
 class NotReady(Exception):
     """The thread's next atomic step cannot run in this state: it waits."""
 
@@ -140,25 +151,31 @@ class Ctx:
         _set(new, "__dict__", d)
         threads[self.ti] = new
 
-    def moved(self, position: dict) -> World:
-        """The world after this step, the thread's own record moved on to ``position`` (the
-        machine's last change to it once its step ran: status, pc, phase).  A record the
-        step itself changed is this step's own copy, which no world holds yet: it is changed
-        in place rather than copied again; one it did not change is copied once here."""
+    def moved(self, status: str | None, pc: int | None, phase: int | None) -> World:
+        """The world after this step, the thread's own record moved on to where its step
+        sends it (the machine's last change to it once its step ran; None: that field stays).
+        A record the step itself changed is this step's own copy, which no world holds yet:
+        it is changed in place rather than copied again.  One it did not change is copied
+        once, and the copy kept (``Machine._moved``, by the record's identity and the new
+        place): the same record moved to the same place in another interleaving is the same
+        object, its hash computed once and its equality an identity."""
         ti = self.ti
         threads = self.threads
         rec = threads[ti]
         if threads.__class__ is list and rec is not self.source.threads[ti]:
-            d = rec.__dict__
-            d.update(position)
-            d.pop("_hash", None)
+            _place(rec.__dict__, status, pc, phase)
         else:
-            # set_me(), inlined: a copy of the record's fields, without its cached hash
-            d = rec.__dict__.copy()
-            d.update(position)
-            d.pop("_hash", None)
-            new = object.__new__(ThreadRec)
-            _set(new, "__dict__", d)
+            kept = self.machine._moved
+            key = (id(rec), status, pc, phase)
+            got = kept.get(key)
+            if got is not None and got[0] is rec:  # the record is kept with it: its id is its own
+                new = got[1]
+            else:
+                d = rec.__dict__.copy()  # set_me(), inlined
+                _place(d, status, pc, phase)
+                new = object.__new__(ThreadRec)
+                _set(new, "__dict__", d)
+                kept[key] = (rec, new)
             if threads.__class__ is not list:
                 threads = self.threads = list(threads)
             threads[ti] = new
