@@ -141,7 +141,11 @@ def _moves(machine, state: World, asleep, inherited, memo: list, origin) -> dict
         if recs[ti].status != RUN:
             memo[ti] = None
             continue
-        got = unknown
+        got = memo[ti]
+        if got is not unknown:  # made already: an earlier thread's fault asked for it (ending.py)
+            if got is not None:
+                out[t] = got
+            continue
         if origin is not None and ti != origin[2]:
             got = origin[3][ti]  # its move from the state before (carry() runs again the mover's, and a wait)
             if got is not None and got is not unknown:
