@@ -80,6 +80,7 @@ class Machine:
         self._origin = None  # where the memo's world came from (Successors.origin)
         self._moved: dict = {}  # records moved on by a step that left them as they were (Ctx.moved)
         self._transitions: dict = {}  # the last transition of each thread's atomic steps (moves.transition)
+        self._ended: dict = {}  # how threads ended, by what decides it (model/ending.py)
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):
@@ -180,6 +181,7 @@ class Machine:
         self._origin = None
         self._moved = {}
         self._transitions = {}
+        self._ended.clear()
         if self._successors is not None:
             self._successors.clear()
 

@@ -126,7 +126,8 @@ class Symmetry:
         # the parts of keys by number, one number per value: a key is then a short tuple of
         # small ints, hashed and compared without a call into Python per record, and a cache
         # of 10^5-10^6 keys keeps each record, runtime, heap or event set once
-        self._records: dict = {}  # a thread record -> (its number, its sort key)
+        self._records: dict = {}  # a thread record -> its number
+        self._order: list[tuple] = []  # the sort key of each record, by number
         self._parts: tuple[dict, ...] = tuple({} for _ in range(5))  # runtime, GIL, heap, events, helper
         self._values: tuple[list, ...] = tuple([] for _ in range(5))  # the same, by number
         # the same by object: a step makes a new world that shares every part it did not
@@ -156,24 +157,30 @@ class Symmetry:
         if len(seen) > _SEEN:
             seen.clear()
         get = seen.get
-        recs = []
-        for r in world.threads:
+        d = world.__dict__
+        nums = []
+        for r in d["threads"]:
             got = get(id(r))
-            recs.append(self._record(r) if got is None else got[1])
-        parts = self._numbers(world)
+            nums.append(self._record(r) if got is None else got[1])
+        rt, gil, heap, events, helper = d["runtime"], d["gil"], d["heap"], d["events"], d["helper"]
+        a, b, c, e, h = get(id(rt)), get(id(gil)), get(id(heap)), get(id(events)), get(id(helper))
+        parts = (self._part(0, rt) if a is None else a[1], self._part(1, gil) if b is None else b[1],
+                 self._part(2, heap) if c is None else c[1], self._part(3, events) if e is None else e[1],
+                 self._part(4, helper) if h is None else h[1])
         # the key is a function of the parts' numbers (and the locks and fault): a state met
         # again by another interleaving is one lookup (about half of them, depth first)
         raw = None
-        if world.fault is None:
-            raw = (*[r[0] for r in recs], *parts, world.locks)
+        if d["fault"] is None:
+            raw = (*nums, *parts, d["locks"])
             got = self._raw.get(raw)
             if got is not None:
                 return got
             if len(self._raw) > _RAW:
                 self._raw.clear()
         p = list(self.identity)
+        order = self._order
         for cls in self.classes:
-            for slot, (_, j) in zip(cls, sorted([(recs[j][1], j) for j in cls])):
+            for slot, (_, j) in zip(cls, sorted([(order[nums[j]], j) for j in cls])):
                 p[j] = slot
         perm = tuple(p)
         got = None
@@ -182,30 +189,21 @@ class Symmetry:
             if renaming is False:
                 renaming = self._sigma[perm] = self._renaming(perm)
             if renaming is not None:
-                got = self._renamed(world, recs, parts, perm, renaming), perm
+                got = self._renamed(world, nums, parts, perm, renaming), perm
         if got is None:
-            got = self._key(world, [r[0] for r in recs], parts, None, self._tails_of(world, self.identity, 0, {})), \
-                self.identity
+            got = self._key(world, nums, parts, None, self._tails_of(world, 0, {}, parts[3])), self.identity
         if raw is not None:
             self._raw[raw] = got
         return got
 
-    def _record(self, r) -> tuple[int, tuple]:
-        """A thread record's number and sort key (kept by object too)."""
-        got = self._records.get(r)
-        if got is None:
-            got = self._records[r] = (len(self._records), _sort_key(r))
-        self._seen[id(r)] = (r, got)
-        return got
-
-    def _numbers(self, world: World) -> tuple[int, int, int, int, int]:
-        """The numbers of a world's runtime, GIL, heap liveness, events and helper state."""
-        get = self._seen.get
-        rt, gil, heap, events, helper = world.runtime, world.gil, world.heap, world.events, world.helper
-        a, b, c, d, e = get(id(rt)), get(id(gil)), get(id(heap)), get(id(events)), get(id(helper))
-        return (self._part(0, rt) if a is None else a[1], self._part(1, gil) if b is None else b[1],
-                self._part(2, heap) if c is None else c[1], self._part(3, events) if d is None else d[1],
-                self._part(4, helper) if e is None else e[1])
+    def _record(self, r) -> int:
+        """A thread record's number (kept by object too; its sort key in ``_order``)."""
+        n = self._records.get(r)
+        if n is None:
+            n = self._records[r] = len(self._order)
+            self._order.append(_sort_key(r))
+        self._seen[id(r)] = (r, n)
+        return n
 
     def _part(self, which: int, part) -> int:
         """The number of a part not met as an object yet (kept by object too)."""
@@ -247,12 +245,12 @@ class Symmetry:
             got = table[(n, pi)] = _number(numbers, values, value)
         return got
 
-    def _renamed(self, world: World, recs: list[tuple[int, tuple]], parts: tuple[int, ...], p: tuple[int, ...],
+    def _renamed(self, world: World, recs: list[int], parts: tuple[int, ...], p: tuple[int, ...],
                  renaming: tuple) -> tuple:
         moved = [0] * len(recs)
         for i, r in enumerate(recs):
-            moved[p[i]] = r[0]
-        key = self._key(world, moved, parts, renaming, self._tails_of(world, p, renaming[0], renaming[1]))
+            moved[p[i]] = r
+        key = self._key(world, moved, parts, renaming, self._tails_of(world, renaming[0], renaming[1], parts[3]))
         if key[-2] is not None:  # a fault: its thread outcomes in slot order
             outs = [None] * len(recs)
             for i, o in enumerate(key[-2][1]):
@@ -260,17 +258,19 @@ class Symmetry:
             key = (*key[:-2], (key[-2][0], tuple(outs)), key[-1])
         return key
 
-    def _tails_of(self, world: World, p: tuple[int, ...], pi: int, sigma: dict[Name, Name]) -> int:
+    def _tails_of(self, world: World, pi: int, sigma: dict[Name, Name], events_n: int) -> int:
         """The number of the remaining steps of the threads outside every class that name
         something a swap can move, renamed by ``σ`` (an event already signalled is written as
-        such: a step naming it acts the same whatever its name)."""
-        events = world.events
-        starts = tuple([max(world.threads[j].pc, 0) for j in self._fixed])
-        k = (pi, starts, events)
+        such: a step naming it acts the same whatever its name).  Kept by the permutation's
+        number, the event set's (``events_n``) and the threads' positions."""
+        threads = world.threads
+        k = (pi, events_n, *[threads[j].pc for j in self._fixed])
         got = self._tails.get(k)
         if got is None:
+            events = world.events
             tails = []
-            for j, start in zip(self._fixed, starts):
+            for j in self._fixed:
+                start = max(threads[j].pc, 0)
                 tail = self._tail[j]
                 names, steps = tail[min(start, len(tail) - 1)]
                 if any(n in self._movable and not (n[0] == "event" and n[1] in events) for n in names):
