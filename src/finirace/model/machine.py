@@ -181,7 +181,7 @@ class Machine:
         self._origin = None
         self._moved = {}
         self._transitions = {}
-        self._ended.clear()
+        self._ended = {}
         if self._successors is not None:
             self._successors.clear()
 
