@@ -176,14 +176,14 @@ class Exhaustive:
                     visited[k] = empty  # terminal: nothing to explore, ever
                     rec.reached(outcome, tuple(path), pre)
                     return None
-            enabled = tuple(moves)
-            if not enabled:
+            if not moves:
                 raise ModelError(f"no thread can run and the model names no outcome (after {len(path)} steps)")
             if only is None:
-                todo = [t for t in enabled if t not in sleep] if sleep else list(enabled)
+                todo = [t for t in moves if t not in sleep] if sleep else list(moves)
             else:
-                todo = [t for t in enabled if t in only]
-            return [sleep, enabled, moves, todo, previous, pre, [], 0, made]
+                todo = [t for t in moves if t in only]
+            # the enabled threads are the moves' keys, in threads order
+            return [sleep, moves, moves, todo, previous, pre, [], 0, made]
 
         root = enter(system.initial(), empty, None, 0, None, None)
         stack = [root] if root else []
@@ -217,7 +217,10 @@ class Exhaustive:
                 child_sleep = empty
             previous = f[4]
             pre = f[5] + (previous is not None and previous != t and previous in f[1])  # trace.is_preemption
-            rec.transition()
+            if progress is None:
+                rec.transitions += 1  # Recorder.transition, inlined: nothing to report
+            else:
+                rec.transition()
             path.append(index[t])
             child = enter(nxt, child_sleep, t, pre, moves, (f[8], t))
             if child is not None:
