@@ -28,6 +28,9 @@ from finirace.model.world import DONE, EXITED, HUNG, ThreadRec, World
 from finirace.outcome import Access, MemoryErrorReport, RunKind
 
 _REC_FIELDS = len(dataclass_fields(ThreadRec))
+# records Ctx.moved keeps, at most: a catalog search makes fewer (up to 2 500 states), a
+# four-worker one far more, which the table would keep alive (50 MB more at its peak)
+_KEPT = 4096
 _set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
 
 
@@ -175,6 +178,8 @@ class Ctx:
                 _place(d, status, pc, phase)
                 new = object.__new__(ThreadRec)
                 _set(new, "__dict__", d)
+                if len(kept) >= _KEPT:
+                    kept.clear()  # a bound on what it keeps alive (a search on symmetric keys holds no records)
                 kept[key] = (rec, new)
             if threads.__class__ is not list:
                 threads = self.threads = list(threads)
