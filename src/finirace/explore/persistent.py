@@ -108,11 +108,13 @@ class _Search:
         """The key, permutation and summary of a state, searching what is not known yet."""
         system, rec, done, moves = self.system, self.rec, self.done, self.moves
         ended = getattr(system, "ended", None) or _never
+        expand = getattr(system, "expand", None)
         onstack: set = set()
-        # frame: [key, perm, state, next states, next move, accumulated summary]
+        # frame: [key, perm, state, next states, next move, accumulated summary, the threads
+        # that made them, what the system's expand made of the state]
         stack: list[list] = []
 
-        def enter(state) -> tuple[object, tuple[int, ...], Summary | None]:
+        def enter(state, came=None) -> tuple[object, tuple[int, ...], Summary | None]:
             key, perm = self.canonical(state)
             got = done.get(key)
             if got is not None:
@@ -120,17 +122,25 @@ class _Search:
             if key in onstack:
                 raise Cycle()
             rec.states += 1
-            outcome = system.outcome(state)
+            made = None
+            if expand is not None:
+                # one ask for the outcome and every move, carried over from the parent's where
+                # they commute with the move that made this state (System.expand)
+                outcome, ms, made = expand(state, (), _NONE, True, came)
+                enabled = tuple(ms)
+            else:
+                outcome = system.outcome(state)
+                enabled = system.enabled(state) if outcome is None else ()
             if outcome is not None:
                 s = done[key] = self.intern(frozenset({rename(outcome_key(outcome), perm)}))
                 return key, perm, s
-            enabled = system.enabled(state)
             if not enabled:
                 raise ModelError(f"no thread can run and the model names no outcome (after {len(stack)} steps)")
             onstack.add(key)
             # the next states now, while the system's memo holds this state's moves: after a
             # child is searched, asking again would compute every thread's step anew
-            stack.append([key, perm, state, [system.step(state, t)[0] for t in moves(state, enabled)], 0, set()])
+            chosen = moves(state, enabled)
+            stack.append([key, perm, state, [system.step(state, t)[0] for t in chosen], 0, set(), chosen, made])
             return key, perm, None
 
         root = enter(start)
@@ -151,7 +161,7 @@ class _Search:
             if over is not None:  # an end known without a key: its outcome, in the parent's naming
                 f[5].add(rename(outcome_key(over), f[1]))
                 continue
-            _, perm, s = enter(nxt)
+            _, perm, s = enter(nxt, (f[7], f[6][f[4] - 1]) if f[7] is not None else None)
             if s is not None:
                 f[5].update(self.carry(s, perm, f[1]))
         return root[0], root[1], done[root[0]]
@@ -187,3 +197,6 @@ class _Search:
 
 def _never(state) -> None:
     return None
+
+
+_NONE: dict = {}  # no thread asleep: nothing inherited
