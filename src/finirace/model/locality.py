@@ -55,6 +55,7 @@ LOCAL_KINDS = frozenset({"signal", "wait", "block", "lock", "unlock"})
 WIDE_KINDS = frozenset({"exit_guard", "exit_guard_park"})
 _WIDE = ("wide", "*", None)
 _ENDED = (DONE, EXITED, HUNG)
+_FUTURES = 1 << 16  # what the others may touch, kept by their positions, before the table is emptied
 
 
 class Locality:
@@ -68,6 +69,7 @@ class Locality:
         self._named = [[_named(s) for s in steps] for steps in self.steps]
         # per event: the threads with a step that signals it, and at which step indices
         self._signals: dict[str, list[tuple[int, int]]] = {}
+        self._futures: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}  # see __call__
         for ti, steps in enumerate(self.steps):
             for i, s in enumerate(steps):
                 if s.kind == "signal":
@@ -86,12 +88,22 @@ class Locality:
             return False
         if "process" in tr.writes or after.threads[ti].status in _ENDED or after.fault is not None:
             return False
-        reads: set[str] = set()
-        writes: set[str] = set()
-        for qi in range(len(self.names)):
-            if qi != ti:
-                self._future(world, qi, ti, reads, writes)
-        if "*" in writes or tr.writes & (reads | writes) or (tr.reads & writes):
+        # what the others may touch reads only each thread's position (or that it ended), the
+        # events signalled and the locks held: kept by those (a search asks at each state
+        # with a candidate, and most positions recur)
+        k = (ti, world.events, world.locks, *[None if r.status in _ENDED else r.pc for r in world.threads])
+        got = self._futures.get(k)
+        if got is None:
+            reads: set[str] = set()
+            writes: set[str] = set()
+            for qi in range(len(self.names)):
+                if qi != ti:
+                    self._future(world, qi, ti, reads, writes)
+            if len(self._futures) > _FUTURES:
+                self._futures.clear()
+            got = self._futures[k] = (frozenset(reads | writes), frozenset(writes))
+        touched, writes = got
+        if "*" in writes or tr.writes & touched or (tr.reads & writes):
             return False
         return self._stays_ready(after, ti, writes)
 
