@@ -48,7 +48,7 @@ runs all of module teardown, which is where a real late thread finds its window.
 from __future__ import annotations
 
 from finirace.model import helper_atexit, interpreters
-from finirace.model.gil import drop_gil, take_gil
+from finirace.model.gil import GIL_CREATED, drop_gil, take_gil
 from finirace.model.hashed import evolve
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate
@@ -95,7 +95,7 @@ def _init_tstate(c: Ctx) -> None:
     # _PyEval_FiniThreads (destroys a previous runtime's GIL); 3.7+: PyEval_InitThreads
     # (create_gil + take_gil); _PyGILState_Init
     block = new_threadstate(c, c.name, c.rt.interp)
-    c.write("runtime", "gil")
+    c.write("runtime", "gil", GIL_CREATED)  # makes the GIL, or (3.6) unmakes it
     c.rt = evolve(c.rt, initialized=True)
     if c.variant.lazy_gil:
         # 3.6 _Py_InitializeEx_Private: _PyEval_FiniThreads() and no PyEval_InitThreads():

@@ -28,7 +28,7 @@ reads that CPython makes of the block itself are checked against the heap.
 
 from __future__ import annotations
 
-from finirace.model.gil import attach_without_gil, detach, init_threads, take_gil
+from finirace.model.gil import GIL_CREATED, attach_without_gil, detach, init_threads, take_gil
 from finirace.model.interpreters import link, unlink
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.variant import Variant
@@ -115,7 +115,7 @@ def _restore_gil_created(c: Ctx) -> None:
     # 3.6 PyEval_RestoreThread: if (gil_created()) { take_gil(tstate); if (_Py_Finalizing && ...)
     #   { drop_gil(tstate); PyThread_exit_thread(); } }  PyThreadState_Swap(tstate);
     _restore_null(c)
-    c.read("gil")
+    c.read(GIL_CREATED)
     if c.gil.created:
         c.note = "gil_created(): take_gil"
         return
@@ -205,8 +205,10 @@ def _ensure_init_threads(c: Ctx) -> None:
         c.note = "had a state: no PyEval_InitThreads"
         return
     c.set_me(scratch=None)
+    made = not c.gil.created
     init_threads(c)
-    c.note = "PyEval_InitThreads: the GIL exists, held by " + str(c.gil.holder)
+    # the holder only where this step made the GIL: a test that found it made reads nothing else
+    c.note = f"PyEval_InitThreads: made the GIL, held by {c.gil.holder}" if made else "PyEval_InitThreads: the GIL exists"
 
 
 def ensure(v: Variant) -> Program:
