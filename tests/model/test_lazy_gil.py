@@ -91,3 +91,27 @@ def test_init_threads_without_a_current_state_is_fatal_on_3_6():
     (o,) = check(loads(text), "legacy36").outcomes
     assert o.label == "abort" and "take_gil: NULL tstate" in o.reason
     assert check(loads(text), "exit").labels == ("clean",)
+
+
+def test_a_test_of_whether_the_gil_exists_reads_only_that_and_commutes_with_take_gil():
+    # two workers: the first makes the GIL (PyEval_InitThreads writes gil and gil.created);
+    # the second's PyEval_RestoreThread then only tests gil_created(): it declares gil.created,
+    # not gil, so it is independent of the first's drop_gil (which never changes it)
+    text = ('name = "t"\n[threads]\nmain = ["init", "save", "spawn a", "spawn b", "join a", "join b"]\n'
+            'a = ["ensure", "release"]\nb = ["ensure", "release"]\n')
+    system = build_system(loads(text), "legacy36")
+    s = system.initial()
+    for _ in range(5):  # init (2), save, spawn a, spawn b
+        s, _ = system.step(s, "main")
+    made = None
+    while s.threads[1].pc == 0:
+        s, tr = system.step(s, "a")
+        if tr.function == "PyEval_InitThreads":
+            made = tr
+    assert made is not None and {"gil", "gil.created"} <= made.writes
+    tested = None
+    while tested is None or tested.function != "PyEval_RestoreThread":
+        before, (s, tested) = s, system.step(s, "b")
+    assert s.gil.created and "gil.created" in tested.reads and "gil" not in tested.reads | tested.writes
+    dropped = system.step(before, "a")[1]  # a's release: drop_gil
+    assert "gil" in dropped.writes and not tested.conflicts(dropped)
