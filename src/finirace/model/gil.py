@@ -31,7 +31,7 @@ step that reads only that (``PyEval_RestoreThread``'s and
 ``PyEval_InitThreads``' test once the GIL is made) declares only it, so it
 commutes with another thread's ``take_gil`` or ``drop_gil``, which never
 change it; a step that makes or unmakes the GIL (``Py_Initialize``,
-``PyEval_InitThreads``) writes both.  Under ``legacy36`` those tests were two
+``PyEval_InitThreads``) writes both.  Under ``legacy36`` those tests were three
 fifths of the pairs of steps found dependent where a step could be carried over
 from the state before (:mod:`~finirace.model.successors`).
 """
