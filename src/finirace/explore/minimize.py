@@ -31,7 +31,6 @@ from itertools import count
 from finirace.explore.cheapest import CheapestRuns, Cycle, OverBudget
 from finirace.explore.exhaustive import CHEAPEST_KEYS
 from finirace.explore.exploration import Found, collector_paused
-from finirace.explore.trace import is_preemption
 from finirace.model.system import State, System
 
 DEFAULT_BUDGET = 200_000
@@ -65,6 +64,7 @@ def dijkstra(system: System, found: tuple[Found, ...], budget: int) -> tuple[Fou
     start = (system.initial(), None)
     dist: dict[tuple[State, str | None], tuple[int, int]] = {start: (0, 0)}
     parent: dict[tuple[State, str | None], tuple[tuple[State, str | None], int] | None] = {start: None}
+    ask = _Asker(system)
     tick = count()
     heap = [(0, 0, next(tick), start)]
     while heap and len(best) < len(wanted) and len(dist) <= budget:
@@ -72,23 +72,65 @@ def dijkstra(system: System, found: tuple[Found, ...], budget: int) -> tuple[Fou
         if dist.get(node) != (pre, steps):
             continue
         state, previous = node
-        outcome = system.outcome(state)
+        outcome, enabled, moves = ask(state)
         if outcome is not None:
             label = outcome.label
             if label in wanted and label not in best:
                 best[label] = Found(outcome, _choices(parent, node), pre)
             continue
-        enabled = system.enabled(state)
-        for t in enabled:
-            nxt, _ = system.step(state, t)
+        # trace.is_preemption, inlined: every move but the previous thread's preempts it
+        # when it could have gone on
+        preempts = previous is not None and previous in enabled
+        for t, nxt in moves:
             child = (nxt, t)
-            cost = (pre + is_preemption(previous, enabled, t), steps + 1)
+            cost = (pre + (preempts and previous != t), steps + 1)
             old = dist.get(child)
             if old is None or cost < old:
                 dist[child] = cost
                 parent[child] = (node, index[t])
                 heapq.heappush(heap, (cost[0], cost[1], next(tick), child))
     return tuple(best.get(label, f) for label, f in wanted.items())
+
+
+class _Asker:
+    """A state's outcome, enabled threads and moves ((thread, next state), threads order),
+    asked of the system once per state.
+
+    Why: Dijkstra meets a state once per thread that ran last (its nodes are
+    (state, previous thread)), and asking the machine is most of its time.  With
+    the system's ``expand`` hook (:mod:`~finirace.model.moves`) the outcome and
+    every move come in one ask, and the moves that commute with the step that
+    made the state are carried over from the state before (the first one that
+    made it) instead of run again: what the searches do (explore/exhaustive.py).
+    Without the hook: ``outcome``, ``enabled``, then ``step`` for each."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.expand = getattr(system, "expand", None)
+        self.asked: dict[State, tuple] = {}
+        self.came: dict[State, tuple] = {}  # a state made, not asked yet: (its maker's ask, the mover)
+
+    def __call__(self, state: State) -> tuple:
+        got = self.asked.get(state)
+        if got is not None:
+            return got
+        expand = self.expand
+        if expand is None:
+            system = self.system
+            outcome = system.outcome(state)
+            enabled = system.enabled(state) if outcome is None else ()
+            moves = tuple([(t, system.step(state, t)[0]) for t in enabled])
+        else:
+            outcome, ms, made = expand(state, (), None, True, self.came.pop(state, None))
+            enabled = tuple(ms)
+            moves = tuple([(t, m[0]) for t, m in ms.items()])
+            if made is not None:
+                came = self.came
+                for t, nxt in moves:
+                    if nxt not in self.asked:
+                        came.setdefault(nxt, (made, t))
+        got = self.asked[state] = (outcome, enabled, moves)
+        return got
 
 
 def _choices(parent, node) -> tuple[int, ...]:
