@@ -31,35 +31,52 @@ def run_choices(system: System, choices: Sequence[int], token: str | None = None
     state = system.initial()
     trace: list[TraceStep] = []
     previous: str | None = None
+    ask = _asker(system)
+    outcome, moves, made = ask(state, None)
     for i, c in enumerate(choices):
-        if system.outcome(state) is not None:
+        if outcome is not None:
             raise ScheduleError(f"schedule {tok!r} does not fit: the run is over after {i} steps, the schedule has {len(choices)}")
         if c >= len(threads):
             raise ScheduleError(
                 f"schedule {tok!r} does not fit: step {i + 1} names thread {thread_letter(c)!r}, "
                 f"the scenario has {len(threads)} threads ({', '.join(threads)})"
             )
-        enabled = system.enabled(state)
         name = threads[c]
-        if name not in enabled:
+        if name not in moves:
             raise ScheduleError(
                 f"schedule {tok!r} does not fit: at step {i + 1} thread {name!r} cannot run "
-                f"(runnable: {', '.join(enabled) or 'none'})"
+                f"(runnable: {', '.join(moves) or 'none'})"
             )
-        pre = is_preemption(previous, enabled, name)
-        state, tr = system.step(state, name)
+        pre = is_preemption(previous, moves, name)
+        state, tr = moves[name]
         trace.append(TraceStep(tr, pre, previous if pre else None))
         previous = name
-    outcome = system.outcome(state)
+        outcome, moves, made = ask(state, (made, name))
     if outcome is None:
-        enabled = system.enabled(state)
-        if enabled:
+        if moves:
             raise ScheduleError(
                 f"schedule {tok!r} does not fit: it ends after {len(choices)} steps but the run goes on "
-                f"(runnable: {', '.join(enabled)})"
+                f"(runnable: {', '.join(moves)})"
             )
         raise ModelError("no thread can run and the model names no outcome")
     return Counterexample(outcome, tok, tuple(trace))
+
+
+def _asker(system: System):
+    """A state's outcome and enabled threads' moves ({thread: (next state, transition)},
+    threads order), and what the next ask needs of it: the system's ``expand`` hook, one ask
+    per step, its moves carried over from the state before where they commute with the step
+    taken (:mod:`~finirace.model.moves`); without the hook, ``outcome``, ``enabled``, then
+    ``step`` for each."""
+    expand = getattr(system, "expand", None)
+    if expand is not None:
+        return lambda state, came: expand(state, (), None, True, came)
+
+    def ask(state, came):
+        outcome = system.outcome(state)
+        enabled = system.enabled(state) if outcome is None else ()
+        return outcome, {t: system.step(state, t) for t in enabled}, None
+    return ask
 
 
 def replay(system: System, token: str) -> Counterexample:
