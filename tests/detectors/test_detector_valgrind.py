@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+
 from finirace import detectors, proc
 from finirace.outcome import RunKind
 
@@ -108,9 +112,10 @@ int main(int argc, char **argv) {
 """
 
 
-def test_the_loaders_false_positive_at_import_is_suppressed_and_hides_no_real_error(tmp_path):
-    import subprocess
-
+@pytest.fixture
+def loader_program(tmp_path):
+    """A program that dlopens a library whose RPATH is $ORIGIN (as CPython's extension
+    modules in a wheel are), and that reads a freed block when asked."""
     (tmp_path / "dep.c").write_text("int dep(void) { return 1; }\n")
     (tmp_path / "top.c").write_text("int dep(void);\nint top(void) { return dep() + 1; }\n")
     (tmp_path / "main.c").write_text(LOADER_MAIN_C)
@@ -118,12 +123,23 @@ def test_the_loaders_false_positive_at_import_is_suppressed_and_hides_no_real_er
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", "libtop.so", "top.c", "-L.", "-ldep", "-Wl,-rpath,$ORIGIN"],
                    cwd=tmp_path, check=True)
     subprocess.run(["gcc", "-O0", "-o", "main", "main.c", "-ldl"], cwd=tmp_path, check=True)
-    lib = str(tmp_path / "libtop.so")
-    # without finirace's suppressions memcheck reports the loader's read (the false positive is real here)
-    bare = subprocess.run(["valgrind", "-q", str(tmp_path / "main"), lib], capture_output=True, text=True, timeout=300)
-    assert "is_dst" in bare.stderr and "Invalid read" in bare.stderr
-    clean, _ = _run("valgrind", [str(tmp_path / "main"), lib], tmp_path)
+    return [str(tmp_path / "main"), str(tmp_path / "libtop.so")]
+
+
+def test_a_program_that_loads_a_library_is_clean_and_its_real_error_is_found(loader_program, tmp_path):
+    clean, _ = _run("valgrind", loader_program, tmp_path)
     assert clean.outcome.kind is RunKind.CLEAN, clean.outcome
-    found, _ = _run("valgrind", [str(tmp_path / "main"), lib, "uaf"], tmp_path)
+    found, _ = _run("valgrind", [*loader_program, "uaf"], tmp_path)
     (err,) = found.outcome.memory_errors
     assert err.kind == "Invalid read" and err.access.function == "read_freed"
+
+
+def test_the_loaders_false_positive_at_import_is_suppressed(loader_program, tmp_path):
+    # memcheck without finirace's suppressions: some glibc builds' loader reads past a
+    # block in is_dst (seen on Debian 12's 2.36), others' do not
+    bare = subprocess.run(["valgrind", "-q", *loader_program], capture_output=True, text=True, timeout=300)
+    if "is_dst" not in bare.stderr:
+        pytest.skip("this glibc's loader makes no invalid read under memcheck: nothing to suppress")
+    assert "Invalid read" in bare.stderr
+    clean, _ = _run("valgrind", loader_program, tmp_path)
+    assert clean.outcome.kind is RunKind.CLEAN, clean.outcome
