@@ -270,6 +270,17 @@ def test_pct_runs_have_a_bound_and_a_time_limit(cli, late):
     assert 1 <= runs < 1_000_000
 
 
+def test_pct_time_limit_bounds_the_whole_check_and_each_search_gets_a_share(cli, late):
+    p = cli("check", late, "--variant", "exit", "--variant", "legacy", "--pct", "--runs", "1000000", "--time", "0.6",
+            "--json")
+    assert p.returncode in (0, 1), p.stderr
+    results = json.loads(p.stdout)["results"]
+    assert len(results) == 2
+    for res in results:
+        assert "time limit 0.3 s: 0.6 s shared by 2 searches" in res["strategy"], res["strategy"]
+        assert 1 <= int(res["strategy"].split("runs=")[1].split()[0]) < 1_000_000
+
+
 def test_more_threads_than_a_schedule_token_names_is_one_line_and_exit_2(cli, tmp_path):
     names = [f"t{i}" for i in range(1, 27)]  # with main: 27 threads, the letters a-z name 26
     sc = tmp_path / "many.toml"

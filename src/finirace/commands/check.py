@@ -42,7 +42,7 @@ def register(subparsers) -> None:
     p.add_argument("--pct", action="store_true", help="random PCT runs instead of an exhaustive search")
     p.add_argument("--runs", type=positive, default=1000, metavar="N",
                    help=f"PCT runs (default 1000, at most {MAX_PCT_RUNS:,})")
-    p.add_argument("--time", type=duration, metavar="T", help="PCT: stop after this long (90, 90s, 5m), runs or not")
+    p.add_argument("--time", type=duration, metavar="T", help="PCT: stop the whole check after about this long (90, 90s, 5m), runs or not; each scenario under each variant gets an equal share")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="PCT seed (default 0)")
     p.add_argument("--depth", type=positive, default=3, metavar="D", help="PCT bug depth (default 3)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every counterexample, not only mismatches")
@@ -96,6 +96,19 @@ def _strategy(args):
     return None
 
 
+def _share_time(strategy, searches: int):
+    """``--time`` bounds the command, not each search: a user who gives five minutes to
+    the whole catalog under every era should not wait five minutes times 310.  An equal
+    share each, rather than one deadline for all, so that the last search is not left
+    with no time at all."""
+    from finirace.explore import PCT
+
+    if not isinstance(strategy, PCT) or strategy.time_limit is None or searches <= 1:
+        return strategy
+    return PCT(strategy.runs, strategy.seed, strategy.depth, time_limit=strategy.time_limit / searches,
+               time_total=(strategy.time_limit, searches))
+
+
 def run(args) -> int:
     from finirace.scenario import check_variants, load_bundled, resolve
 
@@ -125,6 +138,7 @@ def run(args) -> int:
     tty = sys.stderr.isatty() and not args.json
     verdicts = []
     total = len(scenarios) * len(variants)
+    strategy = _share_time(strategy, total)
     for sc in scenarios:
         for var in variants:
             where = f"{sc.name} under {getattr(var, 'name', var)} ({len(verdicts) + 1}/{total})"

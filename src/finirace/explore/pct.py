@@ -27,13 +27,14 @@ from finirace.model.system import System
 
 class PCT:
     def __init__(self, runs: int, seed: int = 0, depth: int = 3, max_steps: int = 100_000,
-                 time_limit: float | None = None) -> None:
+                 time_limit: float | None = None, time_total: tuple[float, int] | None = None) -> None:
         if runs < 1:
             raise ValueError("PCT needs at least one run")
         if depth < 1:
             raise ValueError("PCT depth is at least 1")
         self.runs, self.seed, self.depth, self.max_steps = runs, seed, depth, max_steps
         self.time_limit = time_limit  # seconds: the campaign stops after the run that crosses it
+        self.time_total = time_total  # (the command's --time, how many searches share it), for the name
         self.name = f"pct runs={runs} seed={seed} depth={depth}"
 
     @collector_paused()
@@ -47,7 +48,7 @@ class PCT:
         deadline = time.monotonic() + self.time_limit if self.time_limit is not None else None
         for _ in range(self.runs):
             if deadline is not None and rec.runs and time.monotonic() >= deadline:
-                name = f"pct runs={rec.runs} of {self.runs} (time limit {self.time_limit:g} s) seed={self.seed} depth={self.depth}"
+                name = f"pct runs={rec.runs} of {self.runs} ({self._limit()}) seed={self.seed} depth={self.depth}"
                 return rec.result(name, complete=False)
             rec.runs += 1
             prio = dict(zip(threads, rng.sample(range(self.depth, self.depth + len(threads)), len(threads))))
@@ -81,3 +82,9 @@ class PCT:
                 previous = t
             k = max(k, len(choices))
         return rec.result(self.name, complete=False)
+
+    def _limit(self) -> str:
+        if self.time_total is None:
+            return f"time limit {self.time_limit:g} s"
+        total, searches = self.time_total
+        return f"time limit {self.time_limit:.3g} s: {total:g} s shared by {searches} searches"
