@@ -7,7 +7,8 @@ generated as programs that include ``finirace_guard.h`` (built with ``-I`` its
 directory) and must run clean, each run graded "yes" against the model, on every
 installed 3.8-3.13, under the plain detector and under valgrind.
 
-Plain: each scenario 20 times on each interpreter.  Three of them leave a race
+Plain: the free-running scenarios 20 times on each interpreter, the pipe-ordered
+ones twice (their path is fixed, below).  Three of them leave a race
 free-running (``seed-helper`` and ``daemon-at-exit-helper``: the worker's end of
 its allow-threads section against main's ``Py_FinalizeEx``; ``helper-timeout``:
 ``quick``'s section against it), so each run samples an interleaving: one the
@@ -88,10 +89,10 @@ def _summary(runs: list[dict]) -> dict[tuple[str, str], list[str]]:
     return out
 
 
-def _assert_all_clean(scenarios: list[str], repeat: int) -> None:
-    runs = _lab(scenarios, "plain", repeat)
-    assert {r["scenario"] for r in runs} == set(scenarios)
-    assert len(runs) == repeat * len(scenarios) * len(_pythons())
+def _assert_all_clean(plan: list[tuple[list[str], int]]) -> None:
+    runs = [r for scenarios, repeat in plan for r in _lab(scenarios, "plain", repeat)]
+    assert {r["scenario"] for r in runs} == {s for scenarios, _ in plan for s in scenarios}
+    assert len(runs) == sum(len(s) * n for s, n in plan) * len(_pythons())
     bad = {k: v for k, v in _summary(runs).items() if any(not x.startswith("clean") or "[yes]" not in x for x in v)}
     assert not bad, bad
     # no thread of a helper scenario may be killed inside the runtime
@@ -99,7 +100,7 @@ def _assert_all_clean(scenarios: list[str], repeat: int) -> None:
 
 
 def test_helper_scenarios_run_clean_20_of_20():
-    _assert_all_clean(HELPER, PLAIN_RUNS)
+    _assert_all_clean([(FREE_RUNNING, PLAIN_RUNS), (PIPE_ORDERED, 2)])
 
 
 def test_the_unguarded_cases_still_fail_in_the_same_test_run(catalog_sweep):
