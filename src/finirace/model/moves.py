@@ -25,6 +25,7 @@ from finirace.model.world import DONE, RUN, World
 from finirace.outcome import RunOutcome
 
 _set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
+_new = object.__new__  # a global (program._new)
 
 
 def attempt(machine, world: World, ti: int):
@@ -93,7 +94,7 @@ def transition(c: Ctx, ins, step, function: str, phase: int) -> Transition:
     tr = kept.get(key)
     if tr is not None and tr.note == c.note and tr.reads == c.reads and tr.writes == c.writes:
         return tr
-    tr = object.__new__(Transition)
+    tr = _new(Transition)
     _set(tr, "__dict__", {"thread": c.name, "function": function, "step": step.ref if step is not None else None,
                           "note": c.note, "reads": frozenset(c.reads), "writes": frozenset(c.writes),
                           "label": ins.label})

@@ -32,6 +32,7 @@ _REC_FIELDS = len(dataclass_fields(ThreadRec))
 # four-worker one far more, which the table would keep alive (50 MB more at its peak)
 _KEPT = 4096
 _set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
+_new = object.__new__  # a global: object.__new__ read as an attribute of object is a generic lookup
 
 
 def _place(d: dict, status: str | None, pc: int | None, phase: int | None) -> None:
@@ -102,7 +103,7 @@ class Ctx:
 
     # a search makes one per thread and state: slots make that, and every field read, cheaper
     __slots__ = ("machine", "variant", "ti", "name", "source", "rt", "gil", "threads", "heap", "events", "_locks",
-                 "helper", "instr", "step", "reads", "writes", "note", "jump", "step_done", "end", "unwinding")
+                 "helper", "instr", "step", "reads", "writes", "note", "jump", "step_done", "end", "unwinding", "me")
 
     def __init__(self, machine, world: World, ti: int, ins: Instr, step) -> None:
         self.machine = machine
@@ -113,6 +114,9 @@ class Ctx:
         self.rt = world.runtime
         self.gil = world.gil
         self.threads = world.threads  # a tuple, made a list when a step changes a thread (set_me)
+        # the calling thread's record, kept as threads[ti] changes (a slot: a property is read
+        # through the interpreter's generic attribute lookup and a call, at every use)
+        self.me = self.threads[ti]
         self.heap = world.heap
         self.events = world.events
         self._locks: dict[str, str] | None = None  # made from world.locks when a step looks at them
@@ -135,14 +139,10 @@ class Ctx:
             self._locks = dict(self.source.locks)
         return self._locks
 
-    # -- the calling thread -------------------------------------------------
-    @property
-    def me(self):
-        return self.threads[self.ti]
-
+    # -- the calling thread (``me``: its record, a slot) ------------------------
     def set_me(self, **fields) -> None:
         threads = self.threads
-        if threads.__class__ is tuple:
+        if type(threads) is tuple:
             threads = self.threads = list(threads)
         # evolve(), inlined: most steps change their own record, some twice
         d = threads[self.ti].__dict__.copy()
@@ -150,9 +150,9 @@ class Ctx:
         d.pop("_hash", None)
         if len(d) != _REC_FIELDS:
             evolve(threads[self.ti], **fields)  # raises: names the unknown field
-        new = object.__new__(ThreadRec)
+        new = _new(ThreadRec)
         _set(new, "__dict__", d)
-        threads[self.ti] = new
+        threads[self.ti] = self.me = new
 
     def moved(self, status: str | None, pc: int | None, phase: int | None) -> World:
         """The world after this step, the thread's own record moved on to where its step
@@ -165,7 +165,7 @@ class Ctx:
         ti = self.ti
         threads = self.threads
         rec = threads[ti]
-        if threads.__class__ is list and rec is not self.source.threads[ti]:
+        if type(threads) is list and rec is not self.source.threads[ti]:
             _place(rec.__dict__, status, pc, phase)
         else:
             kept = self.machine._moved
@@ -176,22 +176,24 @@ class Ctx:
             else:
                 d = rec.__dict__.copy()  # set_me(), inlined
                 _place(d, status, pc, phase)
-                new = object.__new__(ThreadRec)
+                new = _new(ThreadRec)
                 _set(new, "__dict__", d)
                 if len(kept) >= _KEPT:
                     kept.clear()  # a bound on what it keeps alive (a search on symmetric keys holds no records)
                 kept[key] = (rec, new)
-            if threads.__class__ is not list:
+            if type(threads) is not list:
                 threads = self.threads = list(threads)
-            threads[ti] = new
+            threads[ti] = self.me = new
         return self.world()
 
     def set_thread(self, name: str, **fields) -> None:
         i = self.machine.threads.index(name)
         threads = self.threads
-        if threads.__class__ is tuple:
+        if type(threads) is tuple:
             threads = self.threads = list(threads)
         threads[i] = evolve(threads[i], **fields)
+        if i == self.ti:
+            self.me = threads[i]
         self.writes.add(f"thread:{name}")
 
     def holds_gil(self) -> bool:
@@ -307,7 +309,7 @@ class Ctx:
         # sets each field through object.__setattr__)
         # the records are the world's now: a later change copies them again (see moved)
         threads = self.threads = tuple(self.threads)
-        w = object.__new__(World)
+        w = _new(World)
         _set(w, "__dict__", {"runtime": self.rt, "gil": self.gil, "threads": threads, "heap": self.heap,
                              "events": self.events, "locks": locks, "fault": fault, "helper": self.helper})
         return w

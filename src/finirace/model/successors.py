@@ -39,6 +39,9 @@ from __future__ import annotations
 
 from finirace.model.world import World
 
+_set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
+_new = object.__new__  # a global (program._new)
+
 # worlds made whose steps may still be asked for, before the table is emptied; a
 # depth-first search keeps about (depth x threads) of them in use
 _KEPT = 1024
@@ -113,8 +116,8 @@ def _merge(before: World, theirs: World, ours: World) -> World | None:
         if threads is None:
             return None
         d["threads"] = threads
-    merged = object.__new__(World)
-    merged.__dict__.update(d)
+    merged = _new(World)
+    _set(merged, "__dict__", d)
     return merged
 
 
