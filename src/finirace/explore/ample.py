@@ -38,8 +38,9 @@ from finirace.model.system import State, System
 
 
 def moves_of(system: System) -> Callable[[State, tuple[str, ...]], tuple[str, ...]]:
-    """``moves(state, enabled)``: the threads to try from a state, one local step's thread
-    when there is one (the first in thread order), else every enabled thread."""
+    """``moves(state, enabled, made=None)``: the threads to try from a state, one local step's
+    thread when there is one (the first in thread order), else every enabled thread (``made``:
+    their moves by thread, where the caller has them)."""
     local = getattr(system, "local", None)
     if local is None:
         return _all
@@ -48,13 +49,15 @@ def moves_of(system: System) -> Callable[[State, tuple[str, ...]], tuple[str, ..
     # optional: whether a thread's next step may be local at all, asked before its step is made
     candidate = getattr(local, "candidate", None) or (lambda state, ti: True)
 
-    def moves(state: State, enabled: tuple[str, ...]) -> tuple[str, ...]:
+    def moves(state: State, enabled: tuple[str, ...], made: dict | None = None) -> tuple[str, ...]:
+        # made: each enabled thread's (next state, transition), where the caller has them
+        # (System.expand), else asked for with step
         if len(enabled) > 1:
             for t in enabled:
                 ti = index[t]
                 if not candidate(state, ti):
                     continue
-                nxt, tr = step(state, t)
+                nxt, tr = made[t] if made is not None else step(state, t)
                 if local(state, ti, tr, nxt):
                     return (t,)
         return enabled
@@ -62,5 +65,5 @@ def moves_of(system: System) -> Callable[[State, tuple[str, ...]], tuple[str, ..
     return moves
 
 
-def _all(state: State, enabled: tuple[str, ...]) -> tuple[str, ...]:
+def _all(state: State, enabled: tuple[str, ...], made: dict | None = None) -> tuple[str, ...]:
     return enabled

@@ -40,6 +40,7 @@ from finirace.explore.trace import is_preemption
 from finirace.model.system import System
 
 Summary = frozenset  # of outcome keys (kind, per-slot thread outcomes)
+_ENDED = 1 << 16  # ended states' keys kept (_Search.ended_key) before the table is emptied
 
 
 def explore_persistent(system: System, progress: ProgressFn | None, name: str,
@@ -62,7 +63,7 @@ class _Search:
     def __init__(self, system: System, progress: ProgressFn | None, persistent: bool = True,
                  known: dict | None = None, counted: tuple[int, int] = (0, 0)) -> None:
         self.system = system
-        self.moves = moves_of(system) if persistent else (lambda state, enabled: enabled)
+        self.moves = moves_of(system) if persistent else (lambda state, enabled, made=None: enabled)
         self.n = len(system.threads)
         self.identity = tuple(range(self.n))
         self.canonical = getattr(system, "canonical", None) or self._plain(state_key(system))
@@ -74,11 +75,23 @@ class _Search:
         self.done: dict[object, Summary] = {k: self.intern(s) for k, s in (known or {}).items()}
         self.renamed: dict[tuple[int, tuple[int, ...]], Summary] = {}
         self.between: dict[tuple, tuple[int, ...]] = {}  # (child's, parent's permutation) -> renaming
+        self._ended: dict[tuple, tuple] = {}  # see ended_key
 
     def _plain(self, key):
         """Without symmetry: each state's own key, nothing renamed (persistent sets alone)."""
         identity = self.identity
         return lambda state: (key(state), identity)
+
+    def ended_key(self, outcome, perm: tuple[int, ...]) -> tuple:
+        """An ended state's outcome key renamed by ``perm``, kept by the outcome object (the
+        model makes equal faults one object, model/ending.py) and the permutation."""
+        k = (id(outcome), perm)
+        got = self._ended.get(k)
+        if got is None or got[0] is not outcome:  # the outcome is kept with it: the id is its own
+            if len(self._ended) > _ENDED:
+                self._ended.clear()
+            got = self._ended[k] = (outcome, rename(outcome_key(outcome), perm))
+        return got[1]
 
     def intern(self, s: Summary) -> Summary:
         return self.interned.setdefault(s, s)
@@ -122,7 +135,7 @@ class _Search:
             if key in onstack:
                 raise Cycle()
             rec.states += 1
-            made = None
+            made = ms = None
             if expand is not None:
                 # one ask for the outcome and every move, carried over from the parent's where
                 # they commute with the move that made this state (System.expand)
@@ -139,8 +152,13 @@ class _Search:
             onstack.add(key)
             # the next states now, while the system's memo holds this state's moves: after a
             # child is searched, asking again would compute every thread's step anew
-            chosen = moves(state, enabled)
-            stack.append([key, perm, state, [system.step(state, t)[0] for t in chosen], 0, set(), chosen, made])
+            if ms is not None:  # the moves expand made
+                chosen = moves(state, enabled, ms)
+                nexts = [ms[t][0] for t in chosen]
+            else:
+                chosen = moves(state, enabled)
+                nexts = [system.step(state, t)[0] for t in chosen]
+            stack.append([key, perm, state, nexts, 0, set(), chosen, made])
             return key, perm, None
 
         root = enter(start)
@@ -159,7 +177,7 @@ class _Search:
             rec.transition()
             over = ended(nxt)
             if over is not None:  # an end known without a key: its outcome, in the parent's naming
-                f[5].add(rename(outcome_key(over), f[1]))
+                f[5].add(self.ended_key(over, f[1]))
                 continue
             _, perm, s = enter(nxt, (f[7], f[6][f[4] - 1]) if f[7] is not None else None)
             if s is not None:

@@ -81,6 +81,7 @@ class Machine:
         self._moved: dict = {}  # records moved on by a step that left them as they were (Ctx.moved)
         self._transitions: dict = {}  # the last transition of each thread's atomic steps (moves.transition)
         self._ended: dict = {}  # how threads ended, by what decides it (model/ending.py)
+        self._faults: dict = {}  # the outcomes of faults, by what makes them (ending.fault_outcome)
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):
@@ -182,6 +183,7 @@ class Machine:
         self._moved = {}
         self._transitions = {}
         self._ended = {}
+        self._faults = {}
         if self._successors is not None:
             self._successors.clear()
 

@@ -143,6 +143,8 @@ class Symmetry:
         self._tails: dict = {}
         self._tail_numbers: dict = {}
         self._raw: dict[tuple, tuple] = {}  # the numbers of a world's parts -> (key, permutation)
+        self._sorted: dict[tuple, tuple] = {}  # the records' numbers -> Symmetry._sort's
+        self._rest: dict[tuple, tuple] = {}  # Symmetry._rest_of's, by what decides them
         # per permutation: (its number, σ, thread, event and lock renamings), or None
         self._sigma: dict[tuple[int, ...], tuple | None] = {}
         self.identity = tuple(range(len(self.names)))
@@ -169,32 +171,94 @@ class Symmetry:
                  self._part(4, helper) if h is None else h[1])
         # the key is a function of the parts' numbers (and the locks and fault): a state met
         # again by another interleaving is one lookup (about half of them, depth first)
-        raw = None
-        if d["fault"] is None:
-            raw = (*nums, *parts, d["locks"])
-            got = self._raw.get(raw)
-            if got is not None:
-                return got
-            if len(self._raw) > _RAW:
-                self._raw.clear()
+        if d["fault"] is not None:
+            return self._slow(world, nums, parts)
+        raw = (*nums, *parts, d["locks"])
+        got = self._raw.get(raw)
+        if got is not None:
+            return got
+        if len(self._raw) > _RAW:
+            self._raw.clear()
+        # what the sort and the renaming make of the records and of the other parts, kept by
+        # their numbers: few distinct records and parts make many states (on four workers,
+        # 67 records, 18 GILs and 16 event sets make half a million keys)
+        nums = tuple(nums)
+        got = self._sorted.get(nums)
+        if got is None:
+            got = self._sort(nums)
+        perm, renaming, recs = got
+        threads = d["threads"]
+        rk = (0 if renaming is None else renaming[0], parts[1], parts[3], parts[4], d["locks"],
+              *[threads[j].pc for j in self._fixed])
+        rest = self._rest.get(rk)
+        if rest is None:
+            rest = self._rest_of(world, rk, renaming, parts)
+        got = (*recs, parts[0], rest[0], parts[2], rest[1], rest[2], rest[3], None, rest[4]), perm
+        self._raw[raw] = got
+        return got
+
+    def _sort(self, nums: tuple[int, ...]) -> tuple:
+        """(the permutation, its renaming or None, the records in key order) for the records
+        numbered ``nums`` (kept in ``_sorted``)."""
         p = list(self.identity)
         order = self._order
         for cls in self.classes:
             for slot, (_, j) in zip(cls, sorted([(order[nums[j]], j) for j in cls])):
                 p[j] = slot
         perm = tuple(p)
-        got = None
+        renaming = None
+        if perm != self.identity:
+            renaming = self._sigma.get(perm, False)
+            if renaming is False:
+                renaming = self._sigma[perm] = self._renaming(perm)
+        if renaming is None:
+            got = (self.identity, None, nums)
+        else:
+            moved = [0] * len(nums)
+            for i, r in enumerate(nums):
+                moved[perm[i]] = r
+            got = (perm, renaming, tuple(moved))
+        if len(self._sorted) > _RAW:
+            self._sorted.clear()
+        self._sorted[nums] = got
+        return got
+
+    def _rest_of(self, world: World, rk: tuple, renaming: tuple | None, parts: tuple[int, ...]) -> tuple:
+        """The renamed GIL, event set, helper state, locks and remaining steps of a state
+        without a fault, as :meth:`_key` makes them (kept in ``_rest`` by ``rk``: the
+        permutation's number, the parts' numbers, the locks and the fixed threads' positions,
+        all they are made of)."""
+        if renaming is None:
+            rest = (parts[1], parts[3], parts[4], tuple(world.locks), self._tails_of(world, 0, {}, parts[3]))
+        else:
+            pi, sigma, thread, event, lock = renaming
+            tails = self._tails_of(world, pi, sigma, parts[3])
+            rest = (self._renamed_part(0, parts[1], pi, thread, event),
+                    self._renamed_part(1, parts[3], pi, thread, event),
+                    self._renamed_part(2, parts[4], pi, thread, event),
+                    tuple(sorted([(lock.get(lk, lk), thread.get(o, o)) for lk, o in world.locks]))
+                    if world.locks else (),
+                    tails)
+        if len(self._rest) > _RAW:
+            self._rest.clear()
+        self._rest[rk] = rest
+        return rest
+
+    def _slow(self, world: World, nums: list[int], parts: tuple[int, ...]):
+        """The key of a state that ended with a fault (its thread outcomes renamed too)."""
+        p = list(self.identity)
+        order = self._order
+        for cls in self.classes:
+            for slot, (_, j) in zip(cls, sorted([(order[nums[j]], j) for j in cls])):
+                p[j] = slot
+        perm = tuple(p)
         if perm != self.identity:
             renaming = self._sigma.get(perm, False)
             if renaming is False:
                 renaming = self._sigma[perm] = self._renaming(perm)
             if renaming is not None:
-                got = self._renamed(world, nums, parts, perm, renaming), perm
-        if got is None:
-            got = self._key(world, nums, parts, None, self._tails_of(world, 0, {}, parts[3])), self.identity
-        if raw is not None:
-            self._raw[raw] = got
-        return got
+                return self._renamed(world, nums, parts, perm, renaming), perm
+        return self._key(world, nums, parts, None, self._tails_of(world, 0, {}, parts[3])), self.identity
 
     def _record(self, r) -> int:
         """A thread record's number (kept by object too; its sort key in ``_order``)."""
