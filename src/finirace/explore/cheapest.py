@@ -51,6 +51,9 @@ STEP = 1
 Costs = dict  # outcome key -> cost, in one key's naming
 
 
+_NONE: dict = {}  # no thread asleep: nothing inherited (System.expand)
+
+
 class Cycle(Exception):
     """A key was met again while it was being searched: its tables would be incomplete."""
 
@@ -189,10 +192,12 @@ class CheapestRuns:
         """A state's key, permutation and node, searching whatever is not known yet."""
         system, rec, done, canonical, n = self.system, self.rec, self.done, self.canonical, self.n
         onstack: set = set()
-        # frame: [key, perm, state, enabled, next move, moves by slot, thread index it was reached by]
+        # frame: [key, perm, state, enabled, next move, moves by slot, thread index it was reached
+        # by, the next states (None: asked for with step), what the system's expand made of it]
         stack: list[list] = []
+        expand = getattr(system, "expand", None)
 
-        def enter(state: State, via: int) -> tuple[object, tuple[int, ...], _Node | None]:
+        def enter(state: State, via: int, came=None) -> tuple[object, tuple[int, ...], _Node | None]:
             key, perm = canonical(state)
             node = done.get(key)
             if node is not None:
@@ -202,15 +207,25 @@ class CheapestRuns:
             rec.states += 1
             if self.budget is not None and rec.states > self.budget:
                 raise OverBudget(self)
-            outcome = system.outcome(state)
+            nexts = made = None
+            if expand is not None:
+                # the outcome and every move in one ask (System.expand), carried over from the
+                # parent's where they commute with the move that made this state; the next
+                # states are kept now: asked for after a child was searched, the system would
+                # compute each thread's step anew
+                outcome, ms, made = expand(state, (), _NONE, True, came)
+                enabled = tuple(ms)
+                nexts = [ms[t][0] for t in enabled]
+            else:
+                outcome = system.outcome(state)
+                enabled = system.enabled(state) if outcome is None else ()
             if outcome is not None:
                 node = done[key] = self._terminal(rename(outcome_key(outcome), perm))
                 return key, perm, node
-            enabled = system.enabled(state)
             if not enabled:
                 raise ModelError(f"no thread can run and the model names no outcome (after {len(stack)} steps)")
             onstack.add(key)
-            stack.append([key, perm, state, enabled, 0, [None] * n, via])
+            stack.append([key, perm, state, enabled, 0, [None] * n, via, nexts, made])
             return key, perm, None
 
         root = enter(start, -1)
@@ -226,12 +241,13 @@ class CheapestRuns:
                     parent, ti = stack[-1], f[6]
                     parent[5][parent[1][ti]] = self.carry(self.project(node, perm[ti]), perm, parent[1])
                 continue
-            t = f[3][f[4]]
-            f[4] += 1
+            i = f[4]
+            t = f[3][i]
+            f[4] = i + 1
             ti = index[t]
-            nxt, _ = system.step(f[2], t)
+            nxt = f[7][i] if f[7] is not None else system.step(f[2], t)[0]
             rec.transition()
-            _, perm, node = enter(nxt, ti)
+            _, perm, node = enter(nxt, ti, (f[8], t) if f[8] is not None else None)
             if node is not None:
                 f[5][f[1][ti]] = self.carry(self.project(node, perm[ti]), perm, f[1])
         return root[0], root[1], done[root[0]]

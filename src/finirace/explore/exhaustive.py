@@ -205,11 +205,11 @@ class Exhaustive:
                 if sleep or done:
                     # the threads asleep or done here whose step is independent of t's
                     # (Transition.conflicts, inlined: two threads, so only reads and writes decide)
-                    w = tr.writes
-                    rw = tr.reads | w
+                    r, w = tr.reads, tr.writes
                     child_sleep = frozenset([
                         u for u in chain(sleep, done)
-                        if u in moves and moves[u][1].writes.isdisjoint(rw) and w.isdisjoint(moves[u][1].reads)])
+                        if u in moves and (uw := moves[u][1].writes).isdisjoint(r) and uw.isdisjoint(w)
+                        and w.isdisjoint(moves[u][1].reads)])
                 else:
                     child_sleep = empty
                 done.append(t)

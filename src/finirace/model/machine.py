@@ -36,8 +36,8 @@ from finirace.outcome import RunKind, RunOutcome
 
 # the programs of each built-in variant, by the variant's id: (variant, {(kind, arg): (program, labels)})
 _SHARED: dict[int, tuple[Variant, dict]] = {}
-_UNKNOWN = object()  # a thread's next step not computed yet (Machine._memo)
-_PENDING = object()  # a thread's next step being computed (a fault's outcome asks for the others')
+_UNKNOWN = moves.UNKNOWN  # a thread's next step not computed yet (Machine._memo)
+_PENDING = moves.PENDING  # a thread's next step being computed (a fault's outcome asks for the others')
 
 
 class Machine:

@@ -25,6 +25,10 @@ from finirace.model.world import DONE, RUN, World
 from finirace.outcome import RunOutcome
 
 _set = object.__setattr__  # sets __dict__ whole on a frozen dataclass (hashed.evolve)
+# the machine's marks in its memo of a state's moves (Machine.UNKNOWN, PENDING), as globals
+# here: a class attribute read through the machine is a generic attribute lookup
+UNKNOWN = object()  # a thread's next step not computed yet
+PENDING = object()  # a thread's next step being computed (a fault's outcome asks for the others')
 _new = object.__new__  # a global (program._new)
 
 
@@ -112,7 +116,7 @@ def expand(machine, state: World, asleep, inherited, new: bool, came=None):
     from.  An ended run has no moves."""
     if new and (state.fault is not None or state.threads[0].status == DONE):
         return machine.outcome(state), {}, None
-    memo = [machine.UNKNOWN] * len(machine.threads)
+    memo = [UNKNOWN] * len(machine.threads)
     machine._memo_world = state  # the machine's memo of this state: outcome, enabled, step read it
     machine._memo = memo
     machine._memo_enabled = None
@@ -132,7 +136,7 @@ def _moves(machine, state: World, asleep, inherited, memo: list, origin) -> dict
     """The moves of :func:`expand`, kept in ``memo`` (by thread index; None: it cannot run),
     carried over from ``origin`` where they commute with the step that made this state."""
     succ = machine._successors
-    unknown = machine.UNKNOWN
+    unknown = UNKNOWN
     out = {}
     recs = state.threads
     for ti, t in enumerate(machine.threads):
@@ -154,7 +158,7 @@ def _moves(machine, state: World, asleep, inherited, memo: list, origin) -> dict
             else:
                 got = unknown
         if got is unknown:
-            memo[ti] = machine.PENDING  # a fault's outcome asks for the others' moves (ending.py)
+            memo[ti] = PENDING  # a fault's outcome asks for the others' moves (ending.py)
             got = attempt(machine, state, ti)
         memo[ti] = got
         if got is not None:

@@ -85,7 +85,10 @@ class Successors:
         got = steps[ti]
         if ti == mover or got is None or got is self.unknown:
             return self.unknown
-        if got[1].conflicts(steps[mover][1]):
+        a, b = got[1], steps[mover][1]
+        # Transition.conflicts, inlined (two threads: only the reads and writes decide), without
+        # making the sets it intersects
+        if not (a.writes.isdisjoint(b.reads) and a.writes.isdisjoint(b.writes) and b.writes.isdisjoint(a.reads)):
             return self.unknown
         merged = _merge(before, got[0], world)
         if merged is None:
@@ -97,7 +100,7 @@ class Successors:
 def _merge(before: World, theirs: World, ours: World) -> World | None:
     """``ours`` with the parts ``theirs`` changed from ``before`` taken from ``theirs``;
     None where both changed one part."""
-    d = dict(ours.__dict__)
+    d = ours.__dict__.copy()
     d.pop("_hash", None)
     b, t = before.__dict__, theirs.__dict__
     for name in _PARTS:
