@@ -7,7 +7,7 @@ now and later, and what decides a thread's outcome.
 
 A step ``t`` of thread ``p`` from state ``s`` is *local* when:
 
-1. it is a ``signal``, ``wait``, ``block``, ``lock`` or ``unlock``: those touch
+1. it is a ``signal``, ``wait``, ``block``, ``lock`` or ``unlock`` (or see 4): those touch
    only the event or lock they name (and ``"process"``, which every step reads),
    and no other thread's step changes what ``t`` does or what it changed.  The
    ``thread:``/``heap``/``gil``/``runtime`` objects of the C-API steps are all
@@ -40,13 +40,29 @@ same too: ``t`` changes who holds a lock or which events are signalled only in
 the direction that lets a waiter run (``signal``, ``unlock``), or takes a free
 lock that ``p``, able to run, will give back.  So the labels are equal.
 
+4. A C-API step (or a bootstrap or teardown) is local too, under 2 and 3, where
+   each other thread's future is what its remaining steps' *declared
+   footprints* may touch (:mod:`~finirace.model.footprint`: per step kind, the
+   runtime, the GIL, the thread's own state's block...), up to the same steps
+   it cannot get past; and the step changes nothing an outcome label reads
+   (:mod:`~finirace.model.ending`) but its thread's position: not who holds
+   the GIL, the locks, whether finalization began, whether the thread holds
+   guards, nor another thread's record, except that a ``spawn`` may start its
+   thread at a first atomic step that never waits (that thread, ready, is cut
+   short in any label, as it was before it started).  So a worker's
+   ``PyGILState_Ensure`` or ``take_gil`` finalization check is local while
+   ``main`` waits for that worker's event: only ``main``'s finalization writes
+   the runtime.  A thread not started yet takes no step while the only threads
+   that can start it stand still.
+
 A variant that patches C functions (``--variant-file``) can make any step touch
 anything: with patches, no step is local.
 """
 
 from __future__ import annotations
 
-from finirace.model.world import DONE, EXITED, HUNG, World
+from finirace.model import footprint
+from finirace.model.world import DONE, EXITED, HUNG, NEW, World
 from finirace.model.system import Transition
 
 LOCAL_KINDS = frozenset({"signal", "wait", "block", "lock", "unlock"})
@@ -54,6 +70,9 @@ LOCAL_KINDS = frozenset({"signal", "wait", "block", "lock", "unlock"})
 # (the exit guard's bounded wait, exitguard._wait): while one lies ahead, no step is local
 WIDE_KINDS = frozenset({"exit_guard", "exit_guard_park"})
 _WIDE = ("wide", "*", None)
+# the steps that start a thread (named by their argument): the only ones that change a thread's
+# status from NEW (tests/model/test_footprint.py checks it)
+STARTS = frozenset({"spawn", "start_thread", "python_thread"})
 _ENDED = (DONE, EXITED, HUNG)
 _FUTURES = 1 << 16  # what the others may touch, kept by their positions, before the table is emptied
 
@@ -70,24 +89,42 @@ class Locality:
         # per event: the threads with a step that signals it, and at which step indices
         self._signals: dict[str, list[tuple[int, int]]] = {}
         self._futures: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}  # see __call__
+        self._reaches: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}  # see _c_api
+        # per thread: each step's declared footprint, bound to the thread (model/footprint.py),
+        # the bootstrap's at index -1 and the teardown's at len(steps)
+        # (by whether the GIL exists: footprint.GIL_MADE)
+        self._prints = {made: [self._bound(ti, made) for ti in range(len(self.steps))] for made in (False, True)}
+        # per thread: the steps that start it, (thread index, step index)
+        self._starts: dict[str, list[tuple[int, int]]] = {}
         for ti, steps in enumerate(self.steps):
             for i, s in enumerate(steps):
                 if s.kind == "signal":
                     self._signals.setdefault(s.arg, []).append((ti, i))
+                elif s.kind in STARTS:
+                    self._starts.setdefault(s.arg, []).append((ti, i))
 
     def candidate(self, world: World, ti: int) -> bool:
         """Whether thread ``ti``'s next step may be local at all (its scenario step's kind):
         the explorer asks before it computes the step."""
         rec = world.threads[ti]
         steps = self.steps[ti]
-        return 0 <= rec.pc < len(steps) and steps[rec.pc].kind in LOCAL_KINDS
+        return 0 <= rec.pc < len(steps) and steps[rec.pc].kind in LOCAL_KINDS or self._c_api(rec, ti)
+
+    def _c_api(self, rec, ti: int) -> bool:
+        """Whether the thread is at a C-API step (or its bootstrap or teardown) that may be
+        local: one of a declared footprint (4 below)."""
+        steps = self.steps[ti]
+        kind = steps[rec.pc].kind if 0 <= rec.pc < len(steps) else (None if rec.pc < 0 else "")
+        return kind not in LOCAL_KINDS and kind not in WIDE_KINDS and kind in footprint.DECLARED
 
     def __call__(self, world: World, ti: int, tr: Transition, after: World) -> bool:
         """Whether thread ``ti``'s step ``tr`` (from ``world`` to ``after``) is local."""
-        if not self.candidate(world, ti):
-            return False
+        rec = world.threads[ti]
         if "process" in tr.writes or after.threads[ti].status in _ENDED or after.fault is not None:
             return False
+        steps = self.steps[ti]
+        if not (0 <= rec.pc < len(steps) and steps[rec.pc].kind in LOCAL_KINDS):
+            return self._c_api(rec, ti) and self._c_api_local(world, ti, tr, after)
         # what the others may touch reads only each thread's position (or that it ended), the
         # events signalled and the locks held: kept by those (a search asks at each state
         # with a candidate, and most positions recur)
@@ -107,14 +144,28 @@ class Locality:
             return False
         return self._stays_ready(after, ti, writes)
 
-    def _future(self, world: World, qi: int, stuck: int, reads: set[str], writes: set[str]) -> None:
-        """Add the events and locks thread ``qi`` may touch while thread ``stuck`` takes no step."""
+    def _future(self, world: World, qi: int, stuck: int, reads: set[str], writes: set[str],
+                prints: dict | None = None) -> None:
+        """Add the events and locks thread ``qi`` may touch while thread ``stuck`` takes no step;
+        with ``prints`` (its steps' bound footprints), everything its steps may touch."""
         rec = world.threads[qi]
-        if rec.status in _ENDED:
+        if rec.status in _ENDED or (rec.status == NEW and not self._may_start(world, qi, stuck)):
             return
         named = self._named[qi]
+        if prints is not None:
+            # heap:self: its tstate now, or any block once a step ahead may point it back
+            pcs = range(-1 if rec.pc < 0 or rec.status == NEW else rec.pc, len(named) + 1)
+            repointed = any(prints[i][3] for i in pcs)
+            own = footprint.own_heap(rec.tstate, repointed)
         for i in range(max(rec.pc, 0), len(named)):
             got = named[i]
+            if prints is not None:
+                if i == max(rec.pc, 0):
+                    if rec.pc < 0 or rec.status == NEW:
+                        self._add(prints[-1], own, reads, writes)  # the bootstrap, before step 0
+                if got is not None and self._stops(world, got, stuck):
+                    return
+                self._add(prints[i], own, reads, writes)
             if got is None:
                 continue
             kind, obj, arg = got
@@ -138,6 +189,102 @@ class Locality:
             else:  # unlock
                 reads.add(obj)
                 writes.add(obj)
+        if prints is not None:
+            if not named and (rec.pc < 0 or rec.status == NEW):
+                self._add(prints[-1], own, reads, writes)
+            self._add(prints[len(named)], own, reads, writes)  # the teardown of a threading thread
+
+    def _started(self, world: World, ti: int, qi: int, rec, after: World) -> bool:
+        """Whether thread ``ti``'s step only started thread ``qi`` (``rec`` after it), at a first
+        atomic step that never waits: ready whatever the others do, so cut short in any label
+        as a thread not started is (its joiners read ``thread:``, in its footprint)."""
+        steps = self.steps[ti]
+        pc = world.threads[ti].pc
+        if not (0 <= pc < len(steps) and steps[pc].kind == "spawn" and steps[pc].arg == self.names[qi]):
+            return False
+        return world.threads[qi].status == NEW and rec.status != NEW and self.machine.current(after, qi)[0].waits is None
+
+    def _may_start(self, world: World, qi: int, stuck: int) -> bool:
+        """Whether a thread other than ``stuck`` has a step ahead that starts thread ``qi``
+        (a thread not started yet takes no step before one of those)."""
+        for ri, i in self._starts.get(self.names[qi], ()):
+            rec = world.threads[ri]
+            if ri != stuck and rec.status not in _ENDED and i >= max(rec.pc, 0):
+                return True
+        return False
+
+    @staticmethod
+    def _add(got: tuple, own: str | None, reads: set[str], writes: set[str]) -> None:
+        r, w, names_own, _ = got
+        reads.update(r)
+        writes.update(w)
+        if names_own and own is not None:
+            reads.add(own)
+            writes.add(own)
+
+    def _stops(self, world: World, got: tuple, stuck: int) -> bool:
+        """Whether a thread cannot get past this named step while ``stuck`` stands still (as
+        :meth:`_future` judges it)."""
+        kind, obj, arg = got
+        if kind == "wait":
+            return arg not in world.events and self._only_signaller(world, arg) == stuck
+        if kind == "lock":
+            return dict(world.locks).get(arg) == self.names[stuck]
+        if kind == "join":
+            return arg == self.names[stuck]
+        return False
+
+    def _bound(self, ti: int, made: bool) -> dict[int, tuple[frozenset[str], frozenset[str], bool, bool]]:
+        """Thread ``ti``'s steps' footprints, bound to it (``made``: from a world where the GIL
+        exists): per step index, (reads, writes, whether they name ``heap:self``, whether the
+        step may point its tstate back)."""
+        name = self.names[ti]
+        steps = self.steps[ti]
+        out = {}
+        for i in range(-1, len(steps) + 1):
+            s = steps[i] if 0 <= i < len(steps) else None
+            reads, writes = footprint.declared(s.kind if s is not None else (None if i < 0 else ""))
+            r, own_r = footprint.bind(reads, name, s.arg if s is not None else None, made)
+            w, own_w = footprint.bind(writes, name, s.arg if s is not None else None, made)
+            out[i] = (r, w, own_r or own_w, footprint.TSTATE_SELF in writes)
+        return out
+
+    def _c_api_local(self, world: World, ti: int, tr: Transition, after: World) -> bool:
+        """4: a C-API step is local when it changes nothing an outcome label reads but its
+        thread's position (model/ending.py: who holds the GIL, the locks, whether
+        finalization began, whether the thread holds guards), no other thread's footprint
+        (model/footprint.py) meets it while this one stands still, and 3 holds."""
+        g, h = world.gil, after.gil
+        if (g.holder if g.locked else None) != (h.holder if h.locked else None) or world.locks != after.locks:
+            return False
+        if _fini_began(world.runtime) != _fini_began(after.runtime):
+            return False
+        if bool(world.threads[ti].guards) != bool(after.threads[ti].guards):
+            return False
+        recs = world.threads
+        for qi, (b, a) in enumerate(zip(recs, after.threads)):
+            if qi != ti and a is not b and a != b and not self._started(world, ti, qi, a, after):
+                return False
+        made = world.gil.created
+        k = (ti, world.events, world.locks, made,
+             *[None if r.status in _ENDED else (r.status, r.pc, r.tstate) for r in recs])
+        got = self._reaches.get(k)
+        if got is None:
+            reads: set[str] = set()
+            writes: set[str] = set()
+            prints = self._prints[made]
+            for qi in range(len(self.names)):
+                if qi != ti:
+                    self._future(world, qi, ti, reads, writes, prints[qi])
+            if len(self._reaches) > _FUTURES:
+                self._reaches.clear()
+            got = self._reaches[k] = (frozenset(reads | writes), frozenset(writes))
+        touched, writes = got
+        if footprint.WILD in writes or footprint.meets(tr.writes, touched):
+            return False
+        if footprint.meets([o for o in tr.reads if o != "process"], writes):
+            return False
+        return self._stays_ready(after, ti, writes)
 
     def _only_signaller(self, world: World, event: str) -> int | None:
         """The one thread left that can signal ``event``, or None (none, or several)."""
@@ -164,6 +311,11 @@ class Locality:
         if ins.waits == "lock" and step.kind == "lock":
             return f"lock:{step.arg}" not in writes
         return False
+
+
+def _fini_began(rt) -> bool:
+    """What the outcome labels read of the runtime (model/ending.py)."""
+    return rt.finalizing is not None or (rt.generation > 0 and not rt.initialized)
 
 
 def _named(step) -> tuple[str, str, str | None] | None:
