@@ -89,11 +89,12 @@ class Locality:
         # per event: the threads with a step that signals it, and at which step indices
         self._signals: dict[str, list[tuple[int, int]]] = {}
         self._futures: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}  # see __call__
-        self._reaches: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}  # see _c_api
+        self._reaches: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}  # see _c_api_local
         # per thread: each step's declared footprint, bound to the thread (model/footprint.py),
         # the bootstrap's at index -1 and the teardown's at len(steps)
         # (by whether the GIL exists: footprint.GIL_MADE)
         self._prints = {made: [self._bound(ti, made) for ti in range(len(self.steps))] for made in (False, True)}
+        self._class = [self._classes(ti) for ti in range(len(self.steps))]
         # per thread: the steps that start it, (thread index, step index)
         self._starts: dict[str, list[tuple[int, int]]] = {}
         for ti, steps in enumerate(self.steps):
@@ -106,25 +107,27 @@ class Locality:
     def candidate(self, world: World, ti: int) -> bool:
         """Whether thread ``ti``'s next step may be local at all (its scenario step's kind):
         the explorer asks before it computes the step."""
-        rec = world.threads[ti]
-        steps = self.steps[ti]
-        return 0 <= rec.pc < len(steps) and steps[rec.pc].kind in LOCAL_KINDS or self._c_api(rec, ti)
+        return self._class[ti][world.threads[ti].pc + 1] != 0
 
-    def _c_api(self, rec, ti: int) -> bool:
-        """Whether the thread is at a C-API step (or its bootstrap or teardown) that may be
-        local: one of a declared footprint (4 below)."""
+    def _classes(self, ti: int) -> list[int]:
+        """Per step index + 1 (the bootstrap at 0, the teardown last): 1 for a step that names
+        an event or lock (1-3 below), 2 for a C-API step of a declared footprint (4), else 0."""
         steps = self.steps[ti]
-        kind = steps[rec.pc].kind if 0 <= rec.pc < len(steps) else (None if rec.pc < 0 else "")
-        return kind not in LOCAL_KINDS and kind not in WIDE_KINDS and kind in footprint.DECLARED
+        out = []
+        for i in range(-1, len(steps) + 1):
+            kind = steps[i].kind if 0 <= i < len(steps) else (None if i < 0 else "")
+            out.append(1 if kind in LOCAL_KINDS else
+                       2 if kind not in WIDE_KINDS and kind in footprint.DECLARED else 0)
+        return out
 
     def __call__(self, world: World, ti: int, tr: Transition, after: World) -> bool:
         """Whether thread ``ti``'s step ``tr`` (from ``world`` to ``after``) is local."""
         rec = world.threads[ti]
         if "process" in tr.writes or after.threads[ti].status in _ENDED or after.fault is not None:
             return False
-        steps = self.steps[ti]
-        if not (0 <= rec.pc < len(steps) and steps[rec.pc].kind in LOCAL_KINDS):
-            return self._c_api(rec, ti) and self._c_api_local(world, ti, tr, after)
+        cls = self._class[ti][rec.pc + 1]
+        if cls != 1:
+            return cls == 2 and self._c_api_local(world, ti, tr, after)
         # what the others may touch reads only each thread's position (or that it ended), the
         # events signalled and the locks held: kept by those (a search asks at each state
         # with a candidate, and most positions recur)
@@ -254,10 +257,15 @@ class Locality:
         thread's position (model/ending.py: who holds the GIL, the locks, whether
         finalization began, whether the thread holds guards), no other thread's footprint
         (model/footprint.py) meets it while this one stands still, and 3 holds."""
+        waits = self.machine.current(after, ti)[0].waits
+        if waits is not None and waits != "event" and waits != "lock":
+            return False  # 3 cannot hold (_stays_ready): asked first, as it is the cheapest
         g, h = world.gil, after.gil
-        if (g.holder if g.locked else None) != (h.holder if h.locked else None) or world.locks != after.locks:
+        if g is not h and (g.holder if g.locked else None) != (h.holder if h.locked else None):
             return False
-        if _fini_began(world.runtime) != _fini_began(after.runtime):
+        if world.locks != after.locks:
+            return False
+        if world.runtime is not after.runtime and _fini_began(world.runtime) != _fini_began(after.runtime):
             return False
         if bool(world.threads[ti].guards) != bool(after.threads[ti].guards):
             return False
