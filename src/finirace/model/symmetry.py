@@ -200,17 +200,8 @@ class Symmetry:
     def _sort(self, nums: tuple[int, ...]) -> tuple:
         """(the permutation, its renaming or None, the records in key order) for the records
         numbered ``nums`` (kept in ``_sorted``)."""
-        p = list(self.identity)
-        order = self._order
-        for cls in self.classes:
-            for slot, (_, j) in zip(cls, sorted([(order[nums[j]], j) for j in cls])):
-                p[j] = slot
-        perm = tuple(p)
-        renaming = None
-        if perm != self.identity:
-            renaming = self._sigma.get(perm, False)
-            if renaming is False:
-                renaming = self._sigma[perm] = self._renaming(perm)
+        perm = self._perm(nums)
+        renaming = None if perm == self.identity else self._renaming_for(perm)
         if renaming is None:
             got = (self.identity, None, nums)
         else:
@@ -246,19 +237,29 @@ class Symmetry:
 
     def _slow(self, world: World, nums: list[int], parts: tuple[int, ...]):
         """The key of a state that ended with a fault (its thread outcomes renamed too)."""
+        perm = self._perm(nums)
+        if perm != self.identity:
+            renaming = self._renaming_for(perm)
+            if renaming is not None:
+                return self._renamed(world, nums, parts, perm, renaming), perm
+        return self._key(world, nums, parts, None, self._tails_of(world, 0, {}, parts[3])), self.identity
+
+    def _perm(self, nums) -> tuple[int, ...]:
+        """Where each thread's record goes in the key: alike threads sorted by their records'
+        sort keys, each class among its own slots."""
         p = list(self.identity)
         order = self._order
         for cls in self.classes:
             for slot, (_, j) in zip(cls, sorted([(order[nums[j]], j) for j in cls])):
                 p[j] = slot
-        perm = tuple(p)
-        if perm != self.identity:
-            renaming = self._sigma.get(perm, False)
-            if renaming is False:
-                renaming = self._sigma[perm] = self._renaming(perm)
-            if renaming is not None:
-                return self._renamed(world, nums, parts, perm, renaming), perm
-        return self._key(world, nums, parts, None, self._tails_of(world, 0, {}, parts[3])), self.identity
+        return tuple(p)
+
+    def _renaming_for(self, perm: tuple[int, ...]):
+        """The permutation's renaming of threads, events and locks (kept in ``_sigma``)."""
+        renaming = self._sigma.get(perm, False)
+        if renaming is False:
+            renaming = self._sigma[perm] = self._renaming(perm)
+        return renaming
 
     def _record(self, r) -> int:
         """A thread record's number (kept by object too; its sort key in ``_order``)."""
