@@ -17,15 +17,9 @@ from finirace.explore.exploration import collector_paused
 from finirace.explore.persistent import explore_persistent
 from finirace.model import VARIANTS, build_system
 from finirace.scenario import loads
+from tests.model.walk import THREE_WORKERS
 
-WORKERS = """
-name = "workers"
-[threads]
-main = ["init", "save", "spawn w1", "spawn w2", "spawn w3", "wait b1", "wait b2", "wait b3", "restore", "finalize"]
-w1 = ["ensure", "save", "signal b1", "block", "restore", "release"]
-w2 = ["ensure", "save", "signal b2", "block", "restore", "release"]
-w3 = ["ensure", "save", "signal b3", "block", "restore", "release"]
-"""
+WORKERS = THREE_WORKERS
 
 
 class _Plain:

@@ -20,17 +20,11 @@ from finirace.model import ending
 from finirace.model.hashed import evolve
 from finirace.model.program import Fault
 from finirace.scenario import catalog, loads
+from tests.model.walk import THREE_WORKERS
 
 CATALOG = catalog.load_bundled()
 
-WORKERS = """
-name = "workers"
-[threads]
-main = ["init", "save", "spawn w1", "spawn w2", "spawn w3", "wait b1", "wait b2", "wait b3", "restore", "finalize"]
-w1 = ["ensure", "save", "signal b1", "block", "restore", "release"]
-w2 = ["ensure", "save", "signal b2", "block", "restore", "release"]
-w3 = ["ensure", "save", "signal b3", "block", "restore", "release"]
-"""
+WORKERS = THREE_WORKERS
 
 
 def _ends_equal_fresh(system, fresh, limit: int = 1500) -> int:

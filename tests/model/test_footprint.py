@@ -24,6 +24,7 @@ from finirace.model import VARIANTS, build_system, footprint
 from finirace.model.locality import STARTS
 from finirace.model.world import NEW
 from finirace.scenario import catalog, loads
+from tests.model.walk import steps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "check_catalog"))
 from run import seed_shaped_text  # noqa: E402
@@ -78,43 +79,35 @@ def _changed(before, after, ti: int, names: tuple[str, ...]) -> set[str]:
 
 def _check(system) -> int:
     names = system.threads
-    seen, stack, checked = set(), [system.initial()], 0
-    while stack:
-        s = stack.pop()
-        k = system.key(s)
-        if k in seen or system.outcome(s) is not None:
+    checked = 0
+    for s, t, nxt, tr in steps(system):
+        ti = names.index(t)
+        rec = s.threads[ti]
+        kind = _kind(system, ti, rec.pc)
+        reads, writes = footprint.declared(kind)
+        if footprint.WILD in writes:
             continue
-        seen.add(k)
-        for t in system.enabled(s):
-            ti = names.index(t)
-            rec = s.threads[ti]
-            nxt, tr = system.step(s, t)
-            stack.append(nxt)
-            kind = _kind(system, ti, rec.pc)
-            reads, writes = footprint.declared(kind)
-            if footprint.WILD in writes:
-                continue
-            step = system.current(s, ti)[1]
-            repoint = footprint.TSTATE_SELF in writes
-            made = s.gil.created
-            r = _bound(reads | writes, t, step, rec.tstate, repoint, made)
-            w = _bound(writes, t, step, rec.tstate, repoint, made)
-            where = (t, kind, tr.label, system.variant.name)
-            for o in tr.reads - {"process"}:
-                assert footprint.covered(o, r), ("reads", o, where)
-            for o in tr.writes - {"process"}:
-                assert footprint.covered(o, w), ("writes", o, where)
-            for objs in _changed(s, nxt, ti, names):
-                assert any(footprint.covered(o, w) for o in objs), ("changes", objs, where)
-            for j, (b, a) in enumerate(zip(s.threads, nxt.threads)):
-                if a.tstate != b.tstate and a.tstate is not None and a.tstate < len(s.heap):
-                    assert j == ti and repoint, ("tstate", names[j], where)
-            for j, (b, a) in enumerate(zip(s.threads, nxt.threads)):
-                if j != ti and b.status == NEW and a.status != NEW:  # what locality's _may_start relies on
-                    assert kind in STARTS and step.arg == names[j], ("starts", names[j], where)
-            # gil.created?: no declared kind unmakes the GIL
-            assert not made or nxt.gil.created, ("unmakes the GIL", where)
-            checked += 1
+        step = system.current(s, ti)[1]
+        repoint = footprint.TSTATE_SELF in writes
+        made = s.gil.created
+        r = _bound(reads | writes, t, step, rec.tstate, repoint, made)
+        w = _bound(writes, t, step, rec.tstate, repoint, made)
+        where = (t, kind, tr.label, system.variant.name)
+        for o in tr.reads - {"process"}:
+            assert footprint.covered(o, r), ("reads", o, where)
+        for o in tr.writes - {"process"}:
+            assert footprint.covered(o, w), ("writes", o, where)
+        for objs in _changed(s, nxt, ti, names):
+            assert any(footprint.covered(o, w) for o in objs), ("changes", objs, where)
+        for j, (b, a) in enumerate(zip(s.threads, nxt.threads)):
+            if a.tstate != b.tstate and a.tstate is not None and a.tstate < len(s.heap):
+                assert j == ti and repoint, ("tstate", names[j], where)
+        for j, (b, a) in enumerate(zip(s.threads, nxt.threads)):
+            if j != ti and b.status == NEW and a.status != NEW:  # what locality's _may_start relies on
+                assert kind in STARTS and step.arg == names[j], ("starts", names[j], where)
+        # gil.created?: no declared kind unmakes the GIL
+        assert not made or nxt.gil.created, ("unmakes the GIL", where)
+        checked += 1
     return checked
 
 

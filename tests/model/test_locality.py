@@ -16,6 +16,7 @@ import pytest
 
 from finirace.model import VARIANTS, build_system
 from finirace.scenario import catalog, loads
+from tests.model.walk import steps
 
 CATALOG = catalog.load_bundled()
 
@@ -60,19 +61,11 @@ class Reach:
 def _local_steps_lose_nothing(system) -> int:
     reach = Reach(system)
     index = {t: i for i, t in enumerate(system.threads)}
-    seen, stack, checked = set(), [system.initial()], 0
-    while stack:
-        s = stack.pop()
-        k = system.key(s)
-        if k in seen or system.outcome(s) is not None:
-            continue
-        seen.add(k)
-        for t in system.enabled(s):
-            nxt, tr = system.step(s, t)
-            stack.append(nxt)
-            if system.local(s, index[t], tr, nxt):
-                assert reach(nxt) == reach(s), (t, tr.label, s)
-                checked += 1
+    checked = 0
+    for s, t, nxt, tr in steps(system):
+        if system.local(s, index[t], tr, nxt):
+            assert reach(nxt) == reach(s), (t, tr.label, s)
+            checked += 1
     return checked
 
 
