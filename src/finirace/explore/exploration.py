@@ -105,6 +105,23 @@ def state_key(system: System) -> Callable[[object], object]:
     return key if key is not None else _same
 
 
+def asker(system: System):
+    """A state's outcome and enabled threads' moves ({thread: (next state, transition)},
+    threads order), and what the next ask needs of it: the system's ``expand`` hook, one ask
+    per step, its moves carried over from the state before where they commute with the step
+    taken (:mod:`~finirace.model.moves`); without the hook, ``outcome``, ``enabled``, then
+    ``step`` for each."""
+    expand = getattr(system, "expand", None)
+    if expand is not None:
+        return lambda state, came: expand(state, (), None, True, came)
+
+    def ask(state, came):
+        outcome = system.outcome(state)
+        enabled = system.enabled(state) if outcome is None else ()
+        return outcome, {t: system.step(state, t) for t in enabled}, None
+    return ask
+
+
 def _same(state: object) -> object:
     return state
 

@@ -30,7 +30,7 @@ from itertools import count
 
 from finirace.explore.cheapest import CheapestRuns, Cycle, OverBudget
 from finirace.explore.exhaustive import CHEAPEST_KEYS
-from finirace.explore.exploration import Found, collector_paused
+from finirace.explore.exploration import Found, asker, collector_paused
 from finirace.model.system import State, System
 
 DEFAULT_BUDGET = 200_000
@@ -105,8 +105,7 @@ class _Asker:
     Without the hook: ``outcome``, ``enabled``, then ``step`` for each."""
 
     def __init__(self, system: System) -> None:
-        self.system = system
-        self.expand = getattr(system, "expand", None)
+        self.ask = asker(system)
         self.asked: dict[State, tuple] = {}
         self.came: dict[State, tuple] = {}  # a state made, not asked yet: (its maker's ask, the mover)
 
@@ -114,21 +113,14 @@ class _Asker:
         got = self.asked.get(state)
         if got is not None:
             return got
-        expand = self.expand
-        if expand is None:
-            system = self.system
-            outcome = system.outcome(state)
-            enabled = system.enabled(state) if outcome is None else ()
-            moves = tuple([(t, system.step(state, t)[0]) for t in enabled])
-        else:
-            outcome, ms, made = expand(state, (), None, True, self.came.pop(state, None))
-            enabled = tuple(ms)
-            moves = tuple([(t, m[0]) for t, m in ms.items()])
-            if made is not None:
-                came = self.came
-                for t, nxt in moves:
-                    if nxt not in self.asked:
-                        came.setdefault(nxt, (made, t))
+        outcome, ms, made = self.ask(state, self.came.pop(state, None))
+        enabled = tuple(ms)
+        moves = tuple([(t, m[0]) for t, m in ms.items()])
+        if made is not None:
+            came = self.came
+            for t, nxt in moves:
+                if nxt not in self.asked:
+                    came.setdefault(nxt, (made, t))
         got = self.asked[state] = (outcome, enabled, moves)
         return got
 

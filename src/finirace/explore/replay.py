@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from finirace.explore.exploration import Exploration, Found, ProgressFn
+from finirace.explore.exploration import Exploration, Found, ProgressFn, asker
 from finirace.explore.schedule import ScheduleError, decode, encode, thread_letter
 from finirace.explore.trace import Counterexample, TraceStep, is_preemption
 from finirace.model.system import System
@@ -31,7 +31,7 @@ def run_choices(system: System, choices: Sequence[int], token: str | None = None
     state = system.initial()
     trace: list[TraceStep] = []
     previous: str | None = None
-    ask = _asker(system)
+    ask = asker(system)
     outcome, moves, made = ask(state, None)
     for i, c in enumerate(choices):
         if outcome is not None:
@@ -60,23 +60,6 @@ def run_choices(system: System, choices: Sequence[int], token: str | None = None
             )
         raise ModelError("no thread can run and the model names no outcome")
     return Counterexample(outcome, tok, tuple(trace))
-
-
-def _asker(system: System):
-    """A state's outcome and enabled threads' moves ({thread: (next state, transition)},
-    threads order), and what the next ask needs of it: the system's ``expand`` hook, one ask
-    per step, its moves carried over from the state before where they commute with the step
-    taken (:mod:`~finirace.model.moves`); without the hook, ``outcome``, ``enabled``, then
-    ``step`` for each."""
-    expand = getattr(system, "expand", None)
-    if expand is not None:
-        return lambda state, came: expand(state, (), None, True, came)
-
-    def ask(state, came):
-        outcome = system.outcome(state)
-        enabled = system.enabled(state) if outcome is None else ()
-        return outcome, {t: system.step(state, t) for t in enabled}, None
-    return ask
 
 
 def replay(system: System, token: str) -> Counterexample:
