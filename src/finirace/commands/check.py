@@ -75,7 +75,7 @@ def _variants(chosen: list[str] | None, extra=()) -> tuple[list[str], list[str]]
     return known, list(dict.fromkeys(chosen))
 
 
-def _strategy(args):
+def _strategy(args, searches: int):
     from finirace.explore import PCT, Exhaustive, PreemptionBounded
 
     if args.pct and args.preemptions is not None:
@@ -90,23 +90,13 @@ def _strategy(args):
     if args.pct:
         if args.runs > MAX_PCT_RUNS:
             raise UsageError(f"--runs {args.runs}: at most {MAX_PCT_RUNS:,} PCT runs (use --time to stop a long campaign)")
-        return PCT(args.runs, args.seed, args.depth, time_limit=getattr(args, "time", None))
+        # --time bounds the command, not each search: five minutes for the whole catalog under
+        # every era must not mean five minutes times 310.  An equal share each, rather than one
+        # deadline for all, so that the last search is not left with no time at all.
+        return PCT(args.runs, args.seed, args.depth, time_limit=getattr(args, "time", None), shared_by=searches)
     if args.preemptions is not None:
         return PreemptionBounded(args.preemptions)
     return None
-
-
-def _share_time(strategy, searches: int):
-    """``--time`` bounds the command, not each search: a user who gives five minutes to
-    the whole catalog under every era should not wait five minutes times 310.  An equal
-    share each, rather than one deadline for all, so that the last search is not left
-    with no time at all."""
-    from finirace.explore import PCT
-
-    if not isinstance(strategy, PCT) or strategy.time_limit is None or searches <= 1:
-        return strategy
-    return PCT(strategy.runs, strategy.seed, strategy.depth, time_limit=strategy.time_limit / searches,
-               time_total=(strategy.time_limit, searches))
 
 
 def run(args) -> int:
@@ -128,7 +118,7 @@ def run(args) -> int:
         return _replay(args, scenarios, variants)
     if user and (getattr(args, "write_expect", False)):
         raise UsageError("--write-expect writes the built-in eras' entries: not with --variant-file")
-    strategy = _strategy(args)
+    strategy = _strategy(args, len(scenarios) * len(variants))
     expectations = getattr(args, "print_expect", False) or getattr(args, "write_expect", False)
     if expectations and (args.pct or args.preemptions is not None or args.json or args.junit):
         raise UsageError("--print-expect/--write-expect need every run explored: not with --pct, --preemptions, --json or --junit")
@@ -138,7 +128,6 @@ def run(args) -> int:
     tty = sys.stderr.isatty() and not args.json
     verdicts = []
     total = len(scenarios) * len(variants)
-    strategy = _share_time(strategy, total)
     for sc in scenarios:
         for var in variants:
             where = f"{sc.name} under {getattr(var, 'name', var)} ({len(verdicts) + 1}/{total})"

@@ -27,14 +27,15 @@ from finirace.model.system import System
 
 class PCT:
     def __init__(self, runs: int, seed: int = 0, depth: int = 3, max_steps: int = 100_000,
-                 time_limit: float | None = None, time_total: tuple[float, int] | None = None) -> None:
+                 time_limit: float | None = None, shared_by: int = 1) -> None:
         if runs < 1:
             raise ValueError("PCT needs at least one run")
         if depth < 1:
             raise ValueError("PCT depth is at least 1")
         self.runs, self.seed, self.depth, self.max_steps = runs, seed, depth, max_steps
-        self.time_limit = time_limit  # seconds: the campaign stops after the run that crosses it
-        self.time_total = time_total  # (the command's --time, how many searches share it), for the name
+        # seconds, shared equally by ``shared_by`` searches: this one stops after the run that
+        # crosses its share
+        self.time_limit, self.shared_by = time_limit, max(1, shared_by)
         self.name = f"pct runs={runs} seed={seed} depth={depth}"
 
     @collector_paused()
@@ -45,7 +46,7 @@ class PCT:
         seen: set = set()
         key = state_key(system)
         k = 16
-        deadline = time.monotonic() + self.time_limit if self.time_limit is not None else None
+        deadline = time.monotonic() + self.time_limit / self.shared_by if self.time_limit is not None else None
         for _ in range(self.runs):
             if deadline is not None and rec.runs and time.monotonic() >= deadline:
                 name = f"pct runs={rec.runs} of {self.runs} ({self._limit()}) seed={self.seed} depth={self.depth}"
@@ -84,7 +85,6 @@ class PCT:
         return rec.result(self.name, complete=False)
 
     def _limit(self) -> str:
-        if self.time_total is None:
+        if self.shared_by == 1:
             return f"time limit {self.time_limit:g} s"
-        total, searches = self.time_total
-        return f"time limit {self.time_limit:.3g} s: {total:g} s shared by {searches} searches"
+        return f"time limit {self.time_limit / self.shared_by:.3g} s: {self.time_limit:g} s shared by {self.shared_by} searches"
