@@ -58,6 +58,12 @@ def fault_outcome(m, world: World, new: World, ti: int, f: Fault) -> RunOutcome:
     return outcome
 
 
+def fini_began(rt) -> bool:
+    """Whether finalization began, all the outcome labels read of the runtime: a thread
+    waiting then is cut short by it, not deadlocked."""
+    return rt.finalizing is not None or (rt.generation > 0 and not rt.initialized)
+
+
 def results(m, world: World, timeout: bool, faulted: int | None = None) -> tuple[ThreadResult, ...]:
     """Each thread's result when the run ends in ``world`` (``faulted``: the thread whose
     step faulted; ``timeout``: no thread can run and ``main`` has not finished).
@@ -71,8 +77,7 @@ def results(m, world: World, timeout: bool, faulted: int | None = None) -> tuple
     enabled = tuple([i != faulted and ready(world, i) for i in range(len(m.threads))])
     gil, rt = world.gil, world.runtime
     what = (timeout, faulted, enabled, tuple([(r.status, r.pc, r.phase, not r.guards) for r in world.threads]),
-            gil.holder if gil.locked else None, world.locks,
-            rt.finalizing is not None or (rt.generation > 0 and not rt.initialized))
+            gil.holder if gil.locked else None, world.locks, fini_began(rt))
     memo = m._ended
     got = memo.get(what)
     if got is None:
@@ -97,8 +102,7 @@ def _results(m, world: World, timeout: bool, faulted: int | None, enabled: tuple
             if any(p in alive for p in providers(m, world, i)):
                 alive.add(i)
                 changed = True
-    rt = world.runtime
-    fini_began = rt.finalizing is not None or (rt.generation > 0 and not rt.initialized)
+    began = fini_began(world.runtime)
     out = []
     for i, name in enumerate(m.threads):
         rec = world.threads[i]
@@ -119,7 +123,7 @@ def _results(m, world: World, timeout: bool, faulted: int | None, enabled: tuple
             outcome, where = None, ins.function
         else:
             where = ins.function
-            if ins.in_runtime and fini_began:
+            if ins.in_runtime and began:
                 outcome = ThreadOutcome.HUNG
             elif timeout or ins.waits != "gil":
                 outcome = ThreadOutcome.DEADLOCKED

@@ -62,6 +62,7 @@ anything: with patches, no step is local.
 from __future__ import annotations
 
 from finirace.model import footprint
+from finirace.model.ending import fini_began
 from finirace.model.world import DONE, EXITED, HUNG, NEW, World
 from finirace.model.system import Transition
 
@@ -132,20 +133,27 @@ class Locality:
         # events signalled and the locks held: kept by those (a search asks at each state
         # with a candidate, and most positions recur)
         k = (ti, world.events, world.locks, *[None if r.status in _ENDED else r.pc for r in world.threads])
-        got = self._futures.get(k)
+        touched, writes = self._others(self._futures, k, world, ti, None)
+        if "*" in writes or tr.writes & touched or (tr.reads & writes):
+            return False
+        return self._stays_ready(after, ti, writes)
+
+    def _others(self, table: dict, k: tuple, world: World, ti: int, prints: list | None) \
+            -> tuple[frozenset[str], frozenset[str]]:
+        """What the threads other than ``ti`` may touch (and write) while it stands still, kept
+        in ``table`` by ``k``: all of the world that :meth:`_future` reads (with ``prints``,
+        their footprints too)."""
+        got = table.get(k)
         if got is None:
             reads: set[str] = set()
             writes: set[str] = set()
             for qi in range(len(self.names)):
                 if qi != ti:
-                    self._future(world, qi, ti, reads, writes)
-            if len(self._futures) > _FUTURES:
-                self._futures.clear()
-            got = self._futures[k] = (frozenset(reads | writes), frozenset(writes))
-        touched, writes = got
-        if "*" in writes or tr.writes & touched or (tr.reads & writes):
-            return False
-        return self._stays_ready(after, ti, writes)
+                    self._future(world, qi, ti, reads, writes, None if prints is None else prints[qi])
+            if len(table) > _FUTURES:
+                table.clear()
+            got = table[k] = (frozenset(reads | writes), frozenset(writes))
+        return got
 
     def _future(self, world: World, qi: int, stuck: int, reads: set[str], writes: set[str],
                 prints: dict | None = None) -> None:
@@ -265,7 +273,7 @@ class Locality:
             return False
         if world.locks != after.locks:
             return False
-        if world.runtime is not after.runtime and _fini_began(world.runtime) != _fini_began(after.runtime):
+        if world.runtime is not after.runtime and fini_began(world.runtime) != fini_began(after.runtime):
             return False
         if bool(world.threads[ti].guards) != bool(after.threads[ti].guards):
             return False
@@ -276,18 +284,7 @@ class Locality:
         made = world.gil.created
         k = (ti, world.events, world.locks, made,
              *[None if r.status in _ENDED else (r.status, r.pc, r.tstate) for r in recs])
-        got = self._reaches.get(k)
-        if got is None:
-            reads: set[str] = set()
-            writes: set[str] = set()
-            prints = self._prints[made]
-            for qi in range(len(self.names)):
-                if qi != ti:
-                    self._future(world, qi, ti, reads, writes, prints[qi])
-            if len(self._reaches) > _FUTURES:
-                self._reaches.clear()
-            got = self._reaches[k] = (frozenset(reads | writes), frozenset(writes))
-        touched, writes = got
+        touched, writes = self._others(self._reaches, k, world, ti, self._prints[made])
         if footprint.WILD in writes or footprint.meets(tr.writes, touched):
             return False
         if footprint.meets([o for o in tr.reads if o != "process"], writes):
@@ -319,11 +316,6 @@ class Locality:
         if ins.waits == "lock" and step.kind == "lock":
             return f"lock:{step.arg}" not in writes
         return False
-
-
-def _fini_began(rt) -> bool:
-    """What the outcome labels read of the runtime (model/ending.py)."""
-    return rt.finalizing is not None or (rt.generation > 0 and not rt.initialized)
 
 
 def _named(step) -> tuple[str, str, str | None] | None:
