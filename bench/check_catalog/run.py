@@ -15,6 +15,8 @@ reduction.
    then the default alone over the whole catalog, as ``finirace check`` runs it,
    in a fresh child process (the fastest of three; target: under 0.3 s of
    search), beside ``none`` (caching alone) in the same run, and the ratio;
+   then the search loop's floor (``floor.py``: the same search over the
+   catalog's graphs precomputed, beside the search on the model);
 2. ``finirace check`` end to end on the 3- and 4-worker seed-shaped scenarios
    under every era, each in a child process, CPU and wall seconds and peak
    memory (targets <= 3 s and <= 30 s of CPU; run before the rows below grow
@@ -215,6 +217,11 @@ def main() -> int:
           f"none {then['none']['states']} states {then['none']['seconds']:.2f} s; default {then['symmetry']['states']} "
           f"states {old:.2f} s of CPU; none/default {then['none']['seconds'] / old:.2f} "
           f"(target <= {TARGET_CATALOG} s: {'met' if old <= TARGET_CATALOG else 'NOT met'})", flush=True)
+    here = Path(__file__).parent
+    got = subprocess.run([sys.executable, str(here / "floor.py")], capture_output=True, text=True, check=True)
+    sys.path.insert(0, str(here))
+    from floor import line  # beside this file, run in a child of its own above: a clean process
+    print(line(json.loads(got.stdout), TARGET_CATALOG), flush=True)
     if args.only_catalog:
         return 0
 
