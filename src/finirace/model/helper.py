@@ -40,7 +40,7 @@ not finalizing, whose state is alive: no exit check can fire).
 
 from __future__ import annotations
 
-from finirace.model import pystate
+from finirace.model import guards, pystate
 from finirace.model.hashed import evolve
 from finirace.model.program import Ctx, Instr, Program, call, instr
 from finirace.model.variant import Variant
@@ -386,29 +386,13 @@ def restore(v: Variant) -> Program:
 
 def _pep_acquire(kind: str):
     def run(c: Ctx) -> None:
-        # PyInterpreterGuard_FromView / _FromCurrent: NULL once finalization began
-        c.read("runtime", "interp")
-        rt = c.rt
-        if rt.interp is None or rt.guards_closed or rt.finalizing is not None:
+        if not guards.take(c):
             _refused(c, kind, "PEP 788: the interpreter is finalizing: refused")
             return
-        c.write("interp")
-        c.rt = evolve(rt, guards=rt.guards + 1)
-        c.set_me(guards=c.me.guards + 1)
         if kind == "token":
             c.set_me(fr_tokens=c.me.fr_tokens + (True,))
         _granted(c, kind)
     return run
-
-
-def _pep_close(c: Ctx) -> None:
-    # PyInterpreterGuard_Close
-    c.read("interp")
-    c.write("interp")
-    c.rt = evolve(c.rt, guards=c.rt.guards - 1)
-    c.set_me(guards=c.me.guards - 1)
-    c.note = "closes its interpreter guard"
-    c.finish()
 
 
 def _pep_pop(field: str):
@@ -426,7 +410,7 @@ def _pep_pop(field: str):
 def _pep788(v: Variant, kind: str) -> Program:
     """PEP 788 under the header's names: guards the era itself holds finalization off for."""
     acquire = "PyInterpreterGuard_FromView"
-    close = instr("PyInterpreterGuard_Close", _pep_close, "PyInterpreterGuard_Close")
+    close = instr("PyInterpreterGuard_Close", guards.close, "PyInterpreterGuard_Close")
     if kind == "guard":
         return (instr(acquire, _pep_acquire("guard"), acquire),)
     if kind == "unguard":

@@ -35,8 +35,8 @@ code returns on failure.
 from __future__ import annotations
 
 from finirace.model.exitguard import meets_async_exc
+from finirace.model import guards
 from finirace.model.gil import detach, drop_gil, init_threads, take_gil
-from finirace.model.hashed import evolve
 from finirace.model.interpreters import interp_alive, interp_for_new_thread, unlink
 from finirace.model.program import Ctx, Program, call, instr
 from finirace.model.pystate import new_threadstate, restore, tstate_name
@@ -199,16 +199,10 @@ def _guard(c: Ctx) -> None:
         c.note = "no interpreter guards here: no-op"
         c.finish()
         return
-    # PyInterpreterGuard_FromView: fails once the interpreter began finalizing
-    c.read("runtime", "interp")
-    rt = c.rt
-    if rt.interp is None or rt.guards_closed or rt.finalizing is not None:
+    if not guards.take(c):
         c.note = "guard refused: the interpreter is finalizing; the thread returns"
         c.skip_rest()
         return
-    c.write("interp")
-    c.rt = evolve(rt, guards=rt.guards + 1)
-    c.set_me(guards=c.me.guards + 1)
     c.note = "holds an interpreter guard"
     c.finish()
 
@@ -218,13 +212,7 @@ def _unguard(c: Ctx) -> None:
         c.note = "no guard held: no-op"
         c.finish()
         return
-    # PyInterpreterGuard_Close
-    c.read("interp")
-    c.write("interp")
-    c.rt = evolve(c.rt, guards=c.rt.guards - 1)
-    c.set_me(guards=c.me.guards - 1)
-    c.note = "closes its interpreter guard"
-    c.finish()
+    guards.close(c)
 
 
 def one(label: str, run, function: str, **kw):
