@@ -83,3 +83,4 @@ def test_c_api_steps_are_taken_alone():
     assert system.current(state, 1)[0].label == "PyGILState_Ensure"
     nxt, tr = system.step(state, "w1")
     assert tr.reads - {"process"} == {"runtime"} and system.local(state, 1, tr, nxt)
+

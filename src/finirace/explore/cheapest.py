@@ -220,6 +220,7 @@ class CheapestRuns:
                 outcome = system.outcome(state)
                 enabled = system.enabled(state) if outcome is None else ()
             if outcome is not None:
+                rec.met(outcome)
                 node = done[key] = self._terminal(rename(outcome_key(outcome), perm))
                 return key, perm, node
             if not enabled:

@@ -73,6 +73,10 @@ class Recorder:
     def __init__(self, progress: ProgressFn | None = None) -> None:
         self.progress = progress
         self.best: dict[str, Found] = {}
+        # the labels met so far, for progress: a search that keeps summaries (persistent sets, the
+        # cheapest-run pass) rebuilds its runs only at the end, so its best runs stay empty while
+        # it searches, and a long search would say "0 outcomes so far" to the end
+        self.labels: set[str] = set()
         self.states = 0
         self.transitions = 0
         self.runs = 0
@@ -82,10 +86,15 @@ class Recorder:
         self.transitions += 1
         if self.progress is not None and self.transitions >= self._next:
             self._next += self.EVERY
-            self.progress(Progress(self.states, self.transitions, len(self.best), self.runs))
+            self.progress(Progress(self.states, self.transitions, len(self.labels), self.runs))
+
+    def met(self, outcome: RunOutcome) -> None:
+        """An outcome met in the search, its run not rebuilt yet (progress counts its label)."""
+        self.labels.add(outcome.label)
 
     def reached(self, outcome: RunOutcome, choices: tuple[int, ...], preemptions: int) -> None:
         label = outcome.label
+        self.labels.add(label)
         old = self.best.get(label)
         if old is None or (preemptions, len(choices)) < (old.preemptions, len(old.choices)):
             self.best[label] = Found(outcome, choices, preemptions)

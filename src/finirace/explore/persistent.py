@@ -145,6 +145,7 @@ class _Search:
                 outcome = system.outcome(state)
                 enabled = system.enabled(state) if outcome is None else ()
             if outcome is not None:
+                rec.met(outcome)
                 s = done[key] = self.intern(frozenset({rename(outcome_key(outcome), perm)}))
                 return key, perm, s
             if not enabled:
@@ -177,6 +178,7 @@ class _Search:
             rec.transition()
             over = ended(nxt)
             if over is not None:  # an end known without a key: its outcome, in the parent's naming
+                rec.met(over)
                 f[5].add(self.ended_key(over, f[1]))
                 continue
             _, perm, s = enter(nxt, (f[7], f[6][f[4] - 1]) if f[7] is not None else None)
