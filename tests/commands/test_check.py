@@ -270,14 +270,19 @@ def test_pct_runs_have_a_bound_and_a_time_limit(cli, late):
     assert 1 <= runs < 1_000_000
 
 
-def test_pct_time_limit_bounds_the_whole_check_and_each_search_gets_a_share(cli, late):
-    p = cli("check", late, "--variant", "exit", "--variant", "legacy", "--pct", "--runs", "1000000", "--time", "0.6",
-            "--json")
+@pytest.mark.parametrize("jobs, limit", [
+    ("1", "time limit 0.2 s: 0.6 s shared by 3 searches"),
+    ("2", "time limit 0.4 s: 0.6 s shared by 3 searches, 2 at once"),  # side by side: two shares each
+    ("3", "time limit 0.6 s, 3 searches at once"),
+])
+def test_pct_time_limit_bounds_the_whole_check_and_each_search_gets_a_share(cli, late, jobs, limit):
+    p = cli("check", late, "--variant", "exit", "--variant", "legacy", "--variant", "hang", "--pct", "--runs",
+            "1000000", "--time", "0.6", "--json", "-j", jobs)
     assert p.returncode in (0, 1), p.stderr
     results = json.loads(p.stdout)["results"]
-    assert len(results) == 2
+    assert len(results) == 3
     for res in results:
-        assert "time limit 0.3 s: 0.6 s shared by 2 searches" in res["strategy"], res["strategy"]
+        assert limit in res["strategy"], res["strategy"]
         assert 1 <= int(res["strategy"].split("runs=")[1].split()[0]) < 1_000_000
 
 
@@ -345,3 +350,29 @@ def test_a_long_search_shows_which_verdict_it_is_on_and_how_far(tmp_path):
     shown = err.decode().replace("\r", "\n")
     assert "exploring three under exit (1/1): " in shown and " states, " in shown, shown[-500:]
     assert shown.rstrip().endswith("\x1b[K")  # the line is wiped before the table
+
+
+def test_searches_side_by_side_give_the_verdicts_of_one_after_the_other(cli):
+    """--jobs 2 runs each scenario × variant in a forked process of its own: the same verdicts, in
+    the same order, as in this process; the summary says the time is the searches' own."""
+    argv = ("check", "seed", "hang-at-exit", "--variant", "exit", "--variant", "legacy", "--json")
+    one, two = cli(*argv, "-j", "1"), cli(*argv, "-j", "2")
+    assert one.returncode == two.returncode == 0, (one.stderr, two.stderr)
+
+    def verdicts(p):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(p.stdout)["results"]]
+
+    assert verdicts(one) == verdicts(two) and len(verdicts(one)) == 4
+    table = cli("check", "seed", "--variant", "exit", "--variant", "legacy", "-j", "2")
+    assert table.returncode == 0 and "s of search, 2 at once" in table.stdout.splitlines()[-1]
+
+
+def test_a_variant_files_error_in_a_search_side_by_side_is_one_line_and_exit_2(cli, tmp_path):
+    f = tmp_path / "boom.py"
+    f.write_text("from finirace.model.api import instr, variant\n"
+                 "def _boom(c):\n    raise ValueError('my bug')\n"
+                 "def restore(v, steps):\n    return (instr('boom', _boom, 'PyEval_RestoreThread'),) + tuple(steps)\n"
+                 "VARIANT = variant(base='exit', name='boom', summary='raises', "
+                 "patches={'PyEval_RestoreThread': restore})\n")
+    line = cli.one_line(cli("check", "seed", "hang-at-exit", "--variant-file", f, "-j", "2"))
+    assert "variant 'boom' failed while exploring" in line and "ValueError: my bug" in line

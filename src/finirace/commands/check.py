@@ -45,6 +45,9 @@ def register(subparsers) -> None:
     p.add_argument("--time", type=duration, metavar="T", help="PCT: stop the whole check after about this long (90, 90s, 5m), runs or not; each scenario under each variant gets an equal share")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="PCT seed (default 0)")
     p.add_argument("--depth", type=positive, default=3, metavar="D", help="PCT bug depth (default 3)")
+    p.add_argument("-j", "--jobs", type=positive, metavar="J",
+                   help="searches at once, each in a process of its own (default: one per core; 1: in this "
+                        "process, with each search's progress)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every counterexample, not only mismatches")
     p.add_argument("--print-expect", action="store_true",
                    help="print, per scenario, the [expect] entries of what the model reaches (exhaustive search only)")
@@ -75,7 +78,7 @@ def _variants(chosen: list[str] | None, extra=()) -> tuple[list[str], list[str]]
     return known, list(dict.fromkeys(chosen))
 
 
-def _strategy(args, searches: int):
+def _strategy(args, searches: int, jobs: int = 1):
     from finirace.explore import PCT, Exhaustive, PreemptionBounded
 
     if args.pct and args.preemptions is not None:
@@ -92,14 +95,17 @@ def _strategy(args, searches: int):
             raise UsageError(f"--runs {args.runs}: at most {MAX_PCT_RUNS:,} PCT runs (use --time to stop a long campaign)")
         # --time bounds the command, not each search: five minutes for the whole catalog under
         # every era must not mean five minutes times 310.  An equal share each, rather than one
-        # deadline for all, so that the last search is not left with no time at all.
-        return PCT(args.runs, args.seed, args.depth, time_limit=getattr(args, "time", None), shared_by=searches)
+        # deadline for all, so that the last search is not left with no time at all; searches
+        # side by side (--jobs) each get as many shares as run at once.
+        return PCT(args.runs, args.seed, args.depth, time_limit=getattr(args, "time", None), shared_by=searches,
+                   at_once=jobs)
     if args.preemptions is not None:
         return PreemptionBounded(args.preemptions)
     return None
 
 
 def run(args) -> int:
+    from finirace.explore.pool import cores, run_all
     from finirace.scenario import check_variants, load_bundled, resolve
 
     files = getattr(args, "variant_file", None) or []
@@ -118,7 +124,9 @@ def run(args) -> int:
         return _replay(args, scenarios, variants)
     if user and (getattr(args, "write_expect", False)):
         raise UsageError("--write-expect writes the built-in eras' entries: not with --variant-file")
-    strategy = _strategy(args, len(scenarios) * len(variants))
+    total = len(scenarios) * len(variants)
+    jobs = min(getattr(args, "jobs", None) or cores(), total)
+    strategy = _strategy(args, total, jobs)
     expectations = getattr(args, "print_expect", False) or getattr(args, "write_expect", False)
     if expectations and (args.pct or args.preemptions is not None or args.json or args.junit):
         raise UsageError("--print-expect/--write-expect need every run explored: not with --pct, --preemptions, --json or --junit")
@@ -126,10 +134,13 @@ def run(args) -> int:
     from finirace.explore import check
 
     tty = sys.stderr.isatty() and not args.json
-    verdicts = []
-    total = len(scenarios) * len(variants)
-    for sc in scenarios:
-        for var in variants:
+    cells = [(sc, var) for sc in scenarios for var in variants]
+    if jobs > 1:
+        verdicts = run_all(cells, lambda cell: _check_one(check, *cell, strategy, None), jobs,
+                           _done_line(jobs) if tty else None)
+    else:
+        verdicts = []
+        for sc, var in cells:
             where = f"{sc.name} under {getattr(var, 'name', var)} ({len(verdicts) + 1}/{total})"
             progress = _progress_line(where) if tty else None
             verdicts.append(_check_one(check, sc, var, strategy, progress))
@@ -142,7 +153,7 @@ def run(args) -> int:
     threads_of = {sc.name: sc.thread_names for sc in scenarios}
     refs = {sc.name: _ref(sc, args.scenarios, files) for sc in scenarios}
     strict = getattr(args, "strict", False)
-    _present(args, verdicts, names, threads_of, refs, strict)
+    _present(args, verdicts, names, threads_of, refs, strict, jobs)
     return 1 if any(v.fails(strict) for v in verdicts) else 0
 
 
@@ -170,7 +181,7 @@ def _ref(sc, given: list[str], files=()) -> str:
     return name + "".join(f" --variant-file {shlex.quote(f)}" for f in files)
 
 
-def _present(args, verdicts, variants, threads_of, refs, strict: bool = False) -> None:
+def _present(args, verdicts, variants, threads_of, refs, strict: bool = False, jobs: int = 1) -> None:
     from finirace.report import check as report
 
     if args.junit:
@@ -212,7 +223,7 @@ def _present(args, verdicts, variants, threads_of, refs, strict: bool = False) -
     note = f", {warned} with expected outcomes this search did not reach (warnings)" if warned else ""
     n = len(verdicts)
     out.write(f"\n{n} verdict{'' if n == 1 else 's'}, {bad} differ{'s' if bad == 1 else ''} from expectations{note}; "
-              f"{total} states in {secs:.2f} s\n")
+              f"{total} states in {secs:.2f} s" + (f" of search, {jobs} at once" if jobs > 1 else "") + "\n")
 
 
 def _fits(expected: str, label: str) -> bool:
@@ -227,6 +238,16 @@ def _progress_line(where: str):
     def show(p) -> None:
         sys.stderr.write(f"\r\x1b[Kexploring {where}: {p.states:,} states, {p.transitions:,} transitions, "
                          f"{p.outcomes} outcomes so far")
+        sys.stderr.flush()
+
+    return show
+
+
+def _done_line(jobs: int):
+    """Progress of searches run side by side: how many verdicts are in (each search's own
+    progress stays in its process)."""
+    def show(finished: int, total: int) -> None:
+        sys.stderr.write(f"\r\x1b[Kchecked {finished}/{total} scenario × variant, {jobs} searches at once")
         sys.stderr.flush()
 
     return show

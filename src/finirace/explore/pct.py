@@ -27,15 +27,17 @@ from finirace.model.system import System
 
 class PCT:
     def __init__(self, runs: int, seed: int = 0, depth: int = 3, max_steps: int = 100_000,
-                 time_limit: float | None = None, shared_by: int = 1) -> None:
+                 time_limit: float | None = None, shared_by: int = 1, at_once: int = 1) -> None:
         if runs < 1:
             raise ValueError("PCT needs at least one run")
         if depth < 1:
             raise ValueError("PCT depth is at least 1")
         self.runs, self.seed, self.depth, self.max_steps = runs, seed, depth, max_steps
-        # seconds, shared equally by ``shared_by`` searches: this one stops after the run that
-        # crosses its share
+        # seconds, shared equally by ``shared_by`` searches, ``at_once`` of them side by side (in
+        # processes of their own, explore/pool.py): this one stops after the run that crosses its
+        # share
         self.time_limit, self.shared_by = time_limit, max(1, shared_by)
+        self.at_once = max(1, min(at_once, self.shared_by))
         self.name = f"pct runs={runs} seed={seed} depth={depth}"
 
     @collector_paused()
@@ -46,7 +48,7 @@ class PCT:
         seen: set = set()
         key = state_key(system)
         k = 16
-        deadline = time.monotonic() + self.time_limit / self.shared_by if self.time_limit is not None else None
+        deadline = time.monotonic() + self._share() if self.time_limit is not None else None
         for _ in range(self.runs):
             if deadline is not None and rec.runs and time.monotonic() >= deadline:
                 name = f"pct runs={rec.runs} of {self.runs} ({self._limit()}) seed={self.seed} depth={self.depth}"
@@ -84,7 +86,11 @@ class PCT:
             k = max(k, len(choices))
         return rec.result(self.name, complete=False)
 
+    def _share(self) -> float:
+        return self.time_limit * self.at_once / self.shared_by
+
     def _limit(self) -> str:
-        if self.shared_by == 1:
-            return f"time limit {self.time_limit:g} s"
-        return f"time limit {self.time_limit / self.shared_by:.3g} s: {self.time_limit:g} s shared by {self.shared_by} searches"
+        if self.shared_by == self.at_once:
+            return f"time limit {self.time_limit:g} s" + (f", {self.at_once} searches at once" if self.at_once > 1 else "")
+        return (f"time limit {self._share():.3g} s: {self.time_limit:g} s shared by {self.shared_by} searches"
+                + (f", {self.at_once} at once" if self.at_once > 1 else ""))
