@@ -124,3 +124,26 @@ def test_a_patched_variant_has_no_local_steps():
     patched = replace(VARIANTS["exit"], patches=(("take_gil", lambda variant, steps: steps),))
     assert build_system(loads(WORKERS), patched).local is None
     assert build_system(loads(WORKERS), "exit").local is not None
+
+
+def test_a_machine_whose_tables_were_built_goes_with_its_last_reference():
+    """The tables refer to their machine without holding it: a cycle between them would keep the
+    machine, and every world its memo holds, until a full collection, which paused searches make
+    rare (ten four-worker searches in one process doubled its memory)."""
+    import gc
+    import weakref
+
+    from finirace.explore import Exhaustive, check_system
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        system = build_system(loads(WORKERS), "exit")
+        check_system(system, strategy=Exhaustive("persistent"))
+        assert system.local is not None  # the persistent-set search built the tables
+        gone = weakref.ref(system)
+        del system
+        assert gone() is None
+    finally:
+        if was:
+            gc.enable()
