@@ -116,13 +116,13 @@ class Symmetry:
         self._fixed = tuple(j for j in range(len(self.names)) if j not in members)
         # every name some swap may move: a name two alike threads hold in different places
         self._movable = frozenset(n for m in self._align.values() for a, b in m.items() if a != b for n in (a, b))
-        # per fixed thread and step index: the names its remaining steps mention, and those steps
-        self._tail: dict[int, list[tuple[frozenset[Name], tuple]]] = {}
-        for j in self._fixed:
-            names = _names(self._steps[j])
-            steps = [(st.kind, n, st.arg) for st, n in zip(self._steps[j], names)]
-            self._tail[j] = [(frozenset(n for n in names[i:] if n is not None), tuple(steps[i:]))
-                             for i in range(len(names) + 1)]
+        # per fixed thread, its steps as (kind, name, argument), and per fixed thread and step
+        # index, the names its remaining steps mention and those steps: made when a key first
+        # needs them (_tail).  Not all at once: that is every suffix of every thread, quadratic
+        # in its steps (2 000 sequential steps: a tenth of a second per era), where a search
+        # asks for the positions it meets, and one with no alike threads for none
+        self._named: dict[int, list[tuple]] = {}
+        self._tail_at: dict[tuple[int, int], tuple[frozenset[Name], tuple]] = {}
         # the parts of keys by number, one number per value: a key is then a short tuple of
         # small ints, hashed and compared without a call into Python per record, and a cache
         # of 10^5-10^6 keys keeps each record, runtime, heap or event set once
@@ -335,15 +335,25 @@ class Symmetry:
             events = world.events
             tails = []
             for j in self._fixed:
-                start = max(threads[j].pc, 0)
-                tail = self._tail[j]
-                names, steps = tail[min(start, len(tail) - 1)]
+                names, steps = self._tail(j, max(threads[j].pc, 0))
                 if any(n in self._movable and not (n[0] == "event" and n[1] in events) for n in names):
                     tails.append((j, tuple((kind, _SIGNALLED if n is not None and n[0] == "event" and n[1] in events
                                             else sigma.get(n, n) if n is not None else arg)
                                            for kind, n, arg in steps)))
             tails = tuple(tails)
             got = self._tails[k] = self._tail_numbers.setdefault(tails, len(self._tail_numbers))
+        return got
+
+    def _tail(self, j: int, start: int) -> tuple[frozenset[Name], tuple]:
+        """The names thread ``j``'s steps from ``start`` on mention, and those steps (past its
+        last step: its teardown's, none)."""
+        got = self._tail_at.get((j, start))
+        if got is None:
+            named = self._named.get(j)
+            if named is None:
+                named = self._named[j] = [(st.kind, n, st.arg) for st, n in zip(self._steps[j], _names(self._steps[j]))]
+            steps = named[start:]
+            got = self._tail_at[(j, start)] = (frozenset(n for _, n, _ in steps if n is not None), tuple(steps))
         return got
 
     def _renaming(self, perm: tuple[int, ...]):
