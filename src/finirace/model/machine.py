@@ -70,9 +70,7 @@ class Machine:
         sym = Symmetry(scenario)
         self.symmetry = sym
         self.canonical = sym.canonical if sym.active else None
-        # the optional System hook for persistent sets (model/locality.py); a patched C
-        # function may touch anything, so a variant with patches has no local steps
-        self.local = None if variant.patches else Locality(self)
+        self._local: Locality | None = None  # see local
         # every thread's next step, carried over from the state before where it commutes with
         # the step that made this one (model/successors.py); a patched C function may not
         # declare what it touches, so a variant with patches runs every step
@@ -82,6 +80,18 @@ class Machine:
         self._transitions: dict = {}  # the last transition of each thread's atomic steps (moves.transition)
         self._ended: dict = {}  # how threads ended, by what decides it (model/ending.py)
         self._faults: dict = {}  # the outcomes of faults, by what makes them (ending.fault_outcome)
+
+    @property
+    def local(self) -> Locality | None:
+        """The optional System hook for persistent sets (model/locality.py); a patched C
+        function may touch anything, so a variant with patches has no local steps.
+
+        Built when a search first asks: its tables (each step's footprint bound to its
+        thread, per era) were a third of building a machine, and only the persistent-set
+        search reads them (the catalog's searches are sleep-set or symmetric ones)."""
+        if self._local is None and not self.variant.patches:
+            self._local = Locality(self)
+        return self._local
 
     # -- programs -----------------------------------------------------------
     def program(self, ti: int, pc: int):
