@@ -114,21 +114,45 @@ def state_key(system: System) -> Callable[[object], object]:
     return key if key is not None else _same
 
 
-def asker(system: System):
+# the asks one table keeps (asker): the minimizer asks about at most a few thousand states
+# of a catalog scenario; past this many, the states asked first are kept, and no more
+KEEP = 1 << 15
+
+
+def asker(system: System, known: dict | None = None):
     """A state's outcome and enabled threads' moves ({thread: (next state, transition)},
     threads order), and what the next ask needs of it: the system's ``expand`` hook, one ask
     per step, its moves carried over from the state before where they commute with the step
     taken (:mod:`~finirace.model.moves`); without the hook, ``outcome``, ``enabled``, then
-    ``step`` for each."""
+    ``step`` for each.
+
+    ``known``: a table of asks by state, read first and added to (up to :data:`KEEP`).
+    Why: a verdict's replays (one per outcome, explore/verdict.py) run through states the
+    minimizer asked about just before, and through each other's prefixes: with one table
+    for the verdict they ask the system nothing again, where they were a tenth of
+    ``finirace check`` on the catalog.  The states the minimizer met are hashed already, so
+    a replay's lookups cost little.  (The search does not fill it: keeping every state it
+    met, where it frees them as it goes, cost it more than the minimizer then saved.)"""
     expand = getattr(system, "expand", None)
     if expand is not None:
-        return lambda state, came: expand(state, (), None, True, came)
+        def ask(state, came):
+            return expand(state, (), None, True, came)
+    else:
+        def ask(state, came):
+            outcome = system.outcome(state)
+            enabled = system.enabled(state) if outcome is None else ()
+            return outcome, {t: system.step(state, t) for t in enabled}, None
+    if known is None:
+        return ask
 
-    def ask(state, came):
-        outcome = system.outcome(state)
-        enabled = system.enabled(state) if outcome is None else ()
-        return outcome, {t: system.step(state, t) for t in enabled}, None
-    return ask
+    def ask_known(state, came):
+        got = known.get(state)
+        if got is None:
+            got = ask(state, came)
+            if len(known) < KEEP:
+                known[state] = got
+        return got
+    return ask_known
 
 
 def _same(state: object) -> object:

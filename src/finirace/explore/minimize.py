@@ -37,12 +37,14 @@ DEFAULT_BUDGET = 200_000
 
 
 @collector_paused()
-def minimize(system: System, found: tuple[Found, ...], budget: int = DEFAULT_BUDGET) -> tuple[Found, ...]:
-    """The same outcomes, each with the simplest run the budget allows to find."""
+def minimize(system: System, found: tuple[Found, ...], budget: int = DEFAULT_BUDGET,
+             known: dict | None = None) -> tuple[Found, ...]:
+    """The same outcomes, each with the simplest run the budget allows to find (``known``:
+    the asks the search made, read and added to: :func:`~finirace.explore.exploration.asker`)."""
     if not found:
         return found
     if getattr(system, "canonical", None) is None:
-        return dijkstra(system, found, budget)
+        return dijkstra(system, found, budget, known)
     try:
         # no more keys than the default search would give its own pass: past them it searched
         # with persistent sets instead, and this pass would stop at its budget after the time
@@ -50,29 +52,36 @@ def minimize(system: System, found: tuple[Found, ...], budget: int = DEFAULT_BUD
     except OverBudget:
         return found
     except Cycle:
-        return dijkstra(system, found, budget)
+        return dijkstra(system, found, budget, known)
     reached = runs.labels()
     return tuple(runs.cheapest(reached[f.outcome.label]) if f.outcome.label in reached else f for f in found)
 
 
-def dijkstra(system: System, found: tuple[Found, ...], budget: int) -> tuple[Found, ...]:
+def dijkstra(system: System, found: tuple[Found, ...], budget: int, known: dict | None = None) -> tuple[Found, ...]:
     """The minimum by a shortest-path search over the unreduced graph (any system, cycles
-    too), within ``budget`` nodes."""
+    too), within ``budget`` nodes.
+
+    A node is (state, thread that ran last), numbered: ``state's number * (threads + 1) +
+    thread's index + 1`` (0: none yet).  Why numbers: the search's tables are looked up
+    several times per node, and a state's hash is a Python call (model/hashed.py) where an
+    int's is not; each state is hashed once, when the step that made it is first asked
+    (:class:`_Asker`).  The heap pops in the same order as over (state, thread) pairs."""
     wanted = {f.outcome.label: f for f in found}
     best: dict[str, Found] = {}
-    index = {t: i for i, t in enumerate(system.threads)}
-    start = (system.initial(), None)
-    dist: dict[tuple[State, str | None], tuple[int, int]] = {start: (0, 0)}
-    parent: dict[tuple[State, str | None], tuple[tuple[State, str | None], int] | None] = {start: None}
-    ask = _Asker(system)
+    width = len(system.threads) + 1
+    ask = _Asker(system, known)
+    start = ask.number(system.initial()) * width
+    dist: dict[int, tuple[int, int]] = {start: (0, 0)}
+    parent: dict[int, tuple[int, int] | None] = {start: None}
     tick = count()
     heap = [(0, 0, next(tick), start)]
+    pop, push = heapq.heappop, heapq.heappush
     while heap and len(best) < len(wanted) and len(dist) <= budget:
-        pre, steps, _, node = heapq.heappop(heap)
-        if dist.get(node) != (pre, steps):
+        pre, steps, _, node = pop(heap)
+        if dist[node] != (pre, steps):
             continue
-        state, previous = node
-        outcome, enabled, moves = ask(state)
+        sid, previous = divmod(node, width)
+        outcome, enabled, moves = ask(sid)
         if outcome is not None:
             label = outcome.label
             if label in wanted and label not in best:
@@ -80,21 +89,22 @@ def dijkstra(system: System, found: tuple[Found, ...], budget: int) -> tuple[Fou
             continue
         # trace.is_preemption, inlined: every move but the previous thread's preempts it
         # when it could have gone on
-        preempts = previous is not None and previous in enabled
-        for t, nxt in moves:
-            child = (nxt, t)
-            cost = (pre + (preempts and previous != t), steps + 1)
+        preempts = previous and previous - 1 in enabled
+        steps += 1
+        for ti, nid in moves:
+            child = nid * width + ti + 1
+            cost = (pre + 1, steps) if preempts and previous != ti + 1 else (pre, steps)
             old = dist.get(child)
             if old is None or cost < old:
                 dist[child] = cost
-                parent[child] = (node, index[t])
-                heapq.heappush(heap, (cost[0], cost[1], next(tick), child))
+                parent[child] = (node, ti)
+                push(heap, (cost[0], steps, next(tick), child))
     return tuple(best.get(label, f) for label, f in wanted.items())
 
 
 class _Asker:
-    """A state's outcome, enabled threads and moves ((thread, next state), threads order),
-    asked of the system once per state.
+    """A numbered state's outcome, enabled threads (their indices) and moves ((thread index,
+    next state's number), threads order), asked of the system once per state.
 
     Why: Dijkstra meets a state once per thread that ran last (its nodes are
     (state, previous thread)), and asking the machine is most of its time.  With
@@ -104,24 +114,34 @@ class _Asker:
     made it) instead of run again: what the searches do (explore/exhaustive.py).
     Without the hook: ``outcome``, ``enabled``, then ``step`` for each."""
 
-    def __init__(self, system: System) -> None:
-        self.ask = asker(system)
-        self.asked: dict[State, tuple] = {}
-        self.came: dict[State, tuple] = {}  # a state made, not asked yet: (its maker's ask, the mover)
+    def __init__(self, system: System, known: dict | None = None) -> None:
+        self.ask = asker(system, known)
+        self.index = {t: i for i, t in enumerate(system.threads)}
+        self.numbers: dict[State, int] = {}
+        self.states: list[State] = []
+        self.asked: list[tuple | None] = []
+        self.came: dict[int, tuple] = {}  # a state made, not asked yet: (its maker's ask, the mover)
 
-    def __call__(self, state: State) -> tuple:
-        got = self.asked.get(state)
+    def number(self, state: State) -> int:
+        n = self.numbers.setdefault(state, len(self.states))
+        if n == len(self.states):
+            self.states.append(state)
+            self.asked.append(None)
+        return n
+
+    def __call__(self, sid: int) -> tuple:
+        got = self.asked[sid]
         if got is not None:
             return got
-        outcome, ms, made = self.ask(state, self.came.pop(state, None))
-        enabled = tuple(ms)
-        moves = tuple([(t, m[0]) for t, m in ms.items()])
+        outcome, ms, made = self.ask(self.states[sid], self.came.pop(sid, None))
+        index, number, asked, came = self.index, self.number, self.asked, self.came
+        enabled = frozenset([index[t] for t in ms])
+        moves = tuple([(index[t], number(m[0])) for t, m in ms.items()])
         if made is not None:
-            came = self.came
-            for t, nxt in moves:
-                if nxt not in self.asked:
-                    came.setdefault(nxt, (made, t))
-        got = self.asked[state] = (outcome, enabled, moves)
+            for (ti, nid), t in zip(moves, ms):
+                if asked[nid] is None:
+                    came.setdefault(nid, (made, t))
+        got = asked[sid] = (outcome, enabled, moves)
         return got
 
 

@@ -19,8 +19,10 @@ class ModelError(RuntimeError):
     """The system broke the System contract (e.g. nobody enabled and no outcome)."""
 
 
-def run_choices(system: System, choices: Sequence[int], token: str | None = None) -> Counterexample:
-    """Run the thread choices from the initial state to the end of the run.
+def run_choices(system: System, choices: Sequence[int], token: str | None = None,
+                known: dict | None = None) -> Counterexample:
+    """Run the thread choices from the initial state to the end of the run (``known``: asks
+    made already, read and added to: :func:`~finirace.explore.exploration.asker`).
 
     A choice that names no thread, or a thread that is not enabled, or a run
     that ends before the choices do or goes on after them, is a ScheduleError
@@ -31,7 +33,7 @@ def run_choices(system: System, choices: Sequence[int], token: str | None = None
     state = system.initial()
     trace: list[TraceStep] = []
     previous: str | None = None
-    ask = asker(system)
+    ask = asker(system, known)
     outcome, moves, made = ask(state, None)
     for i, c in enumerate(choices):
         if outcome is not None:

@@ -95,14 +95,17 @@ def check_system(
     start = time.perf_counter()
     exploration: Exploration = strategy.explore(system, progress)
     found = exploration.found
+    # what the minimizer asks of the system, which the replays ask again: each runs through
+    # states the minimizer met, and through the others' prefixes (exploration.asker)
+    known: dict = {}
     # a search that kept more keys than the budget, or whose own cheapest-run pass stopped at
     # its budget: the minimizer's pass (every move of every key) would run out of it too,
     # after the time it took
     if minimize_budget and not exploration.minimal and not exploration.strategy.startswith("replay") \
             and exploration.states <= minimize_budget and not exploration.over_budget:
-        found = minimize(system, found, minimize_budget)
+        found = minimize(system, found, minimize_budget, known)
     found = tuple(sorted(found, key=lambda f: _order(f.outcome)))
-    counterexamples = tuple(run_choices(system, f.choices) for f in found)
+    counterexamples = tuple(run_choices(system, f.choices, known=known) for f in found)
     seconds = time.perf_counter() - start
     return Verdict(
         scenario=scenario,
