@@ -31,7 +31,9 @@ reduction.
    the unreduced graph, ``minimize.dijkstra``, budget 200 000 nodes) against
    the cheapest-run tables over the symmetry-reduced graph, both from the same
    search; the two must give every outcome the same (preemptions, steps);
-6. ``finirace check seed`` end to end in a child process (target < 0.5 s).
+6. ``finirace check seed`` end to end in a child process (target < 0.5 s); then
+   ``finirace check`` on the whole catalog end to end (``end_to_end.py``), CPU
+   and wall, ``-j 1`` and the default, beside row 1's search alone, and the ratio.
 
     python bench/check_catalog/run.py [--workers 4] [--era exit] [--baseline-4] [--skip-eras] [--skip-4]
                                    [--only-catalog] [--only-eras]
@@ -282,6 +284,8 @@ def main() -> int:
     print(f"\ncatalog search with the default: {cat:.2f} s of CPU "
           f"(target <= {TARGET_CATALOG} s: {'met' if cat <= TARGET_CATALOG else 'NOT met'})")
     print(f"finirace check seed end to end: {best:.3f} s (target < {TARGET_SEED} s)")
+    from end_to_end import line as whole  # beside this file (sys.path above)
+    print(whole(cat), flush=True)
     return 0
 
 
