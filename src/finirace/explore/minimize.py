@@ -30,7 +30,7 @@ from itertools import count
 
 from finirace.explore.cheapest import CheapestRuns, Cycle, OverBudget
 from finirace.explore.exhaustive import CHEAPEST_KEYS
-from finirace.explore.exploration import Found, asker, collector_paused
+from finirace.explore.exploration import KEEP, Found, asker, collector_paused
 from finirace.model.system import State, System
 
 DEFAULT_BUDGET = 200_000
@@ -39,8 +39,9 @@ DEFAULT_BUDGET = 200_000
 @collector_paused()
 def minimize(system: System, found: tuple[Found, ...], budget: int = DEFAULT_BUDGET,
              known: dict | None = None) -> tuple[Found, ...]:
-    """The same outcomes, each with the simplest run the budget allows to find (``known``:
-    the asks the search made, read and added to: :func:`~finirace.explore.exploration.asker`)."""
+    """The same outcomes, each with the simplest run the budget allows to find (``known``: a
+    table of asks, :func:`~finirace.explore.exploration.asker`'s, that Dijkstra adds what it
+    asked to, for the replays after)."""
     if not found:
         return found
     if getattr(system, "canonical", None) is None:
@@ -69,7 +70,7 @@ def dijkstra(system: System, found: tuple[Found, ...], budget: int, known: dict 
     wanted = {f.outcome.label: f for f in found}
     best: dict[str, Found] = {}
     width = len(system.threads) + 1
-    ask = _Asker(system, known)
+    ask = _Asker(system)
     start = ask.number(system.initial()) * width
     dist: dict[int, tuple[int, int]] = {start: (0, 0)}
     parent: dict[int, tuple[int, int] | None] = {start: None}
@@ -99,6 +100,8 @@ def dijkstra(system: System, found: tuple[Found, ...], budget: int, known: dict 
                 dist[child] = cost
                 parent[child] = (node, ti)
                 push(heap, (cost[0], steps, next(tick), child))
+    if known is not None:
+        ask.share(known)
     return tuple(best.get(label, f) for label, f in wanted.items())
 
 
@@ -114,13 +117,21 @@ class _Asker:
     made it) instead of run again: what the searches do (explore/exhaustive.py).
     Without the hook: ``outcome``, ``enabled``, then ``step`` for each."""
 
-    def __init__(self, system: System, known: dict | None = None) -> None:
-        self.ask = asker(system, known)
+    def __init__(self, system: System) -> None:
+        self.ask = asker(system)
         self.index = {t: i for i, t in enumerate(system.threads)}
         self.numbers: dict[State, int] = {}
         self.states: list[State] = []
         self.asked: list[tuple | None] = []
         self.came: dict[int, tuple] = {}  # a state made, not asked yet: (its maker's ask, the mover)
+        self.made: list[tuple] = []  # (state number, the system's answer), for share
+
+    def share(self, known: dict) -> None:
+        """Add what the system answered to ``known`` (exploration.asker's table), for the
+        replays after: in one go at the end, where adding each as it was asked cost
+        Dijkstra a tenth more (the states' hashes are kept, so this is a C loop)."""
+        states = self.states
+        known.update([(states[sid], got) for sid, got in self.made[:max(0, KEEP - len(known))]])
 
     def number(self, state: State) -> int:
         n = self.numbers.setdefault(state, len(self.states))
@@ -133,7 +144,8 @@ class _Asker:
         got = self.asked[sid]
         if got is not None:
             return got
-        outcome, ms, made = self.ask(self.states[sid], self.came.pop(sid, None))
+        got = outcome, ms, made = self.ask(self.states[sid], self.came.pop(sid, None))
+        self.made.append((sid, got))
         index, number, asked, came = self.index, self.number, self.asked, self.came
         enabled = frozenset([index[t] for t in ms])
         moves = tuple([(index[t], number(m[0])) for t, m in ms.items()])
