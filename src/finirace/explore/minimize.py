@@ -124,14 +124,14 @@ class _Asker:
         self.states: list[State] = []
         self.asked: list[tuple | None] = []
         self.came: dict[int, tuple] = {}  # a state made, not asked yet: (its maker's ask, the mover)
-        self.made: list[tuple] = []  # (state number, the system's answer), for share
+        self.answers: list[tuple] = []  # (state number, what the system answered), for share
 
     def share(self, known: dict) -> None:
         """Add what the system answered to ``known`` (exploration.asker's table), for the
         replays after: in one go at the end, where adding each as it was asked cost
         Dijkstra a tenth more (the states' hashes are kept, so this is a C loop)."""
         states = self.states
-        known.update([(states[sid], got) for sid, got in self.made[:max(0, KEEP - len(known))]])
+        known.update([(states[sid], got) for sid, got in self.answers[:max(0, KEEP - len(known))]])
 
     def number(self, state: State) -> int:
         n = self.numbers.setdefault(state, len(self.states))
@@ -145,7 +145,7 @@ class _Asker:
         if got is not None:
             return got
         got = outcome, ms, made = self.ask(self.states[sid], self.came.pop(sid, None))
-        self.made.append((sid, got))
+        self.answers.append((sid, got))
         index, number, asked, came = self.index, self.number, self.asked, self.came
         enabled = frozenset([index[t] for t in ms])
         moves = tuple([(index[t], number(m[0])) for t, m in ms.items()])
