@@ -226,13 +226,15 @@ def test_malformed_python_in_a_step_is_one_line_and_exit_2(tmp_path):
 def test_an_expected_outcome_a_bounded_search_misses_is_a_warning_and_strict_fails(cli, tmp_path):
     p = cli("check", "seed", "--variant", "exit", "--preemptions", "0")
     assert p.returncode == 0, p.stdout[-2000:]
-    assert "warning: seed under exit: expected 'clean, worker exited', never reached by this search" in p.stdout
-    assert "1 with expected outcomes this search did not reach (warnings)" in p.stdout
+    said = " ".join(p.stdout.split())  # the lines below the table are wrapped to the width
+    assert "warning: seed under exit: expected 'clean, worker exited', never reached by this search" in said
+    assert "1 with expected outcomes this search did not reach (warnings)" in said
     # the table says so too: not reached (a warning), not missing (a failure)
     assert "? not reached: clean," in p.stdout and "✗ missing" not in p.stdout
     strict = cli("check", "seed", "--variant", "exit", "--preemptions", "0", "--strict")
     assert strict.returncode == 1
-    assert "warning:" not in strict.stdout and "expected 'clean, worker exited', never reached" in strict.stdout
+    assert "warning:" not in strict.stdout
+    assert "expected 'clean, worker exited', never reached" in " ".join(strict.stdout.split())
     assert "✗ missing: clean," in strict.stdout and "? not reached" not in strict.stdout
     # JSON and JUnit say what the exit status says
     (data,) = json.loads(cli("check", "seed", "--variant", "exit", "--preemptions", "0", "--json").stdout)["results"]
@@ -364,7 +366,8 @@ def test_searches_side_by_side_give_the_verdicts_of_one_after_the_other(cli):
 
     assert verdicts(one) == verdicts(two) and len(verdicts(one)) == 4
     table = cli("check", "seed", "--variant", "exit", "--variant", "legacy", "-j", "2")
-    assert table.returncode == 0 and "s of search, 2 at once" in table.stdout.splitlines()[-1]
+    last = table.stdout.split("\n\n")[-1]  # the summary, wrapped to the width
+    assert table.returncode == 0 and "s of search, 2 at once" in " ".join(last.split())
 
 
 def test_a_variant_files_error_in_a_search_side_by_side_is_one_line_and_exit_2(cli, tmp_path):

@@ -182,6 +182,8 @@ def _ref(sc, given: list[str], files=()) -> str:
 
 
 def _present(args, verdicts, variants, threads_of, refs, strict: bool = False, jobs: int = 1) -> None:
+    from textwrap import fill
+
     from finirace.report import check as report
 
     if args.junit:
@@ -215,15 +217,18 @@ def _present(args, verdicts, variants, threads_of, refs, strict: bool = False, j
                     why = "" if v.complete else f" by this search ({v.strategy}: not every run was tried)"
                     head = "warning: " if warn else ""
                     tail = " (--strict makes it a failure)" if warn else ""
-                    out.write(f"\n{head}{v.scenario} under {v.variant}: expected {e!r}, never reached{why}{tail}\n")
+                    out.write("\n" + fill(f"{head}{v.scenario} under {v.variant}: expected {e!r}, never reached{why}{tail}",
+                                          screen.width) + "\n")
     bad = sum(1 for v in verdicts if v.fails(strict))
     warned = sum(1 for v in verdicts if v.matches is False and not v.fails(strict))
     total = sum(v.states for v in verdicts)
     secs = sum(v.seconds for v in verdicts)
     note = f", {warned} with expected outcomes this search did not reach (warnings)" if warned else ""
     n = len(verdicts)
-    out.write(f"\n{n} verdict{'' if n == 1 else 's'}, {bad} differ{'s' if bad == 1 else ''} from expectations{note}; "
-              f"{total} states in {secs:.2f} s" + (f" of search, {jobs} at once" if jobs > 1 else "") + "\n")
+    # wrapped to the terminal's (or $COLUMNS') width, as the tables are: a pipe keeps every line
+    out.write("\n" + fill(f"{n} verdict{'' if n == 1 else 's'}, {bad} differ{'s' if bad == 1 else ''} from "
+                          f"expectations{note}; {total} states in {secs:.2f} s"
+                          + (f" of search, {jobs} at once" if jobs > 1 else ""), screen.width) + "\n")
 
 
 def _fits(expected: str, label: str) -> bool:
