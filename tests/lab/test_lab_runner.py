@@ -118,11 +118,17 @@ def test_own_cases_name_the_freed_by_and_allocated_by_steps(name, alloc_step, fr
     _check_freed_read(_runs(name, [(3, 7), (3, 13)], detector="valgrind"), alloc_step, freed_step, [read_step])
 
 
-def test_reinit_wake_on_3_6_aborts_without_reading_freed_memory():
+def test_reinit_wake_on_3_6_aborts_in_the_workers_release():
+    """3.6 ends in PyGILState_Release's fatal error (docs/lab.md).  Nothing orders the second
+    Py_Initialize against the worker, which is blocked then: on a loaded machine memcheck once
+    also saw that initialization read the worker's freed state, before the same abort."""
     (run,) = _runs("reinit-wake", [(3, 6)], detector="valgrind")
-    assert run.outcome.kind is RunKind.ABORT
-    assert "no thread-state for this thread" in run.outcome.reason
-    assert not run.outcome.memory_errors
+    assert "auto-releasing thread-state, but no thread-state for this thread" in run.stderr, run.stderr[-500:]
+    if run.outcome.kind is RunKind.MEMORY_ERROR:
+        _check_freed_read([run], "worker[0] ensure", "main[5] finalize", ["main[6] init"])
+    else:
+        assert run.outcome.kind is RunKind.ABORT and not run.outcome.memory_errors
+        assert "no thread-state for this thread" in run.outcome.reason
 
 
 @pytest.mark.parametrize("version", [(3, 8), (3, 11)])
