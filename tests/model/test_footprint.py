@@ -117,8 +117,13 @@ def test_every_catalog_step_is_within_its_footprint(sc):
         _check(build_system(sc, variant))
 
 
-@pytest.mark.parametrize("workers", [2, 3])
-@pytest.mark.parametrize("variant", list(VARIANTS))
+# three workers under four eras that change the most steps: the GIL made on first use (3.6),
+# exiting threads (3.9), detached finalization (3.12), guards and parked threads (3.15); two
+# workers and the catalog under every era (each three-worker walk is some 10 s of the suite)
+THREE_WORKER_ERAS = ("legacy36", "exit", "exit312", "guards")
+
+
+@pytest.mark.parametrize("workers, variant", [(2, v) for v in VARIANTS] + [(3, v) for v in THREE_WORKER_ERAS])
 def test_every_seed_shaped_step_is_within_its_footprint(workers, variant):
     assert _check(build_system(loads(seed_shaped_text(workers)), variant)) > 0
 
