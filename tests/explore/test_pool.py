@@ -32,6 +32,21 @@ def test_one_job_runs_here():
     assert got == [(1, os.getpid()), (4, os.getpid())]
 
 
+def test_a_process_with_other_threads_runs_them_here():
+    """A fork copies only the forking thread, and any lock another thread holds stays held."""
+    import threading
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        got = run_all([1, 2, 3], _pid_of, 2)
+    finally:
+        stop.set()
+        other.join()
+    assert [pid for _, pid in got] == [os.getpid()] * 3
+
+
 def test_a_closure_the_parent_made_reaches_the_children():
     """What fork gives: no pickling of the function (a variant file's code cannot be pickled)."""
     secret = {"k": 41}

@@ -5,8 +5,10 @@ only processes make two searches go at once; a four-worker scenario under
 every era is ten searches of up to twenty seconds each.  Why fork: a variant
 file's variant holds functions from a module that was loaded from a path, which
 no other process could import by name; a forked child has it already, and gets
-its work as an index into what the parent built.  Where fork is missing, or
-there is one search, they run here, one after the other.
+its work as an index into what the parent built.  Where fork is missing, where
+this process runs other threads (a fork copies a lock another thread may hold,
+and the child would wait on it for ever: an embedding program's, not the
+command line's), or there is one search, they run here, one after the other.
 
 A child ignores SIGINT: Ctrl-C reaches the whole process group, and the parent
 alone decides (it stops the pool, which ends every child); a child dies with
@@ -19,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from typing import Callable, Sequence, TypeVar
 
 from finirace.proc.containment import die_with_parent
@@ -45,7 +48,7 @@ def run_all(cells: Sequence[T], one: Callable[[T], R], jobs: int,
     after each one ends."""
     global _WORK
     jobs = min(jobs, len(cells))
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         out = []
         for cell in cells:
             out.append(one(cell))
