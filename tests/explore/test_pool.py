@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from finirace.explore.pool import run_all
+from finirace.explore.pool import at_once, run_all
 
 
 def _pid_of(cell: int) -> tuple[int, int]:
@@ -27,6 +27,10 @@ def test_cells_run_in_children_and_come_back_in_order():
     assert seen == [(n, 12) for n in range(1, 13)]
 
 
+def test_at_once_is_bounded_by_the_cells():
+    assert (at_once(4, 3), at_once(2, 5), at_once(1, 5), at_once(2, 0)) == (3, 2, 1, 1)
+
+
 def test_one_job_runs_here():
     got = run_all([1, 2], _pid_of, 1)
     assert got == [(1, os.getpid()), (4, os.getpid())]
@@ -40,6 +44,7 @@ def test_a_process_with_other_threads_runs_them_here():
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
+        assert at_once(2, 3) == 1  # what the caller is told: check's summary and --pct --time shares
         got = run_all([1, 2, 3], _pid_of, 2)
     finally:
         stop.set()

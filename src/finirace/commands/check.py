@@ -105,7 +105,7 @@ def _strategy(args, searches: int, jobs: int = 1):
 
 
 def run(args) -> int:
-    from finirace.explore.pool import cores, run_all
+    from finirace.explore.pool import at_once, cores, run_all
     from finirace.scenario import check_variants, load_bundled, resolve
 
     files = getattr(args, "variant_file", None) or []
@@ -125,7 +125,7 @@ def run(args) -> int:
     if user and (getattr(args, "write_expect", False)):
         raise UsageError("--write-expect writes the built-in eras' entries: not with --variant-file")
     total = len(scenarios) * len(variants)
-    jobs = min(getattr(args, "jobs", None) or cores(), total)
+    jobs = at_once(getattr(args, "jobs", None) or cores(), total)
     strategy = _strategy(args, total, jobs)
     expectations = getattr(args, "print_expect", False) or getattr(args, "write_expect", False)
     if expectations and (args.pct or args.preemptions is not None or args.json or args.junit):

@@ -42,13 +42,22 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def at_once(jobs: int, cells: int) -> int:
+    """How many of ``cells`` searches :func:`run_all` runs at once when asked for ``jobs``: 1
+    where they run here.  Asked once, so that what the caller says and shares (--pct --time)
+    is what runs."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return 1
+    return max(1, min(jobs, cells))
+
+
 def run_all(cells: Sequence[T], one: Callable[[T], R], jobs: int,
             done: Callable[[int, int], None] | None = None) -> list[R]:
-    """``one(cell)`` for every cell, in ``cells`` order, ``jobs`` at once; ``done(finished, total)``
-    after each one ends."""
+    """``one(cell)`` for every cell, in ``cells`` order, ``jobs`` at once (see :func:`at_once`);
+    ``done(finished, total)`` after each one ends."""
     global _WORK
-    jobs = min(jobs, len(cells))
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+    jobs = at_once(jobs, len(cells))
+    if jobs <= 1:
         out = []
         for cell in cells:
             out.append(one(cell))
